@@ -1,0 +1,3 @@
+"""Autoscaling policies: each turns a ClusterView into a ScaleDecision."""
+
+ENTRIES: tuple = ()

@@ -1,0 +1,3 @@
+"""Cache eviction policies and key placement for the distributed cache."""
+
+ENTRIES: tuple = ()

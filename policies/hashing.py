@@ -1,0 +1,102 @@
+"""Consistent hashing: a ring with virtual nodes, and its bounded-load variant.
+
+The ring follows Karger et al. (1997) with ketama-style virtual nodes: each node owns
+`vnodes` points on a 64-bit ring and a key goes to the first point clockwise from its hash,
+so adding or removing one of N nodes moves about 1/N of the keys. The bounded-load lookup
+follows Mirrokni, Thorup and Zadimoghaddam, "Consistent Hashing with Bounded Loads" (2018):
+walk clockwise past nodes whose load would exceed ceil((1 + epsilon) × average).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from bisect import bisect_right
+from collections.abc import Callable, Hashable, Iterable
+
+
+def hash64(key: object) -> int:
+    """A stable 64-bit hash of a key's string form (blake2b; independent of PYTHONHASHSEED)."""
+    return int.from_bytes(hashlib.blake2b(str(key).encode(), digest_size=8).digest(), "big")
+
+
+class HashRing:
+    """Nodes placed on a ring at `vnodes` points each (more points, more even shares)."""
+
+    def __init__(self, nodes: Iterable[Hashable] = (), vnodes: int = 160) -> None:
+        if vnodes < 1:
+            raise ValueError("vnodes must be >= 1")
+        self.vnodes = vnodes
+        self._points: list[int] = []
+        self._owners: list[Hashable] = []
+        self._nodes: set[Hashable] = set()
+        for node in nodes:
+            self.add(node)
+
+    @property
+    def nodes(self) -> frozenset:
+        return frozenset(self._nodes)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def add(self, node: Hashable) -> None:
+        """Place a node's virtual points; adding a present node is an error."""
+        if node in self._nodes:
+            raise ValueError(f"node {node!r} is already on the ring")
+        self._nodes.add(node)
+        pairs = list(zip(self._points, self._owners))
+        pairs += [(hash64(f"{node}#{i}"), node) for i in range(self.vnodes)]
+        pairs.sort(key=lambda p: (p[0], str(p[1])))
+        self._points = [p for p, _ in pairs]
+        self._owners = [o for _, o in pairs]
+
+    def remove(self, node: Hashable) -> None:
+        """Take a node's points off the ring."""
+        if node not in self._nodes:
+            raise ValueError(f"node {node!r} is not on the ring")
+        self._nodes.discard(node)
+        keep = [(p, o) for p, o in zip(self._points, self._owners) if o != node]
+        self._points = [p for p, _ in keep]
+        self._owners = [o for _, o in keep]
+
+    def lookup(self, key: object) -> Hashable:
+        """The node that owns `key`; raises LookupError on an empty ring."""
+        if not self._points:
+            raise LookupError("the ring has no nodes")
+        i = bisect_right(self._points, hash64(key))
+        return self._owners[i % len(self._owners)]
+
+    def walk(self, key: object):
+        """Distinct nodes in clockwise order starting at `key`'s owner."""
+        if not self._points:
+            return
+        n = len(self._owners)
+        start = bisect_right(self._points, hash64(key))
+        seen: set = set()
+        for step in range(n):
+            owner = self._owners[(start + step) % n]
+            if owner not in seen:
+                seen.add(owner)
+                yield owner
+                if len(seen) == len(self._nodes):
+                    return
+
+    def lookup_bounded(self, key: object, load: Callable[[Hashable], float],
+                       epsilon: float) -> Hashable:
+        """The first node clockwise from `key` whose load is under the bound.
+
+        bound = ceil((1 + epsilon) × (total load + 1) / nodes), counting the key being
+        placed, so some node is always under it.
+        """
+        if epsilon < 0:
+            raise ValueError("epsilon must be >= 0")
+        nodes = list(self._nodes)
+        if not nodes:
+            raise LookupError("the ring has no nodes")
+        total = sum(load(n) for n in nodes)
+        bound = math.ceil((1.0 + epsilon) * (total + 1) / len(nodes))
+        for node in self.walk(key):
+            if load(node) + 1 <= bound:
+                return node
+        raise AssertionError("unreachable: some node is always below the bound")

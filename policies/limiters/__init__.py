@@ -1,0 +1,3 @@
+"""Admission control: rate limiters that accept or reject a request."""
+
+ENTRIES: tuple = ()

@@ -1,0 +1,76 @@
+"""The one registry: spec names → policy factories, grouped by family.
+
+Each family package (balancers, autoscalers, caches, limiters) lists its entries in a tuple
+named ENTRIES; adding a policy is one file in that package and one line in that tuple.
+A factory takes the policy's frozen config dataclass and a numpy Generator (used by
+randomized policies, ignored by the others) and returns the policy object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+FAMILIES = ("balancer", "autoscaler", "cache", "limiter")
+
+
+@dataclass(frozen=True)
+class PolicyEntry:
+    """A registered policy: its spec name, family, config type and factory."""
+
+    name: str
+    family: str
+    config_type: type
+    factory: Callable[[Any, np.random.Generator], Any]
+    summary: str = ""
+
+
+def _collect() -> dict[tuple[str, str], PolicyEntry]:
+    from policies import autoscalers, balancers, caches, limiters
+
+    table: dict[tuple[str, str], PolicyEntry] = {}
+    for package in (balancers, autoscalers, caches, limiters):
+        for entry in package.ENTRIES:
+            key = (entry.family, entry.name)
+            if key in table:
+                raise RuntimeError(f"policy {entry.family}/{entry.name} registered twice")
+            table[key] = entry
+    return table
+
+
+_REGISTRY: dict[tuple[str, str], PolicyEntry] | None = None
+
+
+def entries() -> dict[tuple[str, str], PolicyEntry]:
+    """Every registered policy, keyed by (family, name)."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = _collect()
+    return _REGISTRY
+
+
+def names(family: str) -> list[str]:
+    """Sorted spec names registered in one family."""
+    return sorted(name for fam, name in entries() if fam == family)
+
+
+def get(family: str, name: str) -> PolicyEntry:
+    """The entry for (family, name); KeyError names the known ones."""
+    try:
+        return entries()[(family, name)]
+    except KeyError:
+        known = ", ".join(names(family))
+        raise KeyError(f"unknown {family} policy {name!r} (known: {known})") from None
+
+
+def build(family: str, name: str, config: Any = None, rng: np.random.Generator | None = None):
+    """Build a policy from its config object (default config when None)."""
+    entry = get(family, name)
+    if config is None:
+        config = entry.config_type()
+    if rng is None:
+        rng = np.random.default_rng(0)
+    return entry.factory(config, rng)

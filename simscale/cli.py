@@ -1,0 +1,106 @@
+"""The `simscale` command line. Heavy modules are imported inside the commands that need them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from simscale.errors import InputError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="simscale: simulate a horizontally scaled AI-chat service and test its policies.",
+)
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="override a spec field: path.to.field=value (repeatable)"),
+]
+
+
+def fail(error: InputError) -> None:
+    """Print one line per problem to stderr and exit 2."""
+    for line in error.problems:
+        typer.echo(f"error: {line}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    spec: Annotated[Path, typer.Argument(help="experiment spec (TOML)")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory")] = None,
+    seed: Annotated[int | None, typer.Option(help="override the spec's seed", min=0)] = None,
+    set_: SetOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress, no table")] = False,
+) -> None:
+    """Run one experiment and write requests, metrics, events and summary to a run directory."""
+    from simscale.report import print_summary, progress_printer
+    from simscale.runner import run as run_spec
+    from simscale.spec import load_spec
+
+    try:
+        loaded = load_spec(spec, set_ or [], seed)
+    except InputError as exc:
+        fail(exc)
+    out_dir = out if out is not None else Path("runs") / loaded.name
+    progress = None if quiet else progress_printer(loaded.name)
+    try:
+        result = run_spec(loaded, out_dir, on_progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    if not quiet:
+        print_summary(result.summary, out_dir)
+    if not result.summary["complete"]:
+        typer.echo(f"error: run incomplete: {result.summary.get('failure')}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of an experiment spec."""
+    import json
+
+    from simscale.spec import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@app.command()
+def validate(
+    replications: Annotated[int, typer.Option(help="independent runs per check", min=2)] = 10,
+    seed: Annotated[int, typer.Option(help="root seed of the replications", min=0)] = 1,
+) -> None:
+    """Check the engine against queueing theory (Erlang C, M/M/1, Little's law)."""
+    from simscale.report import print_checks
+    from simscale.validation import run_checks
+
+    checks = run_checks(replications=replications, seed=seed)
+    print_checks(checks)
+    raise typer.Exit(0 if all(c.passed for c in checks) else 1)
+
+
+@app.command()
+def bench(
+    requests: Annotated[int, typer.Option(help="customers per measured run")] = 300_000,
+    repeat: Annotated[int, typer.Option(help="measurements per case (best is kept)")] = 3,
+) -> None:
+    """Measure simulated requests per wall-clock second against a textbook SimPy model."""
+    from simscale.bench import print_bench, run_bench
+
+    print_bench(run_bench(requests=requests, repeat=repeat))
+
+
+def main() -> None:
+    """Console entry point: bad input exits 2 with a clear message, never a traceback."""
+    try:
+        app()
+    except InputError as exc:
+        for line in exc.problems:
+            print(f"error: {line}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,164 @@
+"""Output tables: columnar buffers flushed to Parquet in row groups, under temporary names.
+
+Every file is written as `.<name>.partial` and renamed when closed, so a killed run never
+leaves a truncated file under its final name. Rows are buffered as Python lists in small
+batches, turned into Arrow arrays (compact), and written once a row group's worth is ready.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from simscale.model.request import STATUS_NAMES
+
+REQUESTS_SCHEMA = pa.schema([
+    ("request_id", pa.int64()),
+    ("arrival_s", pa.float64()),
+    ("end_s", pa.float64()),
+    ("latency_s", pa.float64()),
+    ("wait_s", pa.float64()),
+    ("status", pa.string()),
+    ("instance_id", pa.int32()),
+    ("attempts", pa.int16()),
+    ("kind", pa.string()),
+    ("session_id", pa.int64()),
+    ("user_id", pa.int64()),
+    ("reason", pa.string()),
+])
+
+EVENTS_SCHEMA = pa.schema([
+    ("t_s", pa.float64()),
+    ("kind", pa.string()),
+    ("subject", pa.string()),
+    ("reason", pa.string()),
+])
+
+_STATUS_DICT = pa.array(STATUS_NAMES, pa.string())
+
+
+class ParquetSink:
+    """A Parquet file written in row groups under a temporary name, renamed on close()."""
+
+    def __init__(self, path: Path, schema: pa.Schema, metadata: dict[str, str],
+                 float_columns: list[str] | None = None,
+                 dictionary_columns: list[str] | None = None) -> None:
+        self.path = Path(path)
+        self.tmp_path = self.path.with_name(f".{self.path.name}.partial")
+        self.schema = schema.with_metadata({k.encode(): v.encode() for k, v in metadata.items()})
+        self.rows = 0
+        self._writer = pq.ParquetWriter(
+            self.tmp_path, self.schema, compression="zstd",
+            use_dictionary=dictionary_columns if dictionary_columns is not None else True,
+            use_byte_stream_split=float_columns or False,
+        )
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._writer.write_table(table.cast(self.schema), row_group_size=table.num_rows)
+            self.rows += table.num_rows
+
+    def close(self) -> None:
+        """Finish the file and move it to its final name."""
+        self._writer.close()
+        os.replace(self.tmp_path, self.path)
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        try:
+            self._writer.close()
+        finally:
+            self.tmp_path.unlink(missing_ok=True)
+
+
+class RequestLog:
+    """One row per terminated request; buffered, converted in batches, flushed per row group.
+
+    Also keeps the latencies of ok requests (float64, 8 bytes each) for exact summary
+    percentiles.
+    """
+
+    BATCH = 65_536
+
+    def __init__(self, sink: ParquetSink | None, row_group_rows: int) -> None:
+        self.sink = sink
+        self.row_group_rows = row_group_rows
+        self.done: list = []
+        self._batches: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self.ok_latency_chunks: list[np.ndarray] = []
+        self.counts = [0, 0, 0, 0]
+
+    def add(self, req) -> None:
+        """Record a request that has just reached its terminal status."""
+        self.done.append(req)
+        if len(self.done) >= self.BATCH:
+            self._convert()
+
+    def _convert(self) -> None:
+        reqs = self.done
+        if not reqs:
+            return
+        self.done = []
+        status = np.fromiter((r.status for r in reqs), np.int8, len(reqs))
+        self.counts = [c + int(k) for c, k in zip(self.counts, np.bincount(status, minlength=4))]
+        arrival = np.fromiter((r.arrival_s for r in reqs), np.float64, len(reqs))
+        end = np.fromiter((r.end_s for r in reqs), np.float64, len(reqs))
+        start = np.fromiter((r.start_s for r in reqs), np.float64, len(reqs))
+        inst = np.fromiter((-1 if r.instance is None else r.instance.instance_id for r in reqs),
+                           np.int32, len(reqs))
+        latency = end - arrival
+        no_response = status >= 2  # timeout, rejected
+        ok = status == 0
+        self.ok_latency_chunks.append(latency[ok])
+        if self.sink is None:
+            return
+        infos = [r.info for r in reqs]
+        batch = pa.RecordBatch.from_arrays([
+            pa.array(np.fromiter((r.request_id for r in reqs), np.int64, len(reqs))),
+            pa.array(arrival),
+            pa.array(end),
+            pa.array(latency, mask=no_response),
+            pa.array(np.where(start >= 0, start - arrival, np.nan), mask=start < 0),
+            pa.DictionaryArray.from_arrays(pa.array(status), _STATUS_DICT).cast(pa.string()),
+            pa.array(inst, mask=inst < 0),
+            pa.array(np.fromiter((r.attempts for r in reqs), np.int16, len(reqs))),
+            pa.array([i.kind for i in infos], pa.string()),
+            pa.array(np.fromiter((i.session_id for i in infos), np.int64, len(reqs))),
+            pa.array(np.fromiter((i.user_id for i in infos), np.int64, len(reqs))),
+            pa.array([r.reason for r in reqs], pa.string()),
+        ], schema=REQUESTS_SCHEMA)
+        self._batches.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= self.row_group_rows:
+            self._write()
+
+    def _write(self) -> None:
+        if self._batches and self.sink is not None:
+            self.sink.write(pa.Table.from_batches(self._batches))
+        self._batches = []
+        self._pending_rows = 0
+
+    def flush(self) -> None:
+        """Convert and write everything buffered (end of run)."""
+        self._convert()
+        self._write()
+
+    def ok_latencies(self) -> np.ndarray:
+        return np.concatenate(self.ok_latency_chunks) if self.ok_latency_chunks else np.empty(0)
+
+
+def write_table(path: Path, table: pa.Table, metadata: dict[str, str],
+                float_columns: list[str] | None = None) -> None:
+    """Write a whole (small) table atomically: temporary name, then rename."""
+    sink = ParquetSink(path, table.schema, metadata, float_columns=float_columns)
+    try:
+        sink.write(table)
+    except BaseException:
+        sink.abort()
+        raise
+    sink.close()

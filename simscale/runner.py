@@ -1,0 +1,176 @@
+"""Run one experiment: build the model, drive it, write the run directory.
+
+A run directory holds requests.parquet, metrics.parquet, events.parquet and summary.json.
+Each is written under a temporary name and renamed when complete. A policy that raises stops
+the run: what was recorded so far is kept and summary.json says `"complete": false`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from simscale import __version__
+from simscale.errors import PolicyFailure
+from simscale.model import Model
+from simscale.recorder import (
+    EVENTS_SCHEMA,
+    REQUESTS_SCHEMA,
+    ParquetSink,
+    RequestLog,
+    write_table,
+)
+from simscale.spec import Spec
+
+OUTPUT_NAMES = ("requests.parquet", "metrics.parquet", "events.parquet", "summary.json")
+REQUEST_FLOAT_COLUMNS = ["arrival_s", "end_s", "latency_s", "wait_s"]
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its summary and where it was written (None: not written)."""
+
+    summary: dict
+    out_dir: Path | None
+    metric_rows: list[dict]
+    events: list[tuple]
+
+
+def metadata(spec: Spec) -> dict[str, str]:
+    """Key-value metadata stored in every output file."""
+    return {
+        "simscale.spec": spec.canonical_json(),
+        "simscale.spec_sha256": spec.sha256(),
+        "simscale.seed": str(spec.seed),
+        "simscale.version": __version__,
+    }
+
+
+def run(spec: Spec, out_dir: Path | None, *,
+        on_progress: Callable[[float, float], None] | None = None,
+        on_metrics: Callable[[dict], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        slice_s: float | None = None) -> RunResult:
+    """Simulate `spec`; write the run directory when `out_dir` is given.
+
+    on_progress(sim_t, end_t) is called between slices of simulated time; on_metrics(row)
+    with each metrics row as it is produced; should_stop() ends the run early (recorded as
+    incomplete).
+    """
+    wall_start = time.perf_counter()
+    meta = metadata(spec)
+    sink = None
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name in OUTPUT_NAMES:
+            (out_dir / name).unlink(missing_ok=True)
+        sink = ParquetSink(out_dir / "requests.parquet", REQUESTS_SCHEMA, meta,
+                           float_columns=REQUEST_FLOAT_COLUMNS,
+                           dictionary_columns=["status", "kind", "reason", "instance_id"])
+    log = RequestLog(sink, spec.output.row_group_rows)
+    failure: str | None = None
+    stopped = False
+    try:
+        model = Model(spec, log)
+        if on_metrics is not None:
+            model.metric_listeners.append(on_metrics)
+        drain_s = spec.timeouts.request_s if spec.timeouts.request_s is not None else 60.0
+        end = spec.duration_s
+        step = slice_s or max(spec.metrics.interval_s, spec.duration_s / 200)
+        try:
+            t = 0.0
+            while t < end:
+                if should_stop is not None and should_stop():
+                    stopped = True
+                    break
+                t = min(end, t + step)
+                model.run_until(t)
+                if on_progress is not None:
+                    on_progress(t, end)
+            if not stopped:
+                model.close_out(drain_s)
+        except PolicyFailure as exc:
+            failure = str(exc)
+            model.event("run", "simscale", f"PolicyFailure:{exc.policy}")
+        log.flush()
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
+    summary = summarize(spec, model, log, time.perf_counter() - wall_start)
+    summary["complete"] = failure is None and not stopped
+    if failure is not None:
+        summary["failure"] = failure
+    elif stopped:
+        summary["failure"] = f"stopped at t={model.now:.3f}s"
+    if out_dir is not None:
+        sink.close()
+        write_table(out_dir / "metrics.parquet", metrics_table(model.metric_rows), meta)
+        write_table(out_dir / "events.parquet", events_table(model.events), meta)
+        tmp = out_dir / ".summary.json.partial"
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+        os.replace(tmp, out_dir / "summary.json")
+    return RunResult(summary, out_dir, model.metric_rows, model.events)
+
+
+def summarize(spec: Spec, model: Model, log: RequestLog, wall_s: float) -> dict:
+    """The run's totals (summary.json)."""
+    ok, error, timeout, rejected = log.counts
+    lat = log.ok_latencies()
+    p50, p95, p99 = np.quantile(lat, [0.5, 0.95, 0.99]).tolist() if len(lat) else (None,) * 3
+    simulated_s = model.now
+    return {
+        "name": spec.name,
+        "arrivals": model.arrivals,
+        "ok": ok,
+        "error": error,
+        "timeout": timeout,
+        "rejected": rejected,
+        "latency_mean_s": float(lat.mean()) if len(lat) else None,
+        "latency_p50_s": p50,
+        "latency_p95_s": p95,
+        "latency_p99_s": p99,
+        "throughput_rps": ok / spec.duration_s,
+        "utilization": model.busy_slot_s / model.slot_s if model.slot_s else 0.0,
+        "duration_s": spec.duration_s,
+        "simulated_s": simulated_s,
+        "wall_s": wall_s,
+        "seed": spec.seed,
+        "spec_sha256": spec.sha256(),
+        "simscale_version": __version__,
+    }
+
+
+METRICS_SCHEMA = pa.schema([
+    ("t_s", pa.float64()), ("interval_s", pa.float64()), ("instances_ready", pa.int32()),
+    ("arrivals_rps", pa.float64()), ("throughput_rps", pa.float64()),
+    ("latency_p50_s", pa.float64()), ("latency_p95_s", pa.float64()),
+    ("latency_p99_s", pa.float64()), ("error_rate", pa.float64()), ("errors", pa.int64()),
+    ("timeouts", pa.int64()), ("rejected", pa.int64()), ("utilization", pa.float64()),
+    ("cpu_util_frac", pa.float64()), ("in_flight", pa.int64()), ("queued", pa.int64()),
+])
+
+
+def metrics_table(rows: list[dict]) -> pa.Table:
+    """metrics.parquet as a table: the fixed columns first, then any added by components."""
+    names = list(METRICS_SCHEMA.names)
+    for row in rows[:1]:
+        names += [k for k in row if k not in METRICS_SCHEMA.names]
+    columns = {name: [row.get(name) for row in rows] for name in names}
+    fields = [METRICS_SCHEMA.field(n) if n in METRICS_SCHEMA.names else None for n in names]
+    arrays = [pa.array(columns[n], f.type if f is not None else None) for n, f in zip(names, fields)]
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def events_table(events: list[tuple]) -> pa.Table:
+    cols = list(zip(*events)) if events else [[], [], [], []]
+    return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(cols, EVENTS_SCHEMA)],
+                                schema=EVENTS_SCHEMA)

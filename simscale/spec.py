@@ -1,0 +1,319 @@
+"""Experiment specs: TOML files validated by pydantic at the edge, with `--set` overrides.
+
+`load_spec` is the one way in: it reads the file, applies overrides, validates, and turns
+every problem into an InputError line that names the file (or the override) and the field
+path. Policy parameters are validated against the policy's own frozen config dataclass.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from simscale.distributions import Distribution, Empirical, Exponential
+from simscale.errors import InputError
+
+
+class Section(BaseModel):
+    """Base of every spec section: unknown fields are errors; values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- workload
+
+
+class PoissonArrivals(Section):
+    """Open-loop Poisson arrivals at a constant rate."""
+
+    kind: Literal["poisson"] = "poisson"
+    rate_rps: PositiveFloat = Field(description="mean arrivals per second")
+
+
+ArrivalSpec = Annotated[PoissonArrivals, Field(discriminator="kind")]
+
+
+class WorkloadSpec(Section):
+    """Where requests come from and what they cost."""
+
+    arrivals: ArrivalSpec = Field(description="the arrival process")
+    service: Distribution = Field(
+        default_factory=lambda: Exponential(mean_s=0.05),
+        description="CPU seconds of work per request on one core",
+    )
+    kind: str = Field("request", description="the request kind recorded for every arrival")
+
+
+# ---------------------------------------------------------------- instances
+
+
+class InstancesSpec(Section):
+    """The app instances behind the load balancer (a fixed count; autoscaling changes it)."""
+
+    count: PositiveInt = Field(description="instances running from t=0")
+    slots: PositiveInt = Field(description="requests an instance serves at once")
+    cores: PositiveInt | None = Field(
+        None, description="CPU cores per instance (default: as many as slots)"
+    )
+    queue_limit: NonNegativeInt | None = Field(
+        None, description="FIFO queue bound per instance; a full queue rejects (none = unbounded)"
+    )
+    latency_ewma_alpha: float = Field(
+        0.2, gt=0, le=1, description="weight of the newest response in latency_ewma_s"
+    )
+
+    @property
+    def cores_effective(self) -> int:
+        return self.cores if self.cores is not None else self.slots
+
+
+# ---------------------------------------------------------------- policies
+
+
+class PolicyRef(Section):
+    """A registered policy by name, with its parameters (validated by the policy's config)."""
+
+    family: str = Field("", exclude=True, repr=False)
+    policy: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    _config: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> PolicyRef:
+        from policies import registry
+
+        try:
+            entry = registry.get(self.family, self.policy)
+        except KeyError as exc:
+            raise ValueError(str(exc.args[0])) from None
+        try:
+            self._config = TypeAdapter(entry.config_type).validate_python(self.params)
+        except ValidationError as exc:
+            raise ValueError("; ".join(_param_problem(e) for e in exc.errors())) from None
+        return self
+
+    @property
+    def config(self) -> Any:
+        """The policy's validated frozen config dataclass."""
+        return self._config
+
+
+def _param_problem(error: dict) -> str:
+    loc = ".".join(str(p) for p in error["loc"])
+    msg = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "unexpected_keyword_argument":
+        msg = "unknown parameter"
+    return f"params.{loc}: {msg}" if loc else f"params: {msg}"
+
+
+class BalancerRef(PolicyRef):
+    family: str = Field("balancer", exclude=True, repr=False)
+    policy: str = Field("round_robin", description="a registered balancer (simscale policies)")
+
+
+# ---------------------------------------------------------------- the rest
+
+
+class TimeoutsSpec(Section):
+    request_s: PositiveFloat | None = Field(
+        30.0, description="a request with no response by then ends as timeout (none = never)"
+    )
+
+
+class MetricsSpec(Section):
+    interval_s: PositiveFloat = Field(10.0, description="length of one metrics.parquet row")
+
+
+class OutputSpec(Section):
+    row_group_rows: PositiveInt = Field(
+        1_000_000, description="rows buffered per Parquet row group (bounds memory)"
+    )
+
+
+class Spec(Section):
+    """One experiment: what runs, for how long, from which seed."""
+
+    name: str = Field(description="experiment name; the default output is runs/<name>/")
+    description: str = ""
+    duration_s: PositiveFloat = Field(description="simulated seconds of arrivals")
+    seed: NonNegativeInt = Field(0, description="root seed of every random stream")
+    workload: WorkloadSpec
+    instances: InstancesSpec
+    balancer: BalancerRef = Field(default_factory=BalancerRef)
+    timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not value or any(c in value for c in "/\\\n\0") or value.startswith("."):
+            raise ValueError("a name must be non-empty, without '/', '\\' or a leading '.'")
+        return value
+
+    def sha256(self) -> str:
+        """Hash of the resolved spec (after overrides and defaults)."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _resolve_empirical_paths(data: Any, base: Path) -> Any:
+    """Make relative `path` fields of empirical distributions absolute against `base`."""
+    if isinstance(data, dict):
+        out = {k: _resolve_empirical_paths(v, base) for k, v in data.items()}
+        if out.get("kind") == "empirical" and isinstance(out.get("path"), str):
+            path = Path(out["path"])
+            out["path"] = str(path if path.is_absolute() else (base / path))
+        return out
+    if isinstance(data, list):
+        return [_resolve_empirical_paths(v, base) for v in data]
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """'a.b.c=value' → (['a','b','c'], value); the value is read as TOML, else as a string."""
+    if "=" not in text:
+        raise InputError(f"--set {text}: expected PATH=VALUE")
+    path, raw = text.split("=", 1)
+    keys = path.strip().split(".")
+    if not all(keys):
+        raise InputError(f"--set {text}: empty field name in {path!r}")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return keys, value
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> tuple[dict, list[list[str]]]:
+    """A copy of `data` with every override applied, and the override paths."""
+    data = copy.deepcopy(data)
+    paths = []
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = data
+        for i, key in enumerate(keys[:-1]):
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            if not isinstance(child, dict):
+                raise InputError(f"--set {text}: {'.'.join(keys[: i + 1])} is not a table")
+            node = child
+        node[keys[-1]] = value
+        paths.append(keys)
+    return data, paths
+
+
+def read_toml(path: Path) -> dict:
+    """Parse a TOML file; errors name the file, line and column."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: TOML syntax error: {exc}") from None
+
+
+def validation_problems(exc: ValidationError, source: str, override_paths: list[list[str]]) -> list[str]:
+    """One line per pydantic error: 'source: field.path: message'."""
+    lines = []
+    for error in exc.errors():
+        loc = _strip_union_tags([str(p) for p in error["loc"]])
+        where = source
+        for path in override_paths:
+            if loc[: len(path)] == path or path[: len(loc)] == loc:
+                where = f"--set {'.'.join(path)}"
+        msg = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif error["type"] == "missing":
+            msg = "required field is missing"
+        field = ".".join(loc)
+        lines.append(f"{where}: {field}: {msg}" if field else f"{where}: {msg}")
+    return lines
+
+
+def _strip_union_tags(loc: list[str]) -> list[str]:
+    """Drop pydantic's discriminator tags ('poisson', 'function-after[...]') from a location."""
+    out = []
+    for part in loc:
+        if part.startswith(("function-", "tagged-union")):
+            continue
+        out.append(part)
+    # A discriminated union inserts the tag value after the field name: arrivals.poisson.rate
+    return [p for i, p in enumerate(out) if not (i > 0 and _is_tag(out[i - 1], p))]
+
+
+_TAGGED_FIELDS = {"arrivals", "service"}
+
+
+def _is_tag(parent: str, part: str) -> bool:
+    return parent in _TAGGED_FIELDS and part in {
+        "poisson", "exponential", "deterministic", "lognormal", "gamma", "empirical",
+    }
+
+
+def load_spec(
+    path: str | Path, overrides: list[str] | None = None, seed: int | None = None
+) -> Spec:
+    """Read, override and validate a spec; raise InputError with one line per problem."""
+    path = Path(path)
+    data = read_toml(path)
+    data.setdefault("name", path.stem)
+    data, override_paths = apply_overrides(data, overrides or [])
+    if seed is not None:
+        data["seed"] = seed
+    data = _resolve_empirical_paths(data, path.parent)
+    return spec_from_dict(data, str(path), override_paths)
+
+
+def spec_from_dict(data: dict, source: str = "<spec>", override_paths=()) -> Spec:
+    """Validate an already-parsed spec dictionary."""
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(validation_problems(exc, source, list(override_paths))) from None
+    _check_files(spec, source)
+    return spec
+
+
+def _check_files(spec: Spec, source: str) -> None:
+    """Read every file a spec names now, so that a bad file fails before anything runs."""
+    service = spec.workload.service
+    if isinstance(service, Empirical):
+        try:
+            service.values()
+        except ValueError as exc:
+            raise InputError(f"{source}: workload.service.path: {exc}") from None
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a spec."""
+    return Spec.model_json_schema()
