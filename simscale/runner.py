@@ -56,13 +56,16 @@ def metadata(spec: Spec) -> dict[str, str]:
 def run(spec: Spec, out_dir: Path | None, *,
         on_progress: Callable[[float, float], None] | None = None,
         on_metrics: Callable[[dict], None] | None = None,
+        on_start: Callable[[Model], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         slice_s: float | None = None) -> RunResult:
     """Simulate `spec`; write the run directory when `out_dir` is given.
 
     on_progress(sim_t, end_t) is called between slices of simulated time; on_metrics(row)
-    with each metrics row as it is produced; should_stop() ends the run early (recorded as
-    incomplete).
+    with each metrics row as it is produced; on_start(model) once the model is built (a live
+    view may read, never change, its instances); should_stop() ends the run early (recorded as
+    incomplete). Callbacks run on the simulating thread; on_progress may block to pace or
+    pause the run.
     """
     wall_start = time.perf_counter()
     meta = metadata(spec)
@@ -82,6 +85,8 @@ def run(spec: Spec, out_dir: Path | None, *,
         model = Model(spec, log)
         if on_metrics is not None:
             model.metric_listeners.append(on_metrics)
+        if on_start is not None:
+            on_start(model)
         drain_s = spec.timeouts.request_s if spec.timeouts.request_s is not None else 60.0
         end = spec.duration_s
         step = slice_s or max(spec.metrics.interval_s, spec.duration_s / 200)
