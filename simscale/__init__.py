@@ -1,3 +1,3 @@
-"""simscale: a discrete-event simulator and policy testbed for a horizontally scaled AI-chat service."""
+"""simscale: a discrete-event simulator and policy testbed for a scaled AI-chat service."""
 
 __version__ = "0.1.0"

@@ -18,4 +18,5 @@ class PolicyFailure(Exception):
         self.policy = policy
         self.now_s = now_s
         self.error = error
-        super().__init__(f"policy {policy!r} raised at t={now_s:.3f}s: {type(error).__name__}: {error}")
+        super().__init__(
+            f"policy {policy!r} raised at t={now_s:.3f}s: {type(error).__name__}: {error}")

@@ -8,6 +8,7 @@ batches, turned into Arrow arrays (compact), and written once a row group's wort
 from __future__ import annotations
 
 import os
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -78,8 +79,9 @@ class ParquetSink:
 class RequestLog:
     """One row per terminated request; buffered, converted in batches, flushed per row group.
 
-    Also keeps the latencies of ok requests (float64, 8 bytes each) for exact summary
-    percentiles.
+    The hot path appends one tuple per request; every BATCH rows the tuples are transposed
+    (in C, by zip) into Arrow arrays, which are compact. It also keeps the latencies of ok
+    requests (8 bytes each) for exact summary percentiles.
     """
 
     BATCH = 65_536
@@ -87,50 +89,56 @@ class RequestLog:
     def __init__(self, sink: ParquetSink | None, row_group_rows: int) -> None:
         self.sink = sink
         self.row_group_rows = row_group_rows
-        self.done: list = []
+        self.batch = min(self.BATCH, row_group_rows)  # rows converted to Arrow at a time
+        self.rows: list[tuple] = []
         self._batches: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self.ok_latency_chunks: list[np.ndarray] = []
         self.counts = [0, 0, 0, 0]
 
-    def add(self, req) -> None:
+    def add(self, req, status: int, end_s: float, reason: str) -> None:
         """Record a request that has just reached its terminal status."""
-        self.done.append(req)
-        if len(self.done) >= self.BATCH:
+        inst = req.instance
+        self.rows.append((req.info, status, end_s, req.start_s,
+                          -1 if inst is None else inst.instance_id, req.attempts, reason))
+        if len(self.rows) >= self.batch:
             self._convert()
 
+    def flush_rows(self) -> None:
+        """Convert the buffered rows to Arrow now (called when `batch` rows are waiting)."""
+        self._convert()
+
     def _convert(self) -> None:
-        reqs = self.done
-        if not reqs:
+        rows = self.rows
+        if not rows:
             return
-        self.done = []
-        status = np.fromiter((r.status for r in reqs), np.int8, len(reqs))
+        self.rows = []
+        infos, status, end, start, inst, attempts, reason = _columns(rows, 7)
+        rid, kind, user, session, _prompt, _output, arrival = _columns(infos, 7)
+        status = np.array(status, np.int8)
         self.counts = [c + int(k) for c, k in zip(self.counts, np.bincount(status, minlength=4))]
-        arrival = np.fromiter((r.arrival_s for r in reqs), np.float64, len(reqs))
-        end = np.fromiter((r.end_s for r in reqs), np.float64, len(reqs))
-        start = np.fromiter((r.start_s for r in reqs), np.float64, len(reqs))
-        inst = np.fromiter((-1 if r.instance is None else r.instance.instance_id for r in reqs),
-                           np.int32, len(reqs))
+        arrival = np.array(arrival, np.float64)
+        end = np.array(end, np.float64)
+        start = np.array(start, np.float64)
+        inst = np.array(inst, np.int32)
         latency = end - arrival
-        no_response = status >= 2  # timeout, rejected
-        ok = status == 0
-        self.ok_latency_chunks.append(latency[ok])
+        self.ok_latency_chunks.append(latency[status == 0])
         if self.sink is None:
             return
-        infos = [r.info for r in reqs]
+        never_started = start < 0
         batch = pa.RecordBatch.from_arrays([
-            pa.array(np.fromiter((r.request_id for r in reqs), np.int64, len(reqs))),
+            pa.array(np.array(rid, np.int64)),
             pa.array(arrival),
             pa.array(end),
-            pa.array(latency, mask=no_response),
-            pa.array(np.where(start >= 0, start - arrival, np.nan), mask=start < 0),
+            pa.array(latency, mask=status >= 2),  # no response: timeout, rejected
+            pa.array(np.where(never_started, np.nan, start - arrival), mask=never_started),
             pa.DictionaryArray.from_arrays(pa.array(status), _STATUS_DICT).cast(pa.string()),
             pa.array(inst, mask=inst < 0),
-            pa.array(np.fromiter((r.attempts for r in reqs), np.int16, len(reqs))),
-            pa.array([i.kind for i in infos], pa.string()),
-            pa.array(np.fromiter((i.session_id for i in infos), np.int64, len(reqs))),
-            pa.array(np.fromiter((i.user_id for i in infos), np.int64, len(reqs))),
-            pa.array([r.reason for r in reqs], pa.string()),
+            pa.array(np.array(attempts, np.int16)),
+            pa.array(kind, pa.string()),
+            pa.array(np.array(session, np.int64)),
+            pa.array(np.array(user, np.int64)),
+            pa.array(reason, pa.string()),
         ], schema=REQUESTS_SCHEMA)
         self._batches.append(batch)
         self._pending_rows += batch.num_rows
@@ -150,6 +158,11 @@ class RequestLog:
 
     def ok_latencies(self) -> np.ndarray:
         return np.concatenate(self.ok_latency_chunks) if self.ok_latency_chunks else np.empty(0)
+
+
+def _columns(rows: list, width: int) -> list[list]:
+    """Transpose a list of equal-length tuples into `width` column lists."""
+    return [list(map(itemgetter(k), rows)) for k in range(width)]
 
 
 def write_table(path: Path, table: pa.Table, metadata: dict[str, str],

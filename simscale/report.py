@@ -77,7 +77,8 @@ def print_summary(summary: dict, out_dir: Path | None) -> None:
     for key in keys:
         if key in summary:
             table.add_row(key, _fmt(summary[key]))
-    table.add_row("simulated_s / wall_s", f"{summary['simulated_s']:,.1f} / {summary['wall_s']:.2f}")
+    table.add_row("simulated_s / wall_s",
+                  f"{summary['simulated_s']:,.1f} / {summary['wall_s']:.2f}")
     console.print(table)
     if out_dir is not None:
         console.print(f"outputs: {out_dir}/")

@@ -171,7 +171,8 @@ def metrics_table(rows: list[dict]) -> pa.Table:
         names += [k for k in row if k not in METRICS_SCHEMA.names]
     columns = {name: [row.get(name) for row in rows] for name in names}
     fields = [METRICS_SCHEMA.field(n) if n in METRICS_SCHEMA.names else None for n in names]
-    arrays = [pa.array(columns[n], f.type if f is not None else None) for n, f in zip(names, fields)]
+    arrays = [pa.array(columns[n], f.type if f is not None else None)
+              for n, f in zip(names, fields)]
     return pa.Table.from_arrays(arrays, names=names)
 
 

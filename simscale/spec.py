@@ -10,12 +10,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     NonNegativeInt,
@@ -30,6 +32,16 @@ from pydantic import (
 
 from simscale.distributions import Distribution, Empirical, Exponential
 from simscale.errors import InputError
+
+
+def _none_word(value: Any) -> Any:
+    """TOML has no null: the strings "none" and "off" stand for None in optional fields."""
+    if isinstance(value, str) and value.strip().lower() in ("none", "off"):
+        return None
+    return value
+
+
+Maybe = BeforeValidator(_none_word)
 
 
 class Section(BaseModel):
@@ -70,10 +82,10 @@ class InstancesSpec(Section):
 
     count: PositiveInt = Field(description="instances running from t=0")
     slots: PositiveInt = Field(description="requests an instance serves at once")
-    cores: PositiveInt | None = Field(
+    cores: Annotated[PositiveInt | None, Maybe] = Field(
         None, description="CPU cores per instance (default: as many as slots)"
     )
-    queue_limit: NonNegativeInt | None = Field(
+    queue_limit: Annotated[NonNegativeInt | None, Maybe] = Field(
         None, description="FIFO queue bound per instance; a full queue rejects (none = unbounded)"
     )
     latency_ewma_alpha: float = Field(
@@ -103,7 +115,7 @@ class PolicyRef(Section):
         try:
             entry = registry.get(self.family, self.policy)
         except KeyError as exc:
-            raise ValueError(str(exc.args[0])) from None
+            raise ValueError(f"policy: {exc.args[0]}") from None
         try:
             self._config = TypeAdapter(entry.config_type).validate_python(self.params)
         except ValidationError as exc:
@@ -133,8 +145,8 @@ class BalancerRef(PolicyRef):
 
 
 class TimeoutsSpec(Section):
-    request_s: PositiveFloat | None = Field(
-        30.0, description="a request with no response by then ends as timeout (none = never)"
+    request_s: Annotated[PositiveFloat | None, Maybe] = Field(
+        30.0, description='a request with no response by then ends as timeout ("none": never)'
     )
 
 
@@ -238,10 +250,24 @@ def read_toml(path: Path) -> dict:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: TOML syntax error: {exc}") from None
+        raise InputError(f"{path}:{_toml_error_position(str(exc), text)}") from None
 
 
-def validation_problems(exc: ValidationError, source: str, override_paths: list[list[str]]) -> list[str]:
+def _toml_error_position(message: str, text: str) -> str:
+    """'line:column: TOML syntax error: what' from tomllib's '<what> (at line L, column C)'."""
+    match = re.search(r"^(.*) \(at line (\d+), column (\d+)\)$", message)
+    if match:
+        what, line, column = match.groups()
+    else:  # "(at end of document)"
+        what = message.replace(" (at end of document)", "")
+        lines = text.splitlines() or [""]
+        line, column = str(len(lines)), str(len(lines[-1]) + 1)
+        what += " (at end of file)"
+    return f"{line}:{column}: TOML syntax error: {what}"
+
+
+def validation_problems(exc: ValidationError, source: str,
+                        override_paths: list[list[str]]) -> list[str]:
     """One line per pydantic error: 'source: field.path: message'."""
     lines = []
     for error in exc.errors():
@@ -256,6 +282,9 @@ def validation_problems(exc: ValidationError, source: str, override_paths: list[
         elif error["type"] == "missing":
             msg = "required field is missing"
         field = ".".join(loc)
+        if msg.startswith(("policy:", "params:", "params.")):  # a PolicyRef names its sub-path
+            sub, _, msg = msg.partition(": ")
+            field = f"{field}.{sub}" if field else sub
         lines.append(f"{where}: {field}: {msg}" if field else f"{where}: {msg}")
     return lines
 

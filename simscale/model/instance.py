@@ -1,32 +1,42 @@
 """An app instance: slots, a FIFO queue, and CPU cores shared by processor sharing.
 
 A request holds one of `slots` while the instance serves it; beyond that it waits in a FIFO
-queue (bounded by `queue_limit`, None = unbounded). CPU work runs on `cores` cores: with n
-CPU-active requests each progresses at rate min(1, cores/n). That is tracked by virtual
-time, so the instance keeps one pending completion event however many requests share it.
-With slots = cores and exponential work, one instance is exactly an M/M/c FCFS queue.
+queue (bounded by `queue_limit`, None = unbounded). CPU work runs on `cores` cores. When
+slots <= cores no two CPU jobs ever compete, so each job simply finishes `work` seconds after
+it starts (one pooled event per job). Otherwise each of n CPU-active jobs progresses at rate
+min(1, cores/n): processor sharing, tracked by virtual time, so the instance keeps one
+pending completion event however many jobs share its cores. With slots = cores and
+exponential work, one instance is exactly an M/M/c FCFS queue.
+
+Time integrals (for utilization and Little's law) use the identity
+∫ busy(t) dt over [0, T] = Σ ends − Σ starts + busy(T)·T, so each start subtracts `now` and
+each end adds it: O(1) per event, exact.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from heapq import heappop, heappush
+from itertools import count
+
+import simpy
+from simpy.core import NORMAL
 
 from policies.views import READY, InstanceView
 
 _set = object.__setattr__  # the simulator owns the views it hands out and refreshes them in place
 
-# Relative tolerance when deciding which jobs have finished at a wake-up.
+# Relative tolerance when deciding which processor-sharing jobs have finished at a wake-up.
 _VTIME_EPS = 1e-9
 
 
 class Instance:
-    """One instance. The model calls submit(); the instance calls model.instance_done()."""
+    """One instance. The model calls submit(); the instance calls model.cpu_done()."""
 
     def __init__(self, model, instance_id: int, slots: int, cores: int,
                  queue_limit: int | None, ewma_alpha: float) -> None:
         self.model = model
-        self.env = model.env
+        self.env: simpy.Environment = model.env
         self.instance_id = instance_id
         self.slots = slots
         self.cores = cores
@@ -38,70 +48,172 @@ class Instance:
         self.in_flight = 0       # busy + queued
         self.queue: deque = deque()
         self.latency_ewma_s = 0.0
-        # processor sharing by virtual time: each CPU job finishes when vtime reaches its tag
+        self.shared = slots > cores
+        # running sums behind the integrals: see the module docstring
+        self._busy_sum = 0.0
+        self._flight_sum = 0.0
+        self._cpu_sum = 0.0      # no-contention mode: Σ CPU ends − Σ CPU starts
+        self.cpu_active = 0
+        # processor-sharing mode state
         self._jobs: list = []    # heap of (finish_vtime, seq, request)
-        self._seq = 0
+        self._seq = count()
         self._vtime = 0.0
         self._vtime_at = 0.0
         self._wake_token = 0
-        # time integrals for utilization: slot-seconds held, CPU core-seconds used
-        self.busy_area = 0.0
-        self.cpu_area = 0.0
-        self._area_at = 0.0
+        self._ps_cpu_area = 0.0
+        self._ps_area_at = 0.0
+        # completion events are reused: the heap entry layout is SimPy's (time, priority, id, event)
+        self._free_events: list = []
+        self._heap = self.env._queue
+        self._eid = self.env._eid
 
-    # ------------------------------------------------------------ accounting
+    # ------------------------------------------------------------ integrals
 
-    def account(self, now: float) -> None:
-        """Bring the busy and CPU integrals up to `now`."""
-        dt = now - self._area_at
-        if dt > 0.0:
-            self.busy_area += self.busy * dt
-            n = len(self._jobs)
-            self.cpu_area += (n if n < self.cores else self.cores) * dt
-            self._area_at = now
+    def busy_area(self, now: float) -> float:
+        """Slot-seconds held over [0, now]."""
+        return self._busy_sum + self.busy * now
+
+    def in_flight_area(self, now: float) -> float:
+        """Request-seconds spent on this instance (queued or served) over [0, now]."""
+        return self._flight_sum + self.in_flight * now
+
+    def cpu_area(self, now: float) -> float:
+        """Core-seconds of CPU used over [0, now]."""
+        if self.shared:
+            self._ps_account(now)
+            return self._ps_cpu_area
+        return self._cpu_sum + self.cpu_active * now
 
     # ------------------------------------------------------------ requests
 
-    def submit(self, req) -> bool:
+    def submit(self, req, now: float) -> bool:
         """Accept a request (serve now or queue it); False when the queue is full."""
+        self.in_flight += 1
+        self._flight_sum -= now
         if self.busy < self.slots:
-            self.in_flight += 1
             _set(self.view, "in_flight", self.in_flight)
-            self._start(req, self.env._now)
+            self.busy += 1
+            self._busy_sum -= now
+            req.start_s = now
+            if self.shared:
+                self._ps_add(req, req.work_s, now)
+                return True
+            # run_cpu(req, req.work_s, now), inlined: this is the hot path
+            self.cpu_active += 1
+            self._cpu_sum -= now
+            free = self._free_events
+            if free:
+                ev = free.pop()
+            else:
+                ev = simpy.Event(self.env)
+                ev._ok = True
+            ev._value = req
+            ev.callbacks = [self._cpu_finished]
+            heappush(self._heap, (now + req.work_s, NORMAL, next(self._eid), ev))
             return True
         limit = self.queue_limit
         if limit is not None and len(self.queue) >= limit:
+            self.in_flight -= 1
+            self._flight_sum += now
             return False
         self.queue.append(req)
-        self.in_flight += 1
         view = self.view
         _set(view, "in_flight", self.in_flight)
         _set(view, "queued", len(self.queue))
         return True
 
     def _start(self, req, now: float) -> None:
-        self.account(now)
         self.busy += 1
+        self._busy_sum -= now
         req.start_s = now
         self.run_cpu(req, req.work_s, now)
 
     def run_cpu(self, req, work_s: float, now: float) -> None:
-        """Start `work_s` core-seconds of CPU work for `req`; cpu_done(req) follows."""
-        self.account(now)
+        """Start `work_s` core-seconds of CPU work for `req`; model.cpu_done(self, req) follows."""
+        if self.shared:
+            self._ps_add(req, work_s, now)
+            return
+        self.cpu_active += 1
+        self._cpu_sum -= now
+        free = self._free_events
+        if free:
+            ev = free.pop()
+        else:
+            ev = simpy.Event(self.env)
+            ev._ok = True
+        ev._value = req
+        ev.callbacks = [self._cpu_finished]
+        heappush(self._heap, (now + work_s, NORMAL, next(self._eid), ev))
+
+    def _cpu_finished(self, ev) -> None:
+        req = ev._value
+        self._free_events.append(ev)
+        now = self.env._now
+        self.cpu_active -= 1
+        self._cpu_sum += now
+        self.model.cpu_done(self, req, now)
+
+    def release(self, req, now: float, latency_s: float | None) -> None:
+        """The request left its slot: update the EWMA, start the next queued request."""
+        self.busy -= 1
+        self._busy_sum += now
+        self.in_flight -= 1
+        self._flight_sum += now
+        view = self.view
+        if latency_s is not None:
+            a = self.ewma_alpha
+            ewma = self.latency_ewma_s
+            self.latency_ewma_s = latency_s if ewma == 0.0 else a * latency_s + (1.0 - a) * ewma
+            _set(view, "latency_ewma_s", self.latency_ewma_s)
+        queue = self.queue
+        while queue:
+            nxt = queue.popleft()
+            if nxt.status >= 0:  # it timed out while queued: the client is gone
+                self.in_flight -= 1
+                self._flight_sum += now
+                continue
+            _set(view, "queued", len(queue))
+            _set(view, "in_flight", self.in_flight)
+            self._start(nxt, now)
+            return
+        if view.queued:
+            _set(view, "queued", 0)
+        _set(view, "in_flight", self.in_flight)
+
+    def unfinished(self) -> list:
+        """Requests still queued or in service (for the end of a run)."""
+        if self.shared:
+            serving = [job[2] for job in self._jobs]
+        else:
+            serving = [entry[3]._value for entry in self._heap
+                       if entry[3].callbacks and entry[3].callbacks[0] == self._cpu_finished]
+        return [*self.queue, *serving]
+
+    # ------------------------------------------------------------ processor sharing
+
+    def _ps_account(self, now: float) -> None:
+        dt = now - self._ps_area_at
+        if dt > 0.0:
+            n = len(self._jobs)
+            self._ps_cpu_area += (n if n < self.cores else self.cores) * dt
+            self._ps_area_at = now
+
+    def _ps_add(self, req, work_s: float, now: float) -> None:
+        self._ps_account(now)
         jobs = self._jobs
         n = len(jobs)
         cores = self.cores
         if n:
             self._vtime += (now - self._vtime_at) * (1.0 if n <= cores else cores / n)
         self._vtime_at = now
-        self._seq += 1
-        entry = (self._vtime + work_s, self._seq, req)
+        entry = (self._vtime + work_s, next(self._seq), req)
         heappush(jobs, entry)
+        self.cpu_active = n + 1
         # The pending wake-up stays right unless this job is the new head or the rate dropped.
         if jobs[0] is entry or n >= cores:
-            self._schedule_wake(now)
+            self._ps_schedule_wake(now)
 
-    def _schedule_wake(self, now: float) -> None:
+    def _ps_schedule_wake(self, now: float) -> None:
         jobs = self._jobs
         if not jobs:
             return
@@ -110,13 +222,13 @@ class Instance:
         self._wake_token += 1
         delay = (jobs[0][0] - self._vtime) / rate
         ev = self.env.timeout(delay if delay > 0.0 else 0.0, self._wake_token)
-        ev.callbacks.append(self._on_wake)
+        ev.callbacks.append(self._ps_on_wake)
 
-    def _on_wake(self, ev) -> None:
+    def _ps_on_wake(self, ev) -> None:
         if ev._value != self._wake_token:
             return  # superseded by a later schedule
         now = self.env._now
-        self.account(now)
+        self._ps_account(now)
         jobs = self._jobs
         n = len(jobs)
         self._vtime += (now - self._vtime_at) * (1.0 if n <= self.cores else self.cores / n)
@@ -125,30 +237,7 @@ class Instance:
         finished = []
         while jobs and jobs[0][0] <= limit:
             finished.append(heappop(jobs)[2])
-        self._schedule_wake(now)
+        self.cpu_active = len(jobs)
+        self._ps_schedule_wake(now)
         for req in finished:
             self.model.cpu_done(self, req, now)
-
-    def release(self, req, now: float, latency_s: float | None) -> None:
-        """The request left its slot: update EWMA, start the next queued request."""
-        self.account(now)
-        self.busy -= 1
-        self.in_flight -= 1
-        view = self.view
-        if latency_s is not None:
-            a = self.ewma_alpha
-            self.latency_ewma_s = latency_s if self.latency_ewma_s == 0.0 else (
-                a * latency_s + (1.0 - a) * self.latency_ewma_s)
-            _set(view, "latency_ewma_s", self.latency_ewma_s)
-        queue = self.queue
-        while queue:
-            nxt = queue.popleft()
-            if nxt.status >= 0:  # it timed out while queued: the client is gone
-                self.in_flight -= 1
-                continue
-            _set(view, "queued", len(queue))
-            _set(view, "in_flight", self.in_flight)
-            self._start(nxt, now)
-            return
-        _set(view, "queued", 0)
-        _set(view, "in_flight", self.in_flight)

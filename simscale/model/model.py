@@ -1,8 +1,10 @@
 """The simulation model: arrivals → load balancer → instances → one record per arrival.
 
-Speed is designed in: no SimPy process per request. Arrivals are one re-armed event, each
-instance keeps one pending completion event (processor sharing by virtual time), timeouts
-are one timer over a deadline-ordered queue, and metrics are sampled by one periodic event.
+Speed is designed in: there is no SimPy process per request. Arrivals are known ahead in
+sorted chunks, so run_until() merges them with SimPy's event queue instead of pushing each
+into it; each CPU job is one reused event (or, under processor sharing, each instance keeps
+one pending wake-up); timeouts are one timer over a deadline-ordered queue; metrics are one
+periodic event. Control loops added later are ordinary long-lived SimPy processes.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from collections.abc import Callable
 
 import numpy as np
 import simpy
-from simpy.core import NORMAL
 
 from policies import registry
 from policies.views import READY, RequestInfo
@@ -25,6 +26,7 @@ from simscale.spec import Spec
 from simscale.streams import stream
 
 INF = float("inf")
+_new_info = tuple.__new__  # RequestInfo is a NamedTuple; this skips its Python-level __new__
 
 
 class Model:
@@ -37,7 +39,6 @@ class Model:
         self.events: list[tuple[float, str, str, str]] = []
         self.metric_rows: list[dict] = []
         self.metric_listeners: list[Callable[[dict], None]] = []
-        self.failure: PolicyFailure | None = None
 
         inst = spec.instances
         self.instances = [
@@ -52,33 +53,32 @@ class Model:
         self.balancer = registry.build("balancer", bal.policy, bal.config,
                                        stream(spec.seed, f"balancer.{bal.policy}"))
 
-        # arrivals: one event object, re-armed for each arrival
+        # arrivals: sorted chunks merged with the event queue by run_until()
         self.arrivals_end_s = spec.duration_s
         self._chunks = arrival_chunks(spec.workload, spec.seed, spec.duration_s)
         self._times: list[float] = []
         self._work: list[float] = []
         self._pos = 0
+        self._next_arrival_s = INF
         self._next_id = 0
         self._kind = spec.workload.kind
-        self._arrival_ev = simpy.Event(self.env)
-        self._arrival_ev._ok = True
-        self._arrival_ev._value = None
+        self._load_chunk()
+
+        # timeouts: one timeout for all, so deadlines come in arrival order and one timer suffices
         self._timeout_s = spec.timeouts.request_s
-        self._arm_next_arrival(0.0)
-
-        # timeouts: deadlines are in arrival order (one timeout for all), so one timer suffices
         self._deadlines: deque[Request] = deque()
-        self._timer_armed_for = INF
+        self._timer_armed = False
 
-        # metrics window accumulators
+        # metrics: window accumulators and run totals
         self.interval_s = spec.metrics.interval_s
         self._win_arrivals = 0
         self._win_counts = [0, 0, 0, 0]
         self._win_latencies: list[float] = []
         self._win_start = 0.0
-        self._win_busy = [0.0] * len(self.instances)
-        self._win_cpu = [0.0] * len(self.instances)
-        self.busy_slot_s = 0.0  # run totals behind the summary's utilization
+        n = len(self.instances)
+        self._win_busy = [0.0] * n
+        self._win_cpu = [0.0] * n
+        self.busy_slot_s = 0.0
         self.slot_s = 0.0
         ev = self.env.timeout(self.interval_s)
         ev.callbacks.append(self._on_metrics)
@@ -97,32 +97,30 @@ class Model:
 
     # ------------------------------------------------------------ arrivals
 
-    def _arm_next_arrival(self, now: float) -> None:
-        if self._pos >= len(self._times):
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return
-            self._times = chunk.times_s.tolist()
-            self._work = chunk.work_s.tolist()
-            self._pos = 0
-        ev = self._arrival_ev
-        ev.callbacks = [self._on_arrival]
-        delay = self._times[self._pos] - now
-        self.env.schedule(ev, NORMAL, delay if delay > 0.0 else 0.0)
+    def _load_chunk(self) -> None:
+        chunk = next(self._chunks, None)
+        if chunk is None:
+            self._times, self._work, self._next_arrival_s = [], [], INF
+            return
+        self._times = chunk.times_s.tolist()
+        self._work = chunk.work_s.tolist()
+        self._pos = 0
+        self._next_arrival_s = self._times[0]
 
-    def _on_arrival(self, _ev) -> None:
+    def _arrive(self, t: float) -> None:
         pos = self._pos
-        t = self._times[pos]
         work = self._work[pos]
-        self._pos = pos + 1
+        pos += 1
+        self._pos = pos
+        if pos < len(self._times):
+            self._next_arrival_s = self._times[pos]
+        else:
+            self._load_chunk()
         rid = self._next_id
         self._next_id = rid + 1
-        info = RequestInfo(rid, self._kind, rid, rid, 0, 0, t)
-        timeout = self._timeout_s
-        req = Request(info, work, t + timeout if timeout is not None else INF)
         self._win_arrivals += 1
+        req = Request(_new_info(RequestInfo, (rid, self._kind, rid, rid, 0, 0, t)), work)
         self.dispatch(req, t)
-        self._arm_next_arrival(t)
 
     # ------------------------------------------------------------ routing
 
@@ -130,8 +128,7 @@ class Model:
         """Send a request through the balancer to an instance (or reject it)."""
         candidates = self.candidates
         if not candidates:
-            req.reason = "NoHealthyInstance"
-            self.finish(req, REJECTED, now)
+            self.finish(req, REJECTED, now, "NoHealthyInstance")
             return
         try:
             index, _reason = self.balancer.choose(req.info, candidates, now)
@@ -140,63 +137,69 @@ class Model:
             raise PolicyFailure(self.balancer_name, now, exc) from exc
         req.attempts += 1
         req.instance = instance
-        if not instance.submit(req):
-            req.reason = "QueueFull"
-            self.finish(req, REJECTED, now)
+        if not instance.submit(req, now):
+            self.finish(req, REJECTED, now, "QueueFull")
             return
-        if req.deadline_s < INF:
+        if self._timeout_s is not None:
             self._deadlines.append(req)
-            if self._timer_armed_for == INF:
-                self._arm_timer(req.deadline_s, now)
+            if not self._timer_armed:
+                self._arm_timer(now + self._timeout_s, now)
 
     # ------------------------------------------------------------ completion
 
     def cpu_done(self, instance: Instance, req: Request, now: float) -> None:
         """An instance finished the request's CPU work: respond and free the slot."""
         if req.status == PENDING:
-            latency = now - req.arrival_s
-            self.finish(req, OK, now)
+            latency = now - req.info.arrival_s
+            # finish(req, OK, now, "") inlined: this is the hot path
+            req.status = OK
+            self._win_counts[OK] += 1
+            self._win_latencies.append(latency)
+            log = self.log
+            log.rows.append((req.info, OK, now, req.start_s, instance.instance_id,
+                             req.attempts, ""))  # log.add(req, OK, now, ""), inlined
+            if len(log.rows) >= log.batch:
+                log.flush_rows()
         else:
             latency = None  # it already timed out; the instance finished it for nobody
         instance.release(req, now, latency)
 
-    def finish(self, req: Request, status: int, now: float) -> None:
+    def finish(self, req: Request, status: int, now: float, reason: str) -> None:
         """Give a request its one terminal status and record it."""
         req.status = status
-        req.end_s = now
         self._win_counts[status] += 1
         if status == OK:
-            self._win_latencies.append(now - req.arrival_s)
-        self.log.add(req)
+            self._win_latencies.append(now - req.info.arrival_s)
+        self.log.add(req, status, now, reason)
 
     # ------------------------------------------------------------ timeouts
 
     def _arm_timer(self, at_s: float, now: float) -> None:
-        self._timer_armed_for = at_s
+        self._timer_armed = True
         ev = self.env.timeout(at_s - now if at_s > now else 0.0)
         ev.callbacks.append(self._on_timer)
 
     def _on_timer(self, _ev) -> None:
         now = self.env._now
-        self._timer_armed_for = INF
+        self._timer_armed = False
         deadlines = self._deadlines
+        timeout = self._timeout_s
         while deadlines:
             req = deadlines[0]
             if req.status != PENDING:
                 deadlines.popleft()
                 continue
-            if req.deadline_s > now:
-                self._arm_timer(req.deadline_s, now)
+            deadline = req.info.arrival_s + timeout
+            if deadline > now:
+                self._arm_timer(deadline, now)
                 return
             deadlines.popleft()
-            req.reason = "RequestTimeout"
-            self.finish(req, TIMEOUT, req.deadline_s)
+            self.finish(req, TIMEOUT, deadline, "RequestTimeout")
 
     # ------------------------------------------------------------ metrics
 
     def _on_metrics(self, _ev) -> None:
-        now = self.env._now
-        self._emit_metrics(now)
+        self._emit_metrics(self.env._now)
         ev = self.env.timeout(self.interval_s)
         ev.callbacks.append(self._on_metrics)
 
@@ -208,11 +211,10 @@ class Model:
         slots = cores = 0
         in_flight = queued = ready = 0
         for k, inst in enumerate(self.instances):
-            inst.account(now)
-            busy += inst.busy_area - self._win_busy[k]
-            cpu += inst.cpu_area - self._win_cpu[k]
-            self._win_busy[k] = inst.busy_area
-            self._win_cpu[k] = inst.cpu_area
+            busy_area, cpu_area = inst.busy_area(now), inst.cpu_area(now)
+            busy += busy_area - self._win_busy[k]
+            cpu += cpu_area - self._win_cpu[k]
+            self._win_busy[k], self._win_cpu[k] = busy_area, cpu_area
             in_flight += inst.in_flight
             queued += len(inst.queue)
             if inst.state == READY:
@@ -262,10 +264,33 @@ class Model:
     def arrivals(self) -> int:
         return self._next_id
 
-    def run_until(self, t_s: float) -> None:
-        """Advance simulated time to t_s (raises PolicyFailure if a policy raised)."""
-        if t_s > self.env._now:
-            self.env.run(until=t_s)
+    def in_system_area(self) -> float:
+        """Request-seconds spent in the system so far (∫ number in system dt, for Little's law)."""
+        return sum(inst.in_flight_area(self.env._now) for inst in self.instances)
+
+    def run_until(self, until: float) -> None:
+        """Advance simulated time to `until`, merging arrivals with SimPy's event queue.
+
+        Events and arrivals strictly before `until` are processed; at equal times, queued
+        events (completions, timers, control loops) go before the arrival.
+        """
+        env = self.env
+        heap = env._queue
+        step = env.step
+        arrive = self._arrive
+        while True:
+            t_arrival = self._next_arrival_s
+            if t_arrival < until:
+                while heap and heap[0][0] <= t_arrival:
+                    step()
+                env._now = t_arrival
+                arrive(t_arrival)
+            else:
+                while heap and heap[0][0] < until:
+                    step()
+                break
+        if until > env._now:
+            env._now = until
 
     def close_out(self, drain_s: float) -> None:
         """After the arrival window: drain in-flight work, then end every leftover request.
@@ -274,15 +299,13 @@ class Model:
         RunEnded, so every arrival has exactly one terminal status.
         """
         end = self.arrivals_end_s + drain_s
-        step = self.interval_s
         while self.env._now < end and self.open_requests():
-            self.env.run(until=min(end, self.env._now + step))
+            self.run_until(min(end, self.env._now + self.interval_s))
         now = self.env._now
         for inst in self.instances:
-            for req in [*inst.queue, *(j[2] for j in inst._jobs)]:
+            for req in inst.unfinished():
                 if req.status == PENDING:
-                    req.reason = "RunEnded"
-                    self.finish(req, TIMEOUT, now)
+                    self.finish(req, TIMEOUT, now, "RunEnded")
         if now > self._win_start:
             self._emit_metrics(now)
 

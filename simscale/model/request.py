@@ -10,22 +10,17 @@ PENDING = -1
 
 
 class Request:
-    """One arrival. `status` stays PENDING until it reaches exactly one terminal status."""
+    """One arrival. `status` stays PENDING until it reaches exactly one terminal status.
 
-    __slots__ = (
-        "info", "request_id", "arrival_s", "deadline_s", "work_s", "status", "end_s",
-        "start_s", "instance", "attempts", "reason",
-    )
+    `info` is the immutable part that policies see; the rest is the simulator's bookkeeping.
+    """
 
-    def __init__(self, info: RequestInfo, work_s: float, deadline_s: float) -> None:
+    __slots__ = ("info", "work_s", "status", "start_s", "instance", "attempts")
+
+    def __init__(self, info: RequestInfo, work_s: float) -> None:
         self.info = info
-        self.request_id = info.request_id
-        self.arrival_s = info.arrival_s
-        self.deadline_s = deadline_s
-        self.work_s = work_s
+        self.work_s = work_s      # CPU core-seconds of work on the instance
         self.status = PENDING
-        self.end_s = 0.0
-        self.start_s = -1.0  # when it got a slot (-1: never)
-        self.instance = None
+        self.start_s = -1.0       # when it got a slot (-1: never)
+        self.instance = None      # the Instance serving it (None: never routed)
         self.attempts = 0
-        self.reason = ""

@@ -1,0 +1,5 @@
+"""`python -m simscale` runs the command line."""
+
+from simscale.cli import main
+
+main()
