@@ -20,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
@@ -91,6 +92,12 @@ class InstancesSpec(Section):
     latency_ewma_alpha: float = Field(
         0.2, gt=0, le=1, description="weight of the newest response in latency_ewma_s"
     )
+    memory_base_mb: NonNegativeFloat = Field(512.0, description="memory of an idle instance, MB")
+    memory_per_request_mb: NonNegativeFloat = Field(
+        8.0, description="memory per request held (queued or served), MB")
+    memory_limit_mb: PositiveFloat = Field(2048.0, description="memory of one instance, MB")
+    zones: list[str] = Field(
+        default_factory=list, description="zones assigned to instances in turn (fault targets)")
 
     @property
     def cores_effective(self) -> int:

@@ -22,7 +22,8 @@ class LeastConnections:
         self.config = config or LeastConnectionsConfig()
         self._start = 0
 
-    def choose(self, request: RequestInfo, candidates: Sequence[InstanceView], now_s: float) -> Route:
+    def choose(self, request: RequestInfo, candidates: Sequence[InstanceView],
+               now_s: float) -> Route:
         n = len(candidates)
         start = self._start % n
         self._start = start + 1

@@ -27,7 +27,8 @@ class RandomChoice:
         self._rng = rng
         self._uniforms: list[float] = []
 
-    def choose(self, request: RequestInfo, candidates: Sequence[InstanceView], now_s: float) -> Route:
+    def choose(self, request: RequestInfo, candidates: Sequence[InstanceView],
+               now_s: float) -> Route:
         if not self._uniforms:
             self._uniforms = self._rng.random(self._BATCH).tolist()
         return int(self._uniforms.pop() * len(candidates)), "Random"

@@ -22,7 +22,8 @@ class RoundRobin:
         self.config = config or RoundRobinConfig()
         self._cursor = 0
 
-    def choose(self, request: RequestInfo, candidates: Sequence[InstanceView], now_s: float) -> Route:
+    def choose(self, request: RequestInfo, candidates: Sequence[InstanceView],
+               now_s: float) -> Route:
         index = self._cursor % len(candidates)
         self._cursor = index + 1
         return index, "RoundRobin"

@@ -1,3 +1,24 @@
 """Admission control: rate limiters that accept or reject a request."""
 
-ENTRIES: tuple = ()
+from policies.limiters.token_bucket import (
+    PerUserTokenBucket,
+    PerUserTokenBucketConfig,
+    TokenBucket,
+    TokenBucketConfig,
+)
+from policies.registry import PolicyEntry
+
+ENTRIES = (
+    PolicyEntry("token_bucket", "limiter", TokenBucketConfig,
+                lambda cfg, rng: TokenBucket(cfg), "one token bucket for all requests"),
+    PolicyEntry("per_user_token_bucket", "limiter", PerUserTokenBucketConfig,
+                lambda cfg, rng: PerUserTokenBucket(cfg), "a token bucket per user_id"),
+)
+
+__all__ = [
+    "ENTRIES",
+    "PerUserTokenBucket",
+    "PerUserTokenBucketConfig",
+    "TokenBucket",
+    "TokenBucketConfig",
+]

@@ -1,14 +1,15 @@
-"""An app instance: slots, a FIFO queue, and CPU cores shared by processor sharing.
+"""An app instance: lifecycle, slots, a FIFO queue, and CPU cores shared by processor sharing.
 
 A request holds one of `slots` while the instance serves it; beyond that it waits in a FIFO
-queue (bounded by `queue_limit`, None = unbounded). CPU work runs on `cores` cores. When
-slots <= cores no two CPU jobs ever compete, so each job simply finishes `work` seconds after
-it starts (one pooled event per job). Otherwise each of n CPU-active jobs progresses at rate
-min(1, cores/n): processor sharing, tracked by virtual time, so the instance keeps one
-pending completion event however many jobs share its cores. With slots = cores and
+queue (bounded by `queue_limit`, None = unbounded). Time on the instance is CPU work plus
+waiting (cache, database, the LLM stream): waiting holds a slot but no CPU. CPU work runs on
+`cores` cores. When slots <= cores no two CPU jobs ever compete, so each job simply finishes
+`work` seconds after it starts (one reused event per job). Otherwise each of n CPU-active jobs
+progresses at rate min(1, cores/n): processor sharing, tracked by virtual time, so the
+instance keeps one pending wake-up however many jobs share its cores. With slots = cores and
 exponential work, one instance is exactly an M/M/c FCFS queue.
 
-Time integrals (for utilization and Little's law) use the identity
+Time integrals (utilization, memory, Little's law) use the identity
 ∫ busy(t) dt over [0, T] = Σ ends − Σ starts + busy(T)·T, so each start subtracts `now` and
 each end adds it: O(1) per event, exact.
 """
@@ -22,7 +23,7 @@ from itertools import count
 import simpy
 from simpy.core import NORMAL
 
-from policies.views import READY, InstanceView
+from policies.views import BOOTING, DRAINING, FAILED, READY, TERMINATED, InstanceView
 
 _set = object.__setattr__  # the simulator owns the views it hands out and refreshes them in place
 
@@ -34,21 +35,36 @@ class Instance:
     """One instance. The model calls submit(); the instance calls model.cpu_done()."""
 
     def __init__(self, model, instance_id: int, slots: int, cores: int,
-                 queue_limit: int | None, ewma_alpha: float) -> None:
+                 queue_limit: int | None, ewma_alpha: float, state: str = READY,
+                 zone: str = "") -> None:
         self.model = model
         self.env: simpy.Environment = model.env
         self.instance_id = instance_id
+        self.name = f"instance-{instance_id}"
         self.slots = slots
         self.cores = cores
         self.queue_limit = queue_limit
         self.ewma_alpha = ewma_alpha
-        self.view = InstanceView(instance_id, state=READY, slots=slots)
-        self.state = READY
+        self.zone = zone
+        now = self.env._now
+        self.view = InstanceView(instance_id, state=state, slots=slots, zone=zone,
+                                 ready_since_s=now)
+        self.state = state
+        self.created_s = now
+        self.ended_s: float | None = None   # when it terminated or failed
         self.busy = 0            # slots held
         self.in_flight = 0       # busy + queued
         self.queue: deque = deque()
+        self.waiting: set = set()   # requests holding a slot while they wait (no CPU)
         self.latency_ewma_s = 0.0
         self.shared = slots > cores
+        # fault knobs: CPU work takes `slowdown`× longer; a hung instance never computes
+        self.slowdown = 1.0
+        self.hung = False
+        self.error_frac = 0.0
+        # per-instance counters a metrics scraper reads
+        self.responses = 0
+        self.latency_sum_s = 0.0
         # running sums behind the integrals: see the module docstring
         self._busy_sum = 0.0
         self._flight_sum = 0.0
@@ -58,10 +74,10 @@ class Instance:
         self._jobs: list = []    # heap of (finish_vtime, seq, request)
         self._seq = count()
         self._vtime = 0.0
-        self._vtime_at = 0.0
+        self._vtime_at = now
         self._wake_token = 0
         self._ps_cpu_area = 0.0
-        self._ps_area_at = 0.0
+        self._ps_area_at = now
         # completion events are reused: the heap entry layout is SimPy's (time, priority, id, event)
         self._free_events: list = []
         self._heap = self.env._queue
@@ -84,6 +100,67 @@ class Instance:
             return self._ps_cpu_area
         return self._cpu_sum + self.cpu_active * now
 
+    # ------------------------------------------------------------ lifecycle
+
+    def set_state(self, state: str) -> None:
+        """Change lifecycle state (the model refreshes the balancer's candidates)."""
+        self.state = state
+        _set(self.view, "state", state)
+        if state == READY:
+            _set(self.view, "ready_since_s", self.env._now)
+        if state in (TERMINATED, FAILED):
+            self.ended_s = self.env._now
+
+    def set_view(self, **fields) -> None:
+        """Refresh fields of the balancer's view (health, weight)."""
+        for name, value in fields.items():
+            _set(self.view, name, value)
+
+    @property
+    def exists(self) -> bool:
+        """Counted by an autoscaler: requested, booting, ready (not draining or gone)."""
+        return self.state in (BOOTING, READY)
+
+    @property
+    def running(self) -> bool:
+        """Billed and holding work: booting, ready or draining."""
+        return self.state in (BOOTING, READY, DRAINING)
+
+    def evacuate(self) -> list:
+        """Crash: drop everything at once and return the requests it held (any stage)."""
+        now = self.env._now
+        held = [*self.queue, *self.waiting]
+        if self.shared:
+            held += [job[2] for job in self._jobs]
+            self._ps_account(now)
+            self._jobs.clear()
+            self._wake_token += 1  # the pending wake-up becomes stale
+            self.cpu_active = 0
+        else:
+            for entry in self._heap:
+                ev = entry[3]
+                if ev.callbacks and ev.callbacks[0] == self._cpu_finished:
+                    held.append(ev._value)
+                    ev.callbacks = [self._recycle]
+            self._cpu_sum += self.cpu_active * now
+            self.cpu_active = 0
+        self._busy_sum += self.busy * now
+        self._flight_sum += self.in_flight * now
+        self.busy = self.in_flight = 0
+        self.queue.clear()
+        self.waiting.clear()
+        self.set_view(in_flight=0, queued=0)
+        return held
+
+    def unfinished(self) -> list:
+        """Requests still queued, waiting or computing (for the end of a run)."""
+        if self.shared:
+            computing = [job[2] for job in self._jobs]
+        else:
+            computing = [entry[3]._value for entry in self._heap
+                         if entry[3].callbacks and entry[3].callbacks[0] == self._cpu_finished]
+        return [*self.queue, *self.waiting, *computing]
+
     # ------------------------------------------------------------ requests
 
     def submit(self, req, now: float) -> bool:
@@ -95,8 +172,8 @@ class Instance:
             self.busy += 1
             self._busy_sum -= now
             req.start_s = now
-            if self.shared:
-                self._ps_add(req, req.work_s, now)
+            if self.shared or self.hung:
+                self.run_cpu(req, req.work_s, now)
                 return True
             # run_cpu(req, req.work_s, now), inlined: this is the hot path
             self.cpu_active += 1
@@ -109,7 +186,7 @@ class Instance:
                 ev._ok = True
             ev._value = req
             ev.callbacks = [self._cpu_finished]
-            heappush(self._heap, (now + req.work_s, NORMAL, next(self._eid), ev))
+            heappush(self._heap, (now + req.work_s * self.slowdown, NORMAL, next(self._eid), ev))
             return True
         limit = self.queue_limit
         if limit is not None and len(self.queue) >= limit:
@@ -130,6 +207,10 @@ class Instance:
 
     def run_cpu(self, req, work_s: float, now: float) -> None:
         """Start `work_s` core-seconds of CPU work for `req`; model.cpu_done(self, req) follows."""
+        if self.hung:
+            self.waiting.add(req)  # accepted, never answered
+            return
+        work_s *= self.slowdown
         if self.shared:
             self._ps_add(req, work_s, now)
             return
@@ -153,6 +234,10 @@ class Instance:
         self._cpu_sum += now
         self.model.cpu_done(self, req, now)
 
+    def _recycle(self, ev) -> None:
+        """A CPU job whose instance crashed: its event returns to the pool, nothing else."""
+        self._free_events.append(ev)
+
     def release(self, req, now: float, latency_s: float | None) -> None:
         """The request left its slot: update the EWMA, start the next queued request."""
         self.busy -= 1
@@ -161,6 +246,8 @@ class Instance:
         self._flight_sum += now
         view = self.view
         if latency_s is not None:
+            self.responses += 1
+            self.latency_sum_s += latency_s
             a = self.ewma_alpha
             ewma = self.latency_ewma_s
             self.latency_ewma_s = latency_s if ewma == 0.0 else a * latency_s + (1.0 - a) * ewma
@@ -179,15 +266,8 @@ class Instance:
         if view.queued:
             _set(view, "queued", 0)
         _set(view, "in_flight", self.in_flight)
-
-    def unfinished(self) -> list:
-        """Requests still queued or in service (for the end of a run)."""
-        if self.shared:
-            serving = [job[2] for job in self._jobs]
-        else:
-            serving = [entry[3]._value for entry in self._heap
-                       if entry[3].callbacks and entry[3].callbacks[0] == self._cpu_finished]
-        return [*self.queue, *serving]
+        if self.in_flight == 0 and self.state == DRAINING:
+            self.model.drained(self)
 
     # ------------------------------------------------------------ processor sharing
 

@@ -1,10 +1,16 @@
-"""The simulation model: arrivals → load balancer → instances → one record per arrival.
+"""The simulation model: arrivals → admission → load balancer → instances → one record each.
 
 Speed is designed in: there is no SimPy process per request. Arrivals are known ahead in
 sorted chunks, so run_until() merges them with SimPy's event queue instead of pushing each
 into it; each CPU job is one reused event (or, under processor sharing, each instance keeps
 one pending wake-up); timeouts are one timer over a deadline-ordered queue; metrics are one
-periodic event. Control loops added later are ordinary long-lived SimPy processes.
+periodic event. Control loops (autoscaler, health checks, faults) are components: ordinary
+long-lived SimPy processes that change instances through the lifecycle methods below.
+
+A request's life: arrive → admission checks → balancer picks an instance → slot (or queue)
+→ CPU work → `after_cpu` stages (cache, database, LLM upstream; each a wait that holds the
+slot) → respond. A failed attempt may be retried on another instance; every arrival ends in
+exactly one terminal status.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import numpy as np
 import simpy
 
 from policies import registry
-from policies.views import READY, RequestInfo
+from policies.views import BOOTING, DRAINING, FAILED, READY, TERMINATED, RequestInfo
 from simscale.errors import PolicyFailure
 from simscale.model.instance import Instance
 from simscale.model.request import ERROR, OK, PENDING, REJECTED, TIMEOUT, Request
@@ -39,19 +45,23 @@ class Model:
         self.events: list[tuple[float, str, str, str]] = []
         self.metric_rows: list[dict] = []
         self.metric_listeners: list[Callable[[dict], None]] = []
+        # extension points for components (autoscaler, cache, resilience, workload, alerts)
+        self.admission: list[Callable[[RequestInfo, float], str | None]] = []
+        self.end_hooks: list[Callable[[Request, int, float], None]] = []
+        self.metric_hooks: list[Callable[[dict, float, float], None]] = []
+        self.summary_hooks: list[Callable[[dict], None]] = []
+        self.retry: Callable[[Request, float, str], bool] | None = None
 
         inst = spec.instances
-        self.instances = [
-            Instance(self, i, inst.slots, inst.cores_effective, inst.queue_limit,
-                     inst.latency_ewma_alpha)
-            for i in range(inst.count)
-        ]
-        self._refresh_candidates()
+        self.instances: list[Instance] = []
+        for _ in range(inst.count):
+            self.add_instance(READY)
 
         bal = spec.balancer
         self.balancer_name = bal.policy
         self.balancer = registry.build("balancer", bal.policy, bal.config,
                                        stream(spec.seed, f"balancer.{bal.policy}"))
+        self._error_rng = stream(spec.seed, "faults.errors")
 
         # arrivals: sorted chunks merged with the event queue by run_until()
         self.arrivals_end_s = spec.duration_s
@@ -75,21 +85,95 @@ class Model:
         self._win_counts = [0, 0, 0, 0]
         self._win_latencies: list[float] = []
         self._win_start = 0.0
-        n = len(self.instances)
-        self._win_busy = [0.0] * n
-        self._win_cpu = [0.0] * n
+        self._win_marks: dict[int, tuple[float, float, float]] = {}
         self.busy_slot_s = 0.0
         self.slot_s = 0.0
         ev = self.env.timeout(self.interval_s)
         ev.callbacks.append(self._on_metrics)
 
-    # ------------------------------------------------------------ membership
+    # ------------------------------------------------------------ instances
 
-    def _refresh_candidates(self) -> None:
-        """Rebuild the candidate tuple a balancer sees (only when membership or health changes)."""
+    def add_instance(self, state: str = BOOTING, zone: str | None = None) -> Instance:
+        """Create an instance in `state` (an autoscaler adds them BOOTING, then calls ready())."""
+        spec = self.spec.instances
+        iid = len(self.instances)
+        if zone is None:
+            zone = spec.zones[iid % len(spec.zones)] if spec.zones else ""
+        instance = Instance(self, iid, spec.slots, spec.cores_effective, spec.queue_limit,
+                            spec.latency_ewma_alpha, state=state, zone=zone)
+        self.instances.append(instance)
+        self.event("instance", instance.name, "Created" if state == BOOTING else "Started")
+        self.refresh_candidates()
+        return instance
+
+    def ready(self, instance: Instance, reason: str = "BootCompleted") -> None:
+        """A booting (or recovered) instance starts taking traffic."""
+        instance.set_state(READY)
+        self.event("instance", instance.name, reason)
+        self.refresh_candidates()
+
+    def drain(self, instance: Instance, deadline_s: float, reason: str = "ScaleIn") -> None:
+        """Stop sending it traffic; it terminates once empty, or at `deadline_s` from now."""
+        if instance.state not in (READY, BOOTING):
+            return
+        was_booting = instance.state == BOOTING
+        instance.set_state(DRAINING)
+        self.event("instance", instance.name, f"Draining:{reason}")
+        self.refresh_candidates()
+        if instance.in_flight == 0 or was_booting:
+            self.drained(instance)
+            return
+        ev = self.env.timeout(deadline_s)
+        ev.callbacks.append(lambda _ev: self._drain_deadline(instance))
+
+    def drained(self, instance: Instance) -> None:
+        """A draining instance has no work left (or its deadline passed): it terminates."""
+        if instance.state != DRAINING:
+            return
+        instance.set_state(TERMINATED)
+        self.event("instance", instance.name, "Terminated")
+
+    def _drain_deadline(self, instance: Instance) -> None:
+        if instance.state != DRAINING:
+            return
+        now = self.env._now
+        for req in instance.evacuate():
+            if req.status == PENDING:
+                self.retry_or_fail(req, now, "DrainDeadline", instance)
+        self.drained(instance)
+
+    def crash(self, instance: Instance, reason: str = "Crashed") -> None:
+        """The instance dies at once: every request it held fails (and may be retried)."""
+        if instance.state in (TERMINATED, FAILED):
+            return
+        now = self.env._now
+        held = instance.evacuate()
+        instance.set_state(FAILED)
+        self.event("instance", instance.name, reason)
+        self.refresh_candidates()
+        for req in held:
+            if req.status == PENDING:
+                self.retry_or_fail(req, now, "InstanceCrashed", instance)
+
+    def recover(self, instance: Instance, reason: str = "Recovered") -> None:
+        """A failed instance comes back (ready at once)."""
+        if instance.state != FAILED:
+            return
+        instance.ended_s = None
+        self.ready(instance, reason)
+
+    def refresh_candidates(self) -> None:
+        """Rebuild the candidate tuple a balancer sees (only when membership, health or weight
+        changes: policies may cache what they derive from it, keyed on its identity)."""
         serving = [i for i in self.instances if i.state == READY and i.view.healthy]
         self.candidates = tuple(i.view for i in serving)
         self._candidate_instances = serving
+
+    def by_name(self, name: str) -> Instance:
+        for instance in self.instances:
+            if instance.name == name:
+                return instance
+        raise KeyError(name)
 
     def event(self, kind: str, subject: str, reason: str) -> None:
         """Append an event (decision, state change, fault, alert) at the current time."""
@@ -118,51 +202,102 @@ class Model:
             self._load_chunk()
         rid = self._next_id
         self._next_id = rid + 1
+        self.admit(Request(_new_info(RequestInfo, (rid, self._kind, rid, rid, 0, 0, t)), work), t)
+
+    def new_request_id(self) -> int:
+        """An id for a request made outside the arrival stream (closed-loop users)."""
+        rid = self._next_id
+        self._next_id = rid + 1
+        return rid
+
+    def admit(self, req: Request, now: float) -> None:
+        """A new arrival: count it, run admission checks, dispatch it."""
         self._win_arrivals += 1
-        req = Request(_new_info(RequestInfo, (rid, self._kind, rid, rid, 0, 0, t)), work)
-        self.dispatch(req, t)
+        for check in self.admission:
+            reason = check(req.info, now)
+            if reason:
+                self.finish(req, REJECTED, now, reason)
+                return
+        self.dispatch(req, now)
+        if self._timeout_s is not None and req.status == PENDING:
+            self._deadlines.append(req)
+            if not self._timer_armed:
+                self._arm_timer(now + self._timeout_s, now)
 
     # ------------------------------------------------------------ routing
 
     def dispatch(self, req: Request, now: float) -> None:
         """Send a request through the balancer to an instance (or reject it)."""
         candidates = self.candidates
+        pool = self._candidate_instances
+        if req.tried is not None:  # a retry: prefer instances not tried yet
+            fresh = [i for i in pool if i not in req.tried]
+            if fresh:
+                pool = fresh
+                candidates = tuple(i.view for i in fresh)
         if not candidates:
-            self.finish(req, REJECTED, now, "NoHealthyInstance")
+            self.finish(req, REJECTED if req.attempts == 0 else ERROR, now, "NoHealthyInstance")
             return
         try:
             index, _reason = self.balancer.choose(req.info, candidates, now)
-            instance = self._candidate_instances[index]
+            instance = pool[index]
         except Exception as exc:
             raise PolicyFailure(self.balancer_name, now, exc) from exc
         req.attempts += 1
         req.instance = instance
         if not instance.submit(req, now):
             self.finish(req, REJECTED, now, "QueueFull")
-            return
-        if self._timeout_s is not None:
-            self._deadlines.append(req)
-            if not self._timer_armed:
-                self._arm_timer(now + self._timeout_s, now)
 
     # ------------------------------------------------------------ completion
 
     def cpu_done(self, instance: Instance, req: Request, now: float) -> None:
-        """An instance finished the request's CPU work: respond and free the slot."""
-        if req.status == PENDING:
+        """An instance finished the request's CPU work: go on to its next stage or respond."""
+        if req.status != PENDING:
+            instance.release(req, now, None)  # it timed out; the instance finished for nobody
+        elif req.after_cpu is not None:
+            req.after_cpu(instance, req, now)
+        elif instance.error_frac or self.end_hooks:
+            self.respond(instance, req, now)
+        else:
+            # respond(instance, req, now) inlined: this is the hot path
             latency = now - req.info.arrival_s
-            # finish(req, OK, now, "") inlined: this is the hot path
             req.status = OK
             self._win_counts[OK] += 1
             self._win_latencies.append(latency)
             log = self.log
             log.rows.append((req.info, OK, now, req.start_s, instance.instance_id,
-                             req.attempts, ""))  # log.add(req, OK, now, ""), inlined
+                             req.attempts, ""))
             if len(log.rows) >= log.batch:
                 log.flush_rows()
-        else:
-            latency = None  # it already timed out; the instance finished it for nobody
+            instance.release(req, now, latency)
+
+    def respond(self, instance: Instance, req: Request, now: float) -> None:
+        """The instance answers the request (or, under a failing-fraction fault, errors)."""
+        if req.status != PENDING:
+            instance.release(req, now, None)
+            return
+        if instance.error_frac and self._error_rng.random() < instance.error_frac:
+            self.attempt_failed(instance, req, now, "InstanceError")
+            return
+        latency = now - req.info.arrival_s
+        self.finish(req, OK, now, "")
         instance.release(req, now, latency)
+
+    def attempt_failed(self, instance: Instance, req: Request, now: float, reason: str) -> None:
+        """This attempt failed on `instance`: free its slot, then retry or end as error."""
+        instance.release(req, now, None)
+        self.retry_or_fail(req, now, reason, instance)
+
+    def retry_or_fail(self, req: Request, now: float, reason: str, instance: Instance) -> None:
+        """Retry on another instance when the retry policy allows it, else end as error."""
+        if self.retry is not None and self.retry(req, now, reason):
+            if req.tried is None:
+                req.tried = set()
+            req.tried.add(instance)
+            self.event("retry", instance.name, reason)
+            self.dispatch(req, now)
+            return
+        self.finish(req, ERROR, now, reason)
 
     def finish(self, req: Request, status: int, now: float, reason: str) -> None:
         """Give a request its one terminal status and record it."""
@@ -171,6 +306,33 @@ class Model:
         if status == OK:
             self._win_latencies.append(now - req.info.arrival_s)
         self.log.add(req, status, now, reason)
+        for hook in self.end_hooks:
+            hook(req, status, now)
+
+    # ------------------------------------------------------------ waits
+
+    def begin_wait(self, instance: Instance, req: Request) -> None:
+        """The request holds its slot while it waits on something outside the instance."""
+        instance.waiting.add(req)
+
+    def end_wait(self, instance: Instance, req: Request, now: float) -> bool:
+        """The wait is over. True when the request should go on; False when the instance
+        crashed meanwhile (nothing to do) or the request already timed out (slot released)."""
+        if req not in instance.waiting:
+            return False
+        instance.waiting.discard(req)
+        if req.status != PENDING:
+            instance.release(req, now, None)
+            return False
+        return True
+
+    def wait(self, instance: Instance, req: Request, delay_s: float,
+             then: Callable[[Instance, Request, float], None]) -> None:
+        """Hold the slot for `delay_s` seconds, then call then(instance, req, now)."""
+        self.begin_wait(instance, req)
+        ev = self.env.timeout(delay_s)
+        ev.callbacks.append(lambda _ev: self.end_wait(instance, req, self.env._now)
+                            and then(instance, req, self.env._now))
 
     # ------------------------------------------------------------ timeouts
 
@@ -207,29 +369,42 @@ class Model:
         span = now - self._win_start
         if span <= 0:
             return
-        busy = cpu = 0.0
+        spec = self.spec.instances
+        busy = cpu = flight = 0.0
         slots = cores = 0
-        in_flight = queued = ready = 0
-        for k, inst in enumerate(self.instances):
-            busy_area, cpu_area = inst.busy_area(now), inst.cpu_area(now)
-            busy += busy_area - self._win_busy[k]
-            cpu += cpu_area - self._win_cpu[k]
-            self._win_busy[k], self._win_cpu[k] = busy_area, cpu_area
+        in_flight = queued = 0
+        states = {BOOTING: 0, READY: 0, DRAINING: 0, FAILED: 0}
+        marks = self._win_marks
+        for inst in self.instances:
+            if inst.state == TERMINATED and inst.ended_s is not None and inst.ended_s < self._win_start:
+                continue
+            areas = (inst.busy_area(now), inst.cpu_area(now), inst.in_flight_area(now))
+            last = marks.get(inst.instance_id, (0.0, 0.0, 0.0))
+            busy += areas[0] - last[0]
+            cpu += areas[1] - last[1]
+            flight += areas[2] - last[2]
+            marks[inst.instance_id] = areas
             in_flight += inst.in_flight
             queued += len(inst.queue)
+            if inst.state in states:
+                states[inst.state] += 1
             if inst.state == READY:
-                ready += 1
                 slots += inst.slots
                 cores += inst.cores
+        ready = states[READY]
         counts = self._win_counts
         ended = sum(counts)
         lat = np.asarray(self._win_latencies)
         p50, p95, p99 = (np.quantile(lat, [0.5, 0.95, 0.99]).tolist() if len(lat)
                          else (None, None, None))
+        mean_flight = flight / (ready * span) if ready else 0.0
         row = {
             "t_s": self._win_start,
             "interval_s": span,
             "instances_ready": ready,
+            "instances_booting": states[BOOTING],
+            "instances_draining": states[DRAINING],
+            "instances_failed": states[FAILED],
             "arrivals_rps": self._win_arrivals / span,
             "throughput_rps": counts[OK] / span,
             "latency_p50_s": p50,
@@ -239,11 +414,15 @@ class Model:
             "errors": counts[ERROR],
             "timeouts": counts[TIMEOUT],
             "rejected": counts[REJECTED],
-            "utilization": busy / (slots * span) if slots else 0.0,
-            "cpu_util_frac": cpu / (cores * span) if cores else 0.0,
+            "utilization": min(1.0, busy / (slots * span)) if slots else 0.0,
+            "cpu_util_frac": min(1.0, cpu / (cores * span)) if cores else 0.0,
+            "memory_frac": (spec.memory_base_mb + spec.memory_per_request_mb * mean_flight)
+            / spec.memory_limit_mb if ready else 0.0,
             "in_flight": in_flight,
             "queued": queued,
         }
+        for hook in self.metric_hooks:
+            hook(row, now, span)
         self.busy_slot_s += busy
         self.slot_s += slots * span
         self.metric_rows.append(row)

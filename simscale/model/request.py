@@ -15,7 +15,8 @@ class Request:
     `info` is the immutable part that policies see; the rest is the simulator's bookkeeping.
     """
 
-    __slots__ = ("info", "work_s", "status", "start_s", "instance", "attempts")
+    __slots__ = ("info", "work_s", "status", "start_s", "instance", "attempts", "after_cpu",
+                 "tried", "data")
 
     def __init__(self, info: RequestInfo, work_s: float) -> None:
         self.info = info
@@ -24,3 +25,6 @@ class Request:
         self.start_s = -1.0       # when it got a slot (-1: never)
         self.instance = None      # the Instance serving it (None: never routed)
         self.attempts = 0
+        self.after_cpu = None     # what follows the CPU work: None = respond at once
+        self.tried = None         # instances already tried (set on the first retry)
+        self.data = None          # per-request extras a component records (e.g. ttft_s)
