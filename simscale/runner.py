@@ -151,7 +151,14 @@ def summarize(spec: Spec, model: Model, log: RequestLog, wall_s: float) -> dict:
         "seed": spec.seed,
         "spec_sha256": spec.sha256(),
         "simscale_version": __version__,
-    }
+    } | _component_totals(model)
+
+
+def _component_totals(model: Model) -> dict:
+    extra: dict = {}
+    for hook in model.summary_hooks:
+        hook(extra)
+    return extra
 
 
 METRICS_SCHEMA = pa.schema([

@@ -13,67 +13,25 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
-    PrivateAttr,
-    TypeAdapter,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
-from simscale.distributions import Distribution, Empirical, Exponential
+from simscale.distributions import Empirical
 from simscale.errors import InputError
-
-
-def _none_word(value: Any) -> Any:
-    """TOML has no null: the strings "none" and "off" stand for None in optional fields."""
-    if isinstance(value, str) and value.strip().lower() in ("none", "off"):
-        return None
-    return value
-
-
-Maybe = BeforeValidator(_none_word)
-
-
-class Section(BaseModel):
-    """Base of every spec section: unknown fields are errors; values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# ---------------------------------------------------------------- workload
-
-
-class PoissonArrivals(Section):
-    """Open-loop Poisson arrivals at a constant rate."""
-
-    kind: Literal["poisson"] = "poisson"
-    rate_rps: PositiveFloat = Field(description="mean arrivals per second")
-
-
-ArrivalSpec = Annotated[PoissonArrivals, Field(discriminator="kind")]
-
-
-class WorkloadSpec(Section):
-    """Where requests come from and what they cost."""
-
-    arrivals: ArrivalSpec = Field(description="the arrival process")
-    service: Distribution = Field(
-        default_factory=lambda: Exponential(mean_s=0.05),
-        description="CPU seconds of work per request on one core",
-    )
-    kind: str = Field("request", description="the request kind recorded for every arrival")
-
+from simscale.sections.autoscaling import AutoscalingSpec
+from simscale.sections.base import BalancerRef, Maybe, Section
+from simscale.sections.cache import CacheSpec, DatabaseSpec
+from simscale.sections.resilience import ResilienceSpec
+from simscale.sections.workload import WorkloadSpec
 
 # ---------------------------------------------------------------- instances
 
@@ -103,49 +61,6 @@ class InstancesSpec(Section):
     def cores_effective(self) -> int:
         return self.cores if self.cores is not None else self.slots
 
-
-# ---------------------------------------------------------------- policies
-
-
-class PolicyRef(Section):
-    """A registered policy by name, with its parameters (validated by the policy's config)."""
-
-    family: str = Field("", exclude=True, repr=False)
-    policy: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    _config: Any = PrivateAttr(default=None)
-
-    @model_validator(mode="after")
-    def _resolve(self) -> PolicyRef:
-        from policies import registry
-
-        try:
-            entry = registry.get(self.family, self.policy)
-        except KeyError as exc:
-            raise ValueError(f"policy: {exc.args[0]}") from None
-        try:
-            self._config = TypeAdapter(entry.config_type).validate_python(self.params)
-        except ValidationError as exc:
-            raise ValueError("; ".join(_param_problem(e) for e in exc.errors())) from None
-        return self
-
-    @property
-    def config(self) -> Any:
-        """The policy's validated frozen config dataclass."""
-        return self._config
-
-
-def _param_problem(error: dict) -> str:
-    loc = ".".join(str(p) for p in error["loc"])
-    msg = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "unexpected_keyword_argument":
-        msg = "unknown parameter"
-    return f"params.{loc}: {msg}" if loc else f"params: {msg}"
-
-
-class BalancerRef(PolicyRef):
-    family: str = Field("balancer", exclude=True, repr=False)
-    policy: str = Field("round_robin", description="a registered balancer (simscale policies)")
 
 
 # ---------------------------------------------------------------- the rest
@@ -178,6 +93,10 @@ class Spec(Section):
     instances: InstancesSpec
     balancer: BalancerRef = Field(default_factory=BalancerRef)
     timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
+    resilience: ResilienceSpec = Field(default_factory=ResilienceSpec)
+    cache: CacheSpec = Field(default_factory=CacheSpec)
+    database: DatabaseSpec = Field(default_factory=DatabaseSpec)
+    autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
 
@@ -292,28 +211,31 @@ def validation_problems(exc: ValidationError, source: str,
         if msg.startswith(("policy:", "params:", "params.")):  # a PolicyRef names its sub-path
             sub, _, msg = msg.partition(": ")
             field = f"{field}.{sub}" if field else sub
-        lines.append(f"{where}: {field}: {msg}" if field else f"{where}: {msg}")
+        if not field or where == f"--set {field}":
+            lines.append(f"{where}: {msg}")
+        else:
+            lines.append(f"{where}: {field}: {msg}")
     return lines
 
 
 def _strip_union_tags(loc: list[str]) -> list[str]:
-    """Drop pydantic's discriminator tags ('poisson', 'function-after[...]') from a location."""
-    out = []
-    for part in loc:
-        if part.startswith(("function-", "tagged-union")):
-            continue
-        out.append(part)
-    # A discriminated union inserts the tag value after the field name: arrivals.poisson.rate
-    return [p for i, p in enumerate(out) if not (i > 0 and _is_tag(out[i - 1], p))]
+    """Drop pydantic's union markers from an error location: the discriminator tag it inserts
+    after a tagged-union field (workload.arrivals.poisson.rate_rps) and validator wrappers."""
+    tags = _union_tags()
+    return [p for p in loc if p not in tags and not p.startswith(("function-", "tagged-union"))]
 
 
-_TAGGED_FIELDS = {"arrivals", "service"}
+_TAGS: set[str] | None = None
 
 
-def _is_tag(parent: str, part: str) -> bool:
-    return parent in _TAGGED_FIELDS and part in {
-        "poisson", "exponential", "deterministic", "lognormal", "gamma", "empirical",
-    }
+def _union_tags() -> set[str]:
+    """Every `kind` value of a tagged-union member anywhere in the Spec schema."""
+    global _TAGS
+    if _TAGS is None:
+        defs = Spec.model_json_schema().get("$defs", {})
+        _TAGS = {d["properties"]["kind"]["const"] for d in defs.values()
+                 if "const" in d.get("properties", {}).get("kind", {})}
+    return _TAGS
 
 
 def load_spec(

@@ -51,6 +51,9 @@ class Model:
         self.metric_hooks: list[Callable[[dict, float, float], None]] = []
         self.summary_hooks: list[Callable[[dict], None]] = []
         self.retry: Callable[[Request, float, str], bool] | None = None
+        # which instances a balancer may choose from (health checks, breakers, panic mode);
+        # default: ready and healthy
+        self.candidate_selector: Callable[[list[Instance]], list[Instance]] | None = None
 
         inst = spec.instances
         self.instances: list[Instance] = []
@@ -90,6 +93,10 @@ class Model:
         self.slot_s = 0.0
         ev = self.env.timeout(self.interval_s)
         ev.callbacks.append(self._on_metrics)
+
+        from simscale.model.components import attach_all
+
+        self.components = attach_all(self)
 
     # ------------------------------------------------------------ instances
 
@@ -165,7 +172,10 @@ class Model:
     def refresh_candidates(self) -> None:
         """Rebuild the candidate tuple a balancer sees (only when membership, health or weight
         changes: policies may cache what they derive from it, keyed on its identity)."""
-        serving = [i for i in self.instances if i.state == READY and i.view.healthy]
+        if self.candidate_selector is not None:
+            serving = self.candidate_selector(self.instances)
+        else:
+            serving = [i for i in self.instances if i.state == READY and i.view.healthy]
         self.candidates = tuple(i.view for i in serving)
         self._candidate_instances = serving
 
@@ -252,8 +262,9 @@ class Model:
 
     def cpu_done(self, instance: Instance, req: Request, now: float) -> None:
         """An instance finished the request's CPU work: go on to its next stage or respond."""
-        if req.status != PENDING:
-            instance.release(req, now, None)  # it timed out; the instance finished for nobody
+        if req.status != PENDING or req.instance is not instance:
+            # it timed out, or its client gave up on this attempt: the work was for nobody
+            instance.release(req, now, None)
         elif req.after_cpu is not None:
             req.after_cpu(instance, req, now)
         elif instance.error_frac or self.end_hooks:
@@ -273,7 +284,7 @@ class Model:
 
     def respond(self, instance: Instance, req: Request, now: float) -> None:
         """The instance answers the request (or, under a failing-fraction fault, errors)."""
-        if req.status != PENDING:
+        if req.status != PENDING or req.instance is not instance:
             instance.release(req, now, None)
             return
         if instance.error_frac and self._error_rng.random() < instance.error_frac:
@@ -288,16 +299,26 @@ class Model:
         instance.release(req, now, None)
         self.retry_or_fail(req, now, reason, instance)
 
-    def retry_or_fail(self, req: Request, now: float, reason: str, instance: Instance) -> None:
+    def retry_or_fail(self, req: Request, now: float, reason: str,
+                      instance: Instance | None) -> None:
         """Retry on another instance when the retry policy allows it, else end as error."""
         if self.retry is not None and self.retry(req, now, reason):
             if req.tried is None:
                 req.tried = set()
-            req.tried.add(instance)
-            self.event("retry", instance.name, reason)
+            if instance is not None:
+                req.tried.add(instance)
+            self.event("retry", instance.name if instance is not None else "", reason)
             self.dispatch(req, now)
             return
         self.finish(req, ERROR, now, reason)
+
+    def abandon(self, req: Request, now: float, reason: str) -> None:
+        """The client gives up on the current attempt (a per-try timeout). The instance keeps
+        working on it for nobody and frees the slot when done; the request is retried or
+        ends as error."""
+        instance = req.instance
+        req.instance = None
+        self.retry_or_fail(req, now, reason, instance)
 
     def finish(self, req: Request, status: int, now: float, reason: str) -> None:
         """Give a request its one terminal status and record it."""
@@ -321,7 +342,7 @@ class Model:
         if req not in instance.waiting:
             return False
         instance.waiting.discard(req)
-        if req.status != PENDING:
+        if req.status != PENDING or req.instance is not instance:
             instance.release(req, now, None)
             return False
         return True
@@ -376,8 +397,8 @@ class Model:
         states = {BOOTING: 0, READY: 0, DRAINING: 0, FAILED: 0}
         marks = self._win_marks
         for inst in self.instances:
-            if inst.state == TERMINATED and inst.ended_s is not None and inst.ended_s < self._win_start:
-                continue
+            if inst.ended_s is not None and inst.ended_s < self._win_start:
+                continue  # gone before this window
             areas = (inst.busy_area(now), inst.cpu_area(now), inst.in_flight_area(now))
             last = marks.get(inst.instance_id, (0.0, 0.0, 0.0))
             busy += areas[0] - last[0]

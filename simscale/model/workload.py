@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simscale.spec import PoissonArrivals, WorkloadSpec
+from simscale.sections.workload import PoissonArrivals, WorkloadSpec
 from simscale.streams import stream
 
 CHUNK = 65_536
