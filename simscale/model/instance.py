@@ -25,7 +25,13 @@ from simpy.core import NORMAL
 
 from policies.views import BOOTING, DRAINING, FAILED, READY, TERMINATED, InstanceView
 
-_set = object.__setattr__  # the simulator owns the views it hands out and refreshes them in place
+# The simulator owns the views it hands out and refreshes them in place. Calling the slot
+# descriptors' __set__ directly bypasses the frozen dataclass's __setattr__ (and is faster
+# than object.__setattr__); policies still cannot assign to a view.
+_set = object.__setattr__
+_set_in_flight = InstanceView.in_flight.__set__
+_set_queued = InstanceView.queued.__set__
+_set_latency = InstanceView.latency_ewma_s.__set__
 
 # Relative tolerance when deciding which processor-sharing jobs have finished at a wake-up.
 _VTIME_EPS = 1e-9
@@ -168,7 +174,7 @@ class Instance:
         self.in_flight += 1
         self._flight_sum -= now
         if self.busy < self.slots:
-            _set(self.view, "in_flight", self.in_flight)
+            _set_in_flight(self.view, self.in_flight)
             self.busy += 1
             self._busy_sum -= now
             req.start_s = now
@@ -195,8 +201,8 @@ class Instance:
             return False
         self.queue.append(req)
         view = self.view
-        _set(view, "in_flight", self.in_flight)
-        _set(view, "queued", len(self.queue))
+        _set_in_flight(view, self.in_flight)
+        _set_queued(view, len(self.queue))
         return True
 
     def _start(self, req, now: float) -> None:
@@ -251,7 +257,7 @@ class Instance:
             a = self.ewma_alpha
             ewma = self.latency_ewma_s
             self.latency_ewma_s = latency_s if ewma == 0.0 else a * latency_s + (1.0 - a) * ewma
-            _set(view, "latency_ewma_s", self.latency_ewma_s)
+            _set_latency(view, self.latency_ewma_s)
         queue = self.queue
         while queue:
             nxt = queue.popleft()
@@ -259,13 +265,13 @@ class Instance:
                 self.in_flight -= 1
                 self._flight_sum += now
                 continue
-            _set(view, "queued", len(queue))
-            _set(view, "in_flight", self.in_flight)
+            _set_queued(view, len(queue))
+            _set_in_flight(view, self.in_flight)
             self._start(nxt, now)
             return
         if view.queued:
-            _set(view, "queued", 0)
-        _set(view, "in_flight", self.in_flight)
+            _set_queued(view, 0)
+        _set_in_flight(view, self.in_flight)
         if self.in_flight == 0 and self.state == DRAINING:
             self.model.drained(self)
 
