@@ -1,0 +1,1 @@
+"""Workload tests: arrival generators and trace readers."""
