@@ -29,6 +29,9 @@ REQUESTS_SCHEMA = pa.schema([
     ("kind", pa.string()),
     ("session_id", pa.int64()),
     ("user_id", pa.int64()),
+    ("prompt_tokens", pa.int32()),
+    ("output_tokens", pa.int32()),
+    ("ttft_s", pa.float64()),
     ("reason", pa.string()),
 ])
 
@@ -94,13 +97,16 @@ class RequestLog:
         self._batches: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self.ok_latency_chunks: list[np.ndarray] = []
+        self.ttft_chunks: list[np.ndarray] = []
+        self.output_tokens = 0  # streamed to ok requests
         self.counts = [0, 0, 0, 0]
 
     def add(self, req, status: int, end_s: float, reason: str) -> None:
         """Record a request that has just reached its terminal status."""
         inst = req.instance
         self.rows.append((req.info, status, end_s, req.start_s,
-                          -1 if inst is None else inst.instance_id, req.attempts, reason))
+                          -1 if inst is None else inst.instance_id, req.attempts, reason,
+                          req.ttft_s))
         if len(self.rows) >= self.batch:
             self._convert()
 
@@ -113,8 +119,8 @@ class RequestLog:
         if not rows:
             return
         self.rows = []
-        infos, status, end, start, inst, attempts, reason = _columns(rows, 7)
-        rid, kind, user, session, _prompt, _output, arrival = _columns(infos, 7)
+        infos, status, end, start, inst, attempts, reason, ttft = _columns(rows, 8)
+        rid, kind, user, session, prompt, output, arrival = _columns(infos, 7)
         status = np.array(status, np.int8)
         self.counts = [c + int(k) for c, k in zip(self.counts, np.bincount(status, minlength=4))]
         arrival = np.array(arrival, np.float64)
@@ -125,6 +131,9 @@ class RequestLog:
         self.ok_latency_chunks.append(latency[status == 0])
         if self.sink is None:
             return
+        ttft = np.array(ttft, np.float64)
+        self.ttft_chunks.append(ttft[(status == 0) & (ttft >= 0)])
+        self.output_tokens += int(np.array(output, np.int64)[status == 0].sum())
         never_started = start < 0
         batch = pa.RecordBatch.from_arrays([
             pa.array(np.array(rid, np.int64)),
@@ -138,6 +147,9 @@ class RequestLog:
             pa.array(kind, pa.string()),
             pa.array(np.array(session, np.int64)),
             pa.array(np.array(user, np.int64)),
+            pa.array(np.array(prompt, np.int32)),
+            pa.array(np.array(output, np.int32)),
+            pa.array(ttft, pa.float64(), mask=np.array(ttft) < 0),
             pa.array(reason, pa.string()),
         ], schema=REQUESTS_SCHEMA)
         self._batches.append(batch)
@@ -155,6 +167,9 @@ class RequestLog:
         """Convert and write everything buffered (end of run)."""
         self._convert()
         self._write()
+
+    def ttfts(self) -> np.ndarray:
+        return np.concatenate(self.ttft_chunks) if self.ttft_chunks else np.empty(0)
 
     def ok_latencies(self) -> np.ndarray:
         return np.concatenate(self.ok_latency_chunks) if self.ok_latency_chunks else np.empty(0)

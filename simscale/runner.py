@@ -145,6 +145,7 @@ def summarize(spec: Spec, model: Model, log: RequestLog, wall_s: float) -> dict:
         "latency_p99_s": p99,
         "throughput_rps": ok / spec.duration_s,
         "utilization": model.busy_slot_s / model.slot_s if model.slot_s else 0.0,
+        **_ttft_totals(log, spec.duration_s),
         "duration_s": spec.duration_s,
         "simulated_s": simulated_s,
         "wall_s": wall_s,
@@ -152,6 +153,16 @@ def summarize(spec: Spec, model: Model, log: RequestLog, wall_s: float) -> dict:
         "spec_sha256": spec.sha256(),
         "simscale_version": __version__,
     } | _component_totals(model)
+
+
+def _ttft_totals(log: RequestLog, duration_s: float) -> dict:
+    """Time to first token of ok LLM responses, and output tokens streamed per second."""
+    ttft = log.ttfts()
+    if not len(ttft):
+        return {}
+    p50, p95, p99 = np.quantile(ttft, [0.5, 0.95, 0.99]).tolist()
+    return {"ttft_p50_s": p50, "ttft_p95_s": p95, "ttft_p99_s": p99,
+            "output_tokens_per_s": log.output_tokens / duration_s}
 
 
 def _component_totals(model: Model) -> dict:

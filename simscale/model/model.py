@@ -277,7 +277,7 @@ class Model:
             self._win_latencies.append(latency)
             log = self.log
             log.rows.append((req.info, OK, now, req.start_s, instance.instance_id,
-                             req.attempts, ""))
+                             req.attempts, "", -1.0))
             if len(log.rows) >= log.batch:
                 log.flush_rows()
             instance.release(req, now, latency)

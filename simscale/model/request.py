@@ -16,7 +16,7 @@ class Request:
     """
 
     __slots__ = ("info", "work_s", "status", "start_s", "instance", "attempts", "after_cpu",
-                 "tried", "data")
+                 "tried", "ttft_s", "data")
 
     def __init__(self, info: RequestInfo, work_s: float) -> None:
         self.info = info
@@ -27,4 +27,5 @@ class Request:
         self.attempts = 0
         self.after_cpu = None     # what follows the CPU work: None = respond at once
         self.tried = None         # instances already tried (set on the first retry)
+        self.ttft_s = -1.0        # time to first token of an LLM call (-1: none)
         self.data = None          # per-request extras a component records (e.g. ttft_s)
