@@ -45,7 +45,7 @@ class HashRing:
         if node in self._nodes:
             raise ValueError(f"node {node!r} is already on the ring")
         self._nodes.add(node)
-        pairs = list(zip(self._points, self._owners))
+        pairs = list(zip(self._points, self._owners, strict=True))
         pairs += [(hash64(f"{node}#{i}"), node) for i in range(self.vnodes)]
         pairs.sort(key=lambda p: (p[0], str(p[1])))
         self._points = [p for p, _ in pairs]
@@ -56,7 +56,7 @@ class HashRing:
         if node not in self._nodes:
             raise ValueError(f"node {node!r} is not on the ring")
         self._nodes.discard(node)
-        keep = [(p, o) for p, o in zip(self._points, self._owners) if o != node]
+        keep = [(p, o) for p, o in zip(self._points, self._owners, strict=True) if o != node]
         self._points = [p for p, _ in keep]
         self._owners = [o for _, o in keep]
 
