@@ -37,6 +37,9 @@ def run(
     seed: Annotated[int | None, typer.Option(help="override the spec's seed", min=0)] = None,
     set_: SetOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress, no table")] = False,
+    lenient: Annotated[bool, typer.Option(
+        "--lenient", help="a replayed trace skips bad rows (counted in trace_skipped_rows)",
+    )] = False,
 ) -> None:
     """Run one experiment and write requests, metrics, events and summary to a run directory."""
     from simscale.report import print_summary, progress_printer
@@ -44,7 +47,7 @@ def run(
     from simscale.spec import load_spec
 
     try:
-        loaded = load_spec(spec, set_ or [], seed)
+        loaded = load_spec(spec, set_ or [], seed, lenient=lenient)
     except InputError as exc:
         fail(exc)
     out_dir = out if out is not None else Path("runs") / loaded.name
@@ -94,6 +97,18 @@ def bench(
     from simscale.bench import print_bench, run_bench
 
     print_bench(run_bench(requests=requests, repeat=repeat))
+
+
+def _register_commands() -> None:
+    """Commands that live beside their feature; each module imports only typer at the top."""
+    from simscale.export.command import register as register_export
+    from simscale.sweep.command import register as register_sweep
+
+    register_sweep(app)
+    register_export(app)
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from pydantic import (
     PositiveInt,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from simscale.distributions import Empirical
@@ -31,6 +32,7 @@ from simscale.sections.autoscaling import AutoscalingSpec
 from simscale.sections.base import BalancerRef, Maybe, Section
 from simscale.sections.cache import CacheSpec, DatabaseSpec
 from simscale.sections.resilience import ResilienceSpec
+from simscale.sections.upstream import UpstreamSpec
 from simscale.sections.workload import WorkloadSpec
 
 # ---------------------------------------------------------------- instances
@@ -56,6 +58,8 @@ class InstancesSpec(Section):
     memory_limit_mb: PositiveFloat = Field(2048.0, description="memory of one instance, MB")
     zones: list[str] = Field(
         default_factory=list, description="zones assigned to instances in turn (fault targets)")
+    price_per_instance_hour_usd: NonNegativeFloat = Field(
+        0.10, description="price of one instance-hour (booting and draining time included)")
 
     @property
     def cores_effective(self) -> int:
@@ -97,6 +101,7 @@ class Spec(Section):
     cache: CacheSpec = Field(default_factory=CacheSpec)
     database: DatabaseSpec = Field(default_factory=DatabaseSpec)
     autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec)
+    upstream: UpstreamSpec = Field(default_factory=UpstreamSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
 
@@ -106,6 +111,12 @@ class Spec(Section):
         if not value or any(c in value for c in "/\\\n\0") or value.startswith("."):
             raise ValueError("a name must be non-empty, without '/', '\\' or a leading '.'")
         return value
+
+    @model_validator(mode="after")
+    def _cross_section(self) -> Spec:
+        """Checks between sections; a message starts with the field path it is about."""
+        self.resilience.check_targets(self.instances.count, self.instances.zones)
+        return self
 
     def sha256(self) -> str:
         """Hash of the resolved spec (after overrides and defaults)."""
@@ -119,10 +130,11 @@ class Spec(Section):
 
 
 def _resolve_empirical_paths(data: Any, base: Path) -> Any:
-    """Make relative `path` fields of empirical distributions absolute against `base`."""
+    """Make relative `path` fields of empirical distributions and traces absolute against
+    `base`."""
     if isinstance(data, dict):
         out = {k: _resolve_empirical_paths(v, base) for k, v in data.items()}
-        if out.get("kind") == "empirical" and isinstance(out.get("path"), str):
+        if out.get("kind") in ("empirical", "trace") and isinstance(out.get("path"), str):
             path = Path(out["path"])
             out["path"] = str(path if path.is_absolute() else (base / path))
         return out
@@ -198,11 +210,15 @@ def validation_problems(exc: ValidationError, source: str,
     lines = []
     for error in exc.errors():
         loc = _strip_union_tags([str(p) for p in error["loc"]])
+        msg = error["msg"].removeprefix("Value error, ")
+        if not loc and error["type"] == "value_error":  # a cross-section check names its field
+            head, sep, rest = msg.partition(": ")
+            if sep and head and " " not in head:
+                loc, msg = head.split("."), rest
         where = source
         for path in override_paths:
             if loc[: len(path)] == path or path[: len(loc)] == loc:
                 where = f"--set {'.'.join(path)}"
-        msg = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             msg = "unknown field"
         elif error["type"] == "missing":
@@ -239,15 +255,23 @@ def _union_tags() -> set[str]:
 
 
 def load_spec(
-    path: str | Path, overrides: list[str] | None = None, seed: int | None = None
+    path: str | Path, overrides: list[str] | None = None, seed: int | None = None,
+    lenient: bool = False,
 ) -> Spec:
-    """Read, override and validate a spec; raise InputError with one line per problem."""
+    """Read, override and validate a spec; raise InputError with one line per problem.
+
+    lenient: a replayed trace skips (and counts) bad rows instead of failing.
+    """
     path = Path(path)
     data = read_toml(path)
     data.setdefault("name", path.stem)
     data, override_paths = apply_overrides(data, overrides or [])
     if seed is not None:
         data["seed"] = seed
+    arrivals = data.get("workload", {}).get("arrivals") if isinstance(
+        data.get("workload"), dict) else None
+    if lenient and isinstance(arrivals, dict) and arrivals.get("kind") == "trace":
+        arrivals["lenient"] = True
     data = _resolve_empirical_paths(data, path.parent)
     return spec_from_dict(data, str(path), override_paths)
 
@@ -270,6 +294,7 @@ def _check_files(spec: Spec, source: str) -> None:
             service.values()
         except ValueError as exc:
             raise InputError(f"{source}: workload.service.path: {exc}") from None
+    spec.workload.check_files(source)
 
 
 def json_schema() -> dict:

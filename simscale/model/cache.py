@@ -1,8 +1,760 @@
-"""The cache component of the model."""
+"""The distributed cache of the model: sharded key stores in front of the database.
+
+A request's cache stage (Datastore.access) reads its profile's data types through the cache
+and writes its profile's writes to the database:
+
+- Keys come from the request's user and session ("user:<id>", "session:<id>",
+  "conversation:<session id>") and, for the LLM response cache, a prompt hash
+  ("response:<id>"). Users are drawn here by Zipf popularity (keys.source = "zipf"), keyed
+  on the request id so the same request reads the same keys whatever the policies, or taken
+  from the request (keys.source = "workload").
+- A key lives on the shard a consistent-hash ring with virtual nodes gives it
+  (policies.caches.ShardMap); each shard is a bounded store from policies/caches (LRU, LFU,
+  FIFO, S3-FIFO, W-TinyLFU) with TTLs by data type.
+- Lookups are evaluated when the stage starts; their round trips (network + shard time)
+  are summed into one wait. Each miss then reads the database (a pool connection, query
+  times) and fills the cache, one after the other, as the service awaits each; under
+  single flight a miss on a key another request is already loading waits for that load
+  instead (Go's singleflight; nginx proxy_cache_lock). Writes go to the database, then
+  delete, update or leave the cached key (write-invalidate, write-through, TTL-only).
+- A fill stores the value the query read when it completed, atomically, so only TTL-only
+  invalidation ever serves a value older than the last write (a stale read); the
+  read-fill/invalidate race that leases fix (Nishtala et al., "Scaling Memcache at
+  Facebook", NSDI 2013) is not modelled.
+- A hit on the LLM response cache skips the LLM call: the request responds after its cache
+  stage. A miss is filled when the request ends ok (its response is then known).
+
+The request holds its slot throughout (model.begin_wait/end_wait); a request that times
+out, is abandoned or whose instance crashes stops at its next step, and a database wait it
+no longer needs is given away. Shard faults remove a shard from the ring (its keys remap, a
+miss storm follows) and put it back empty; a joining shard takes its share of keys. Warming
+preloads the most popular keys (policies.caches.top_k_by_rank) at start and on a join,
+out of band (from a snapshot, not through the pool).
+"""
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterator
+from heapq import heappush
 
-def attach(model, section, database) -> object | None:
-    """Build the component from its spec section and hook it into the model (None: off)."""
-    return None
+import numpy as np
+import simpy
+from simpy.core import NORMAL
+
+from policies import registry
+from policies.caches import (
+    DATA_TYPES,
+    FOLLOWER,
+    LEADER,
+    ShardMap,
+    SingleFlight,
+    SingleFlightConfig,
+    TTLPolicy,
+    WriteAction,
+    top_k_by_count,
+    top_k_by_rank,
+    write_action,
+    zipf_popularity,
+)
+from simscale.model.database import Database
+from simscale.model.request import OK, PENDING
+from simscale.streams import stream
+
+USER, SESSION, CONVERSATION, RESPONSE = range(4)
+_TYPE_INDEX = {name: i for i, name in enumerate(DATA_TYPES)}
+assert DATA_TYPES == ("user", "session", "conversation", "response")
+
+# a visit's pending operations: a miss to load, a read still to look up, a write
+_MISS, _READ, _WRITE = 0, 1, 2
+_M64 = (1 << 64) - 1
+_UNIT = 2.0 ** -53
+_MEMO_LIMIT = 1 << 18
+# request ids are mapped to users in blocks (vectorized); a few recent blocks are kept
+_BLOCK_BITS = 14
+_BLOCK_MASK = (1 << _BLOCK_BITS) - 1
+_BLOCKS_KEPT = 8
+
+
+def mix64(x: int) -> int:
+    """SplitMix64's output function (Steele, Lea and Flood, "Fast splittable pseudorandom
+    number generators", OOPSLA 2014): a bijection of 64-bit integers whose outputs pass
+    BigCrush for consecutive inputs, so mix64(salt ^ request_id) is a random draw keyed on
+    the request id."""
+    x = (x + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+def mix64_array(x: np.ndarray) -> np.ndarray:
+    """mix64 over a uint64 array (numpy's uint64 arithmetic wraps modulo 2**64)."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+class Profile:
+    """A request kind's cache profile, compiled: the data type indices it reads and writes,
+    the database queries a miss costs, the round trips of its lookups, and how many
+    requests of the kind passed through the cache in the current metrics window (reads by
+    type are counted per profile, misses per read, so a hit costs no counter)."""
+
+    __slots__ = ("reads", "writes", "queries_per_miss", "empty", "needs_user",
+                 "needs_session", "per_type", "delay_s", "visits")
+
+    def __init__(self, reads, writes, queries_per_miss: int, responses: bool,
+                 rtt_s: float) -> None:
+        self.reads = tuple(_TYPE_INDEX[t] for t in reads
+                           if responses or _TYPE_INDEX[t] != RESPONSE)
+        self.writes = tuple(_TYPE_INDEX[t] for t in writes if _TYPE_INDEX[t] != RESPONSE)
+        self.queries_per_miss = max(1, int(queries_per_miss))
+        self.empty = not (self.reads or self.writes)
+        touched = set(self.reads) | set(self.writes)
+        self.needs_user = USER in touched
+        self.needs_session = bool(touched & {SESSION, CONVERSATION})
+        self.per_type = [self.reads.count(t) for t in range(len(DATA_TYPES))]
+        self.delay_s = rtt_s * len(self.reads)
+        self.visits = 0
+
+
+class _Shard:
+    """One cache shard: its store, and when each stored key was filled (for stale reads)."""
+
+    __slots__ = ("name", "store", "filled_s", "up")
+
+    def __init__(self, name: str, store) -> None:
+        self.name = name
+        self.store = store
+        self.filled_s: dict[str, float] = {}
+        self.up = True
+
+
+class _Visit:
+    """One request's pass through the cache stage, past its lookups."""
+
+    __slots__ = ("instance", "req", "then", "on_response_hit", "attempts", "ops", "pos",
+                 "delay_s", "miss_s", "queries")
+
+    def __init__(self, instance, req, then, on_response_hit, ops: list, delay_s: float,
+                 queries: int) -> None:
+        self.instance = instance
+        self.req = req
+        self.then = then
+        self.on_response_hit = on_response_hit
+        self.attempts = req.attempts
+        self.ops = ops
+        self.pos = 0
+        self.delay_s = delay_s
+        self.miss_s = 0.0
+        self.queries = queries
+
+
+def _never(key, now_s) -> bool:
+    """The lookup of a key when no shard is up: a miss."""
+    return False
+
+
+class Datastore:
+    """The cache cluster and the database; model.datastore. See the module docstring."""
+
+    # Check every hit for staleness, whatever the invalidation mode (tests: only TTL-only
+    # can serve stale values in this model, so runs check only under it).
+    verify_stale = False
+
+    def __init__(self, model, section, database) -> None:
+        self.model = model
+        self.env = model.env
+        self._heap = model.env._queue
+        self._eid = model.env._eid
+        self._free_events: list = []
+        self.section = section
+        seed = model.spec.seed
+        self.db = Database(model.env, database, seed)
+        self._policy = section.eviction.policy
+        self._policy_config = section.eviction.config_with_capacity(section.capacity)
+        self._sized = section.capacity_bytes is not None
+        self._sizes = tuple(section.size_bytes_by_type.get(t, 1) if self._sized else 1
+                            for t in DATA_TYPES)
+        ttl = TTLPolicy(ttl_s_by_type=dict(section.ttl_s_by_type))
+        self._ttls = tuple(ttl.ttl_s(t) for t in DATA_TYPES)
+        self._action = write_action(section.invalidation)
+        self._stale_check = section.invalidation == "ttl_only" or self.verify_stale
+        self._flights = SingleFlight(SingleFlightConfig(section.stampede,
+                                                        section.single_flight_timeout_s))
+        self._waiters: dict[str, list[_Visit]] = {}
+        self._last_write: dict[str, float] = {}   # key -> when its latest write committed
+        self._rtt_s = section.network_latency_s + section.hit_latency_s
+        self._rng_seed = stream(seed, "cache.shards")
+
+        # placement: the ring names shards. Memos until the ring changes: user id ->
+        # (its key, its shard's get); session id -> (session key, get, conversation key, get)
+        self.shard_map = ShardMap(vnodes=section.vnodes)
+        self.shards: list[_Shard] = []
+        self._by_name: dict[str, _Shard] = {}
+        self._umemo: dict[int, tuple] = {}
+        self._smemo: dict[int, tuple] = {}
+        for _ in range(section.shards):
+            self._new_shard()
+
+        # keys
+        keys = section.keys
+        salts = stream(seed, "cache.keys").integers(0, 1 << 63, 3).tolist()
+        self._user_salt, self._prompt_salt, self._prompt_rank_salt = salts
+        self._from_workload = keys.source == "workload"
+        self._spu = keys.sessions_per_user
+        self._users = keys.users
+        self._user_cdf = np.cumsum(zipf_popularity(keys.users, keys.zipf_s))
+        self._blocks: dict[int, tuple[list[int], list[int]]] = {}
+        rc = section.llm_response_cache
+        self._responses = rc.enabled
+        self._repeat_frac = rc.repeat_frac
+        self._prompt_cdf = np.cumsum(zipf_popularity(rc.prompts, rc.zipf_s)).tolist()
+        self._pending_fill: dict = {}
+        warming = section.warming
+        self._counts: Counter | None = None
+        if self._from_workload and warming.top_k and warming.on_join:
+            self._counts = Counter()
+        self._profiles: dict[int, tuple[object, Profile]] = {}
+
+        # statistics by data type: run totals are folded in from each window
+        self.reads = [0, 0, 0, 0]
+        self.misses = [0, 0, 0, 0]
+        self._win_misses = [0, 0, 0, 0]
+        self.latency_sum_s = 0.0
+        self._win_miss_latency_s = 0.0   # what misses add to the lookups' round trips
+        self.stale_reads = self._win_stale = 0
+        self.evictions = self._win_evictions = 0
+        self.coalesced = self._win_coalesced = 0
+        self.warmed = 0
+        self.response_hits = 0
+
+        if warming.top_k and warming.on_start:
+            for shard in self.shards:
+                self._warm(shard, 0.0)
+        for fault in section.faults:
+            self._schedule(fault.at_s, self._fault_action(fault))
+            if getattr(fault, "recover_at_s", None) is not None:
+                self._schedule(fault.recover_at_s, lambda f=fault: self._recover(f.shard))
+
+    # ------------------------------------------------------------ shards
+
+    def _new_shard(self) -> _Shard:
+        index = len(self.shards)
+        store = registry.build("cache", self._policy, self._policy_config,
+                               np.random.default_rng(self._rng_seed.integers(1 << 63)))
+        shard = _Shard(f"cache-{index}", store)
+        self.shards.append(shard)
+        self._by_name[shard.name] = shard
+        self.shard_map.add(shard.name)
+        self._forget_placement()
+        return shard
+
+    def shard_of(self, key: str) -> _Shard | None:
+        """The shard that owns `key` now (None when every shard is down)."""
+        if not len(self.shard_map):
+            return None
+        return self._by_name[self.shard_map.shard_for(key)]
+
+    def _get_of(self, key: str) -> Callable:
+        """The get of the shard owning `key` (a miss when no shard is up)."""
+        shard = self.shard_of(key)
+        return _never if shard is None else shard.store.get
+
+    def _user_entry(self, uid: int) -> tuple:
+        memo = self._umemo
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        key = f"user:{uid}"
+        entry = memo[uid] = (key, self._get_of(key))
+        return entry
+
+    def _session_entry(self, sid: int) -> tuple:
+        memo = self._smemo
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        session = f"session:{sid}"
+        conversation = f"conversation:{sid}"
+        entry = memo[sid] = (session, self._get_of(session),
+                             conversation, self._get_of(conversation))
+        return entry
+
+    def _forget_placement(self) -> None:
+        """The ring changed: drop the memos of which shard holds what."""
+        self._umemo.clear()
+        self._smemo.clear()
+
+    def _schedule(self, at_s: float, action: Callable[[], None]) -> None:
+        ev = self.env.timeout(max(0.0, at_s - self.env._now))
+        ev.callbacks.append(lambda _ev: action())
+
+    def _fault_action(self, fault) -> Callable[[], None]:
+        if fault.kind == "shard_join":
+            return self._join
+        return lambda: self._lose(fault.shard)
+
+    def _lose(self, index: int) -> None:
+        """A shard fails: its contents are gone and its keys remap to the others."""
+        if index >= len(self.shards) or not self.shards[index].up:
+            return
+        shard = self.shards[index]
+        shard.up = False
+        self.shard_map.remove(shard.name)
+        self._forget_placement()
+        shard.store.clear()
+        shard.filled_s.clear()
+        self.model.event("cache", shard.name, "ShardLost")
+
+    def _recover(self, index: int) -> None:
+        """A lost shard rejoins the ring, empty (warmed when warming.on_join)."""
+        if index >= len(self.shards) or self.shards[index].up:
+            return
+        shard = self.shards[index]
+        shard.up = True
+        self.shard_map.add(shard.name)
+        self._forget_placement()
+        self.model.event("cache", shard.name, "ShardRecovered")
+        if self.section.warming.top_k and self.section.warming.on_join:
+            self._warm(shard, self.env._now)
+
+    def _join(self) -> None:
+        """A new, empty shard joins the ring (warmed when warming.on_join)."""
+        shard = self._new_shard()
+        self.model.event("cache", shard.name, "ShardJoined")
+        if self.section.warming.top_k and self.section.warming.on_join:
+            self._warm(shard, self.env._now)
+
+    # ------------------------------------------------------------ warming
+
+    def keys_by_rank(self) -> Iterator[str]:
+        """Keys of the warmed types, most popular user first (Zipf rank order); a user's
+        sessions follow the user."""
+        types = self.section.warming.types
+        spu = self._spu
+        prompts = len(self._prompt_cdf)
+        for rank in range(self._users):
+            for t in types:
+                if t == "user":
+                    yield f"user:{rank}"
+                elif t == "response":
+                    if rank < prompts:
+                        yield f"response:{rank}"
+                else:
+                    for j in range(spu):
+                        yield f"{t}:{rank * spu + j}"
+
+    def _warm(self, shard: _Shard, now: float) -> None:
+        """Preload the top-K keys `shard` owns, least popular first, so that recency- and
+        insertion-ordered policies keep the most popular when K exceeds the room."""
+        k = self.section.warming.top_k
+
+        def owns(key: str) -> bool:
+            return self.shard_of(key) is shard
+
+        if self._from_workload:
+            keys = top_k_by_count(self._counts, k, keep=owns) if self._counts else []
+        else:
+            keys = top_k_by_rank(self.keys_by_rank(), k, keep=owns)
+        for key in reversed(keys):
+            self._fill(key, _TYPE_INDEX[key.partition(":")[0]], now)
+        self.warmed += len(keys)
+        self.model.event("cache", shard.name, f"Warmed:{len(keys)}")
+
+    # ------------------------------------------------------------ profiles and keys
+
+    def profile_of(self, data) -> Profile:
+        """The compiled profile of a request's `req.data` (a KindProfile of the workload:
+        reads, writes, db_queries; see simscale.model.workload)."""
+        entry = self._profiles.get(id(data))
+        if entry is None:
+            queries = getattr(data, "db_queries", 1) if data is not None else 1
+            profile = (Profile(data.reads, data.writes, queries, self._responses, self._rtt_s)
+                       if data is not None else Profile((), (), 1, False, 0.0))
+            entry = self._profiles[id(data)] = (data, profile)
+        return entry[1]
+
+    def ids_of(self, info) -> tuple[int, int]:
+        """(user id, session id) of a request."""
+        if self._from_workload:
+            return info[2], info[3]
+        rid = info[0]
+        block = self._blocks.get(rid >> _BLOCK_BITS)
+        if block is None:
+            block = self._id_block(rid >> _BLOCK_BITS)
+        i = rid & _BLOCK_MASK
+        return block[0][i], block[1][i]
+
+    def _id_block(self, b: int) -> tuple[list[int], list[int]]:
+        """Users and sessions of request ids [b·2^14, (b+1)·2^14): user rank r with
+        probability ∝ r^-zipf_s (inverse CDF of a keyed uniform), a session uniformly among
+        the user's."""
+        rids = np.arange(b << _BLOCK_BITS, (b + 1) << _BLOCK_BITS, dtype=np.uint64)
+        h = mix64_array(rids ^ np.uint64(self._user_salt))
+        u = (h >> np.uint64(11)).astype(np.float64) * _UNIT
+        users = np.minimum(np.searchsorted(self._user_cdf, u, side="right"), self._users - 1)
+        spu = self._spu
+        sessions = users * spu + (h & np.uint64(0xFFFFFFFF)).astype(np.int64) % spu
+        block = (users.tolist(), sessions.tolist())
+        blocks = self._blocks
+        if len(blocks) >= _BLOCKS_KEPT:
+            del blocks[min(blocks)]
+        blocks[b] = block
+        return block
+
+    def prompt_key(self, info) -> str:
+        """The response-cache key of a request's prompt: a common prompt with probability
+        repeat_frac (Zipf rank), else unique to the request."""
+        rid = info[0]
+        h = mix64(self._prompt_salt ^ rid)
+        if (h >> 11) * _UNIT < self._repeat_frac:
+            u = (mix64(self._prompt_rank_salt ^ rid) >> 11) * _UNIT
+            rank = min(bisect_right(self._prompt_cdf, u), len(self._prompt_cdf) - 1)
+            return f"response:{rank}"
+        return f"response:u{rid}"
+
+    # ------------------------------------------------------------ the stage
+
+    def access(self, instance, req, now: float,
+               then: Callable[[object, object, float], None],
+               on_response_hit: Callable[[object, object, float], None] | None = None) -> None:
+        """The request's cache stage: read its profile's types through the cache, write its
+        writes, then call then(instance, req, t), holding the slot throughout.
+
+        A hit on the LLM response cache calls on_response_hit instead of `then` (default:
+        model.respond, so the LLM call is skipped). A request with nothing to read or write
+        goes on at once.
+        """
+        entry = self._profiles.get(id(req.data))
+        prof = entry[1] if entry is not None else self.profile_of(req.data)
+        if prof.empty:
+            then(instance, req, now)
+            return
+        prof.visits += 1
+        info = req.info
+        if self._from_workload:
+            uid = info[2]
+            sid = info[3]
+        else:
+            rid = info[0]
+            block = self._blocks.get(rid >> _BLOCK_BITS) or self._id_block(rid >> _BLOCK_BITS)
+            uid = block[0][rid & _BLOCK_MASK]
+            sid = block[1][rid & _BLOCK_MASK]
+        u = s = None
+        if prof.needs_user:
+            u = self._umemo.get(uid) or self._user_entry(uid)
+        if prof.needs_session:
+            s = self._smemo.get(sid) or self._session_entry(sid)
+        counts = self._counts
+        ops = None
+        for i, t in enumerate(prof.reads):
+            if t == USER:
+                key, get = u
+            elif t == SESSION:
+                key = s[0]
+                get = s[1]
+            elif t == CONVERSATION:
+                key = s[2]
+                get = s[3]
+            else:
+                key = self.prompt_key(info)
+                get = self._get_of(key)
+            if counts is not None:
+                counts[key] += 1
+            if get(key, now):
+                if self._stale_check:
+                    self._check_stale(key)
+                if t == RESPONSE:
+                    self.response_hits += 1
+                    then = on_response_hit or self.model.respond
+                continue
+            self._win_misses[t] += 1
+            if t == RESPONSE:
+                self._pending_fill[req] = key
+                continue
+            # the first miss: it loads from the database; later reads are looked up in turn
+            ops = [(_MISS, key, t)]
+            ops += [(_READ, self._key_of(r, u, s, info), r) for r in prof.reads[i + 1:]]
+            delay = self._rtt_s * (i + 1)
+            break
+        else:
+            delay = prof.delay_s
+        for t in prof.writes:
+            key = u[0] if t == USER else s[0] if t == SESSION else s[2]
+            if ops is None:
+                ops = [(_WRITE, key, t)]
+            else:
+                ops.append((_WRITE, key, t))
+        if ops is None:  # every read hit: one wait for all the round trips
+            if delay > 0.0:
+                instance.waiting.add(req)  # model.begin_wait, inlined
+                self._after(delay, (instance, req, then), self._hits_done)
+            else:
+                then(instance, req, now)
+            return
+        visit = _Visit(instance, req, then, on_response_hit, ops, delay, prof.queries_per_miss)
+        self.model.begin_wait(instance, req)
+        self._step(visit, now)
+
+    def _key_of(self, t: int, u: tuple | None, s: tuple | None, info) -> str:
+        if t == USER:
+            return u[0]
+        if t == SESSION:
+            return s[0]
+        if t == CONVERSATION:
+            return s[2]
+        return self.prompt_key(info)
+
+    def _read(self, v: _Visit, key: str, t: int, now: float) -> bool:
+        """A visit's later read, looked up at its turn; True on a hit."""
+        if self._counts is not None:
+            self._counts[key] += 1
+        if self._get_of(key)(key, now):
+            if self._stale_check:
+                self._check_stale(key)
+            if t == RESPONSE:
+                self.response_hits += 1
+                v.then = v.on_response_hit or self.model.respond
+            return True
+        self._win_misses[t] += 1
+        if t == RESPONSE:
+            self._pending_fill[v.req] = key
+            return True  # nothing to load: the response is filled when the request ends
+        return False
+
+    def _after(self, delay_s: float, value, callback: Callable) -> None:
+        """callback(event) in delay_s seconds, with event._value = value: a pooled event
+        pushed straight onto SimPy's queue (as the instance does for CPU jobs)."""
+        free = self._free_events
+        if free:
+            ev = free.pop()
+        else:
+            ev = simpy.Event(self.env)
+            ev._ok = True
+        ev._value = value
+        ev.callbacks = [callback]
+        heappush(self._heap, (self.env._now + delay_s, NORMAL, next(self._eid), ev))
+
+    def _hits_done(self, ev) -> None:
+        instance, req, then = ev._value
+        ev._value = None
+        self._free_events.append(ev)
+        now = self.env._now
+        if self.model.end_wait(instance, req, now):
+            then(instance, req, now)
+
+    def _check_stale(self, key: str) -> None:
+        """A hit on a value filled before the key's last write is a stale read."""
+        written = self._last_write.get(key)
+        if written is not None:
+            shard = self.shard_of(key)
+            if written > shard.filled_s.get(key, -1.0):
+                self.stale_reads += 1
+                self._win_stale += 1
+
+    def _step(self, v: _Visit, now: float) -> None:
+        """Advance a visit: wait out its pending round trips, run its next database
+        operation, or finish."""
+        if v.delay_s > 0.0:
+            delay = v.delay_s
+            v.delay_s = 0.0
+            self._after(delay, v, self._resume)
+            return
+        ops = v.ops
+        rtt = self._rtt_s
+        while v.pos < len(ops) and ops[v.pos][0] == _READ:
+            _, key, t = ops[v.pos]
+            v.delay_s += rtt
+            if self._read(v, key, t, now):
+                v.pos += 1
+            else:
+                ops[v.pos] = (_MISS, key, t)
+                break
+        if v.delay_s > 0.0:
+            delay = v.delay_s
+            v.delay_s = 0.0
+            self._after(delay, v, self._resume)
+            return
+        if v.pos == len(ops):
+            if self.model.end_wait(v.instance, v.req, now):
+                v.then(v.instance, v.req, now)
+            return
+        kind, key, t = ops[v.pos]
+        v.pos += 1
+        if kind == _MISS:
+            v.miss_s = now
+            role = self._flights.begin(key, now)
+            if role == FOLLOWER:
+                self.coalesced += 1
+                self._win_coalesced += 1
+                waiters = self._waiters.get(key)
+                if waiters is None:
+                    self._waiters[key] = [v]
+                else:
+                    waiters.append(v)
+                return
+            leader = role == LEADER
+            # a flight's read runs even when its leader is gone: followers wait for it
+            self.db.submit(v.queries, False,
+                           lambda done_s: self._loaded(v, key, t, leader, done_s),
+                           None if leader else (lambda at_s: self._alive(v, at_s)), now)
+        else:
+            self.db.submit(1, True, lambda done_s: self._written(v, key, t, done_s),
+                           lambda at_s: self._alive(v, at_s), now)
+
+    def _resume(self, ev) -> None:
+        v = ev._value
+        ev._value = None
+        self._free_events.append(ev)
+        now = self.env._now
+        if self._alive(v, now):
+            self._step(v, now)
+
+    def _alive(self, v: _Visit, now: float) -> bool:
+        """True when the visit's request still waits on this attempt; otherwise give back
+        the slot it held (timed out, abandoned) and stop. After a crash there is nothing
+        to give back: the instance dropped it."""
+        req = v.req
+        instance = v.instance
+        if req.attempts == v.attempts:
+            if req.status == PENDING and req.instance is instance and req in instance.waiting:
+                return True
+            self.model.end_wait(instance, req, now)
+        elif req.instance is not instance:
+            self.model.end_wait(instance, req, now)
+        return False
+
+    def _fill(self, key: str, t: int, now: float) -> None:
+        """Store the value read (or written) at `now` on the key's shard."""
+        shard = self.shard_of(key)
+        if shard is None:
+            return
+        evicted = shard.store.put(key, now, self._sizes[t], self._ttls[t])
+        if self._stale_check:
+            filled = shard.filled_s
+            filled[key] = now
+            for victim in evicted:
+                filled.pop(victim, None)
+        for victim in evicted:
+            if victim != key:
+                self.evictions += 1
+                self._win_evictions += 1
+
+    def _loaded(self, v: _Visit, key: str, t: int, leader: bool, now: float) -> None:
+        """A miss's database read is over: fill the cache, release the flight's followers."""
+        self._fill(key, t, now)
+        rtt = self._rtt_s
+        if leader:
+            self._flights.end(key)
+            waiters = self._waiters.pop(key, None)
+            if waiters:
+                for w in waiters:
+                    self._win_miss_latency_s += now - w.miss_s
+                    if self._alive(w, now):
+                        self._step(w, now)
+        self._win_miss_latency_s += now - v.miss_s + rtt
+        v.delay_s += rtt  # the fill's round trip
+        if self._alive(v, now):
+            self._step(v, now)
+
+    def _written(self, v: _Visit, key: str, t: int, now: float) -> None:
+        """A write committed: apply the invalidation mode to the cached key."""
+        if self._stale_check:
+            self._last_write[key] = now
+        action = self._action
+        if action is not WriteAction.NONE:
+            if action is WriteAction.DELETE:
+                shard = self.shard_of(key)
+                if shard is not None and shard.store.delete(key):
+                    shard.filled_s.pop(key, None)
+            else:
+                self._fill(key, t, now)
+            v.delay_s += self._rtt_s
+        if self._alive(v, now):
+            self._step(v, now)
+
+    def _on_end(self, req, status: int, now: float) -> None:
+        """A request ended: an ok response whose prompt missed the response cache fills it."""
+        key = self._pending_fill.pop(req, None)
+        if key is not None and status == OK:
+            self._fill(key, RESPONSE, now)
+
+    # ------------------------------------------------------------ outputs
+
+    def _window(self) -> tuple[list[int], float]:
+        """Reads by type in the open window and their lookups' round trips, from the
+        profiles' visit counts."""
+        reads = [0, 0, 0, 0]
+        latency = self._win_miss_latency_s
+        for _data, prof in self._profiles.values():
+            visits = prof.visits
+            if visits:
+                latency += visits * prof.delay_s
+                for t, n in enumerate(prof.per_type):
+                    reads[t] += visits * n
+        return reads, latency
+
+    def totals(self) -> tuple[list[int], list[int], float]:
+        """Run totals of reads and hits by type, and of read latency, s (open window
+        included)."""
+        win_reads, win_latency = self._window()
+        reads = [a + b for a, b in zip(self.reads, win_reads)]
+        misses = [a + b for a, b in zip(self.misses, self._win_misses)]
+        return reads, [r - m for r, m in zip(reads, misses)], self.latency_sum_s + win_latency
+
+    def _on_metrics(self, row: dict, now: float, span: float) -> None:
+        reads, latency = self._window()
+        misses = self._win_misses
+        total = sum(reads)
+        row["cache_hit_rate"] = (total - sum(misses)) / total if total else None
+        for i, name in enumerate(DATA_TYPES):
+            row[f"cache_hit_rate_{name}"] = (reads[i] - misses[i]) / reads[i] if reads[i] \
+                else None
+        row["cache_reads_rps"] = total / span
+        row["cache_latency_mean_s"] = latency / total if total else None
+        row["cache_evictions"] = self._win_evictions
+        row["cache_stale_reads"] = self._win_stale
+        row["cache_coalesced"] = self._win_coalesced
+        row["cache_items"] = sum(len(s.store) for s in self.shards if s.up)
+        row["cache_shards_up"] = sum(1 for s in self.shards if s.up)
+        row.update(self.db.window(now, span))
+        self.reads = [a + b for a, b in zip(self.reads, reads)]
+        self.misses = [a + b for a, b in zip(self.misses, misses)]
+        self.latency_sum_s += latency
+        for _data, prof in self._profiles.values():
+            prof.visits = 0
+        self._win_misses = [0, 0, 0, 0]
+        self._win_miss_latency_s = 0.0
+        self._win_evictions = self._win_stale = self._win_coalesced = 0
+
+    def _on_summary(self, extra: dict) -> None:
+        reads, hits, latency_sum_s = self.totals()
+        n = sum(reads)
+        extra["cache_hit_rate"] = sum(hits) / n if n else None
+        for i, name in enumerate(DATA_TYPES):
+            extra[f"cache_hit_rate_{name}"] = hits[i] / reads[i] if reads[i] else None
+        extra["cache_reads"] = n
+        extra["cache_hits"] = sum(hits)
+        extra["cache_latency_mean_s"] = latency_sum_s / n if n else None
+        extra["stale_reads"] = self.stale_reads
+        extra["cache_evictions"] = self.evictions
+        extra["cache_coalesced"] = self.coalesced
+        extra["cache_warmed_keys"] = self.warmed
+        extra["response_cache_hits"] = self.response_hits
+        extra.update(self.db.totals())
+
+
+def attach(model, section, database) -> Datastore | None:
+    """Build the cache and database from their spec sections and set model.datastore (None
+    when the cache is off). Requests reach it through the workload's stage chain."""
+    if not section.enabled:
+        model.datastore = None
+        return None
+    datastore = Datastore(model, section, database)
+    model.datastore = datastore
+    model.metric_hooks.append(datastore._on_metrics)
+    model.summary_hooks.append(datastore._on_summary)
+    if datastore._responses:
+        model.end_hooks.append(datastore._on_end)
+    return datastore

@@ -4,7 +4,7 @@ candidate selection, lifecycle methods); a part that is not configured is not bu
 
 from __future__ import annotations
 
-from simscale.model import autoscaling, cache, resilience
+from simscale.model import autoscaling, cache, resilience, workload
 
 
 def attach_all(model) -> list:
@@ -14,5 +14,6 @@ def attach_all(model) -> list:
         resilience.attach(model, spec.resilience),
         cache.attach(model, spec.cache, spec.database),
         autoscaling.attach(model, spec.autoscaling),
+        workload.attach(model, spec.workload, spec.upstream),
     ]
     return [p for p in parts if p is not None]

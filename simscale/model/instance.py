@@ -33,6 +33,9 @@ _set_in_flight = InstanceView.in_flight.__set__
 _set_queued = InstanceView.queued.__set__
 _set_latency = InstanceView.latency_ewma_s.__set__
 
+# Lifecycle states that are billed and may hold work.
+_RUNNING = (BOOTING, READY, DRAINING)
+
 # Relative tolerance when deciding which processor-sharing jobs have finished at a wake-up.
 _VTIME_EPS = 1e-9
 
@@ -58,6 +61,9 @@ class Instance:
         self.state = state
         self.created_s = now
         self.ended_s: float | None = None   # when it terminated or failed
+        # billed time (booting, ready or draining): closed spells + the open one's start
+        self._run_sum = 0.0
+        self._run_since: float | None = now if state in _RUNNING else None
         self.busy = 0            # slots held
         self.in_flight = 0       # busy + queued
         self.queue: deque = deque()
@@ -116,6 +122,17 @@ class Instance:
             _set(self.view, "ready_since_s", self.env._now)
         if state in (TERMINATED, FAILED):
             self.ended_s = self.env._now
+        if state in _RUNNING:
+            if self._run_since is None:
+                self._run_since = self.env._now
+        elif self._run_since is not None:
+            self._run_sum += self.env._now - self._run_since
+            self._run_since = None
+
+    def running_s(self, now: float) -> float:
+        """Seconds spent booting, ready or draining over [0, now] (what a cloud bills)."""
+        since = self._run_since
+        return self._run_sum + (now - since if since is not None else 0.0)
 
     def set_view(self, **fields) -> None:
         """Refresh fields of the balancer's view (health, weight)."""

@@ -26,7 +26,7 @@ from policies.views import BOOTING, DRAINING, FAILED, READY, TERMINATED, Request
 from simscale.errors import PolicyFailure
 from simscale.model.instance import Instance
 from simscale.model.request import ERROR, OK, PENDING, REJECTED, TIMEOUT, Request
-from simscale.model.workload import arrival_chunks
+from simscale.model.workload import Workload, stage_chain
 from simscale.recorder import RequestLog
 from simscale.spec import Spec
 from simscale.streams import stream
@@ -54,10 +54,15 @@ class Model:
         # which instances a balancer may choose from (health checks, breakers, panic mode);
         # default: ready and healthy
         self.candidate_selector: Callable[[list[Instance]], list[Instance]] | None = None
+        # a component may take over sending an attempt once the balancer has chosen (a crash
+        # the balancer has not noticed refuses it; per-try timers, network delay, half-open
+        # breakers): on_send(instance, req, now) returns True when it dealt with the attempt.
+        # None keeps the hot path free; the resilience component sets it only while needed.
+        self.on_send: Callable[[Instance, Request, float], bool] | None = None
 
         inst = spec.instances
         self.instances: list[Instance] = []
-        for _ in range(inst.count):
+        for _ in range(spec.autoscaling.initial_count(inst.count)):
             self.add_instance(READY)
 
         bal = spec.balancer
@@ -66,11 +71,22 @@ class Model:
                                        stream(spec.seed, f"balancer.{bal.policy}"))
         self._error_rng = stream(spec.seed, "faults.errors")
 
+        # stages after CPU work (simscale.model.workload: the stage contract): the cache
+        # component sets `datastore`, the workload component sets `upstream` (the LLM)
+        self.datastore = None
+        self.upstream = None
+
         # arrivals: sorted chunks merged with the event queue by run_until()
         self.arrivals_end_s = spec.duration_s
-        self._chunks = arrival_chunks(spec.workload, spec.seed, spec.duration_s)
+        self.workload = Workload(spec.workload, spec.seed, spec.duration_s)
+        self.kinds = self.workload.profiles
+        self.kind_stages: list = [None] * len(self.kinds)  # after_cpu per kind code
+        self._chunks = self.workload.chunks()
         self._times: list[float] = []
         self._work: list[float] = []
+        self._rich = self.workload.rich
+        if self._rich:  # kinds, ids or tokens per request
+            self._arrive = self._arrive_rich
         self._pos = 0
         self._next_arrival_s = INF
         self._next_id = 0
@@ -97,6 +113,7 @@ class Model:
         from simscale.model.components import attach_all
 
         self.components = attach_all(self)
+        self.kind_stages = [stage_chain(self, kind) for kind in self.kinds]
 
     # ------------------------------------------------------------ instances
 
@@ -198,6 +215,8 @@ class Model:
             return
         self._times = chunk.times_s.tolist()
         self._work = chunk.work_s.tolist()
+        if self._rich:
+            self._codes, self._users, self._sessions, self._prompt, self._output = chunk.lists()
         self._pos = 0
         self._next_arrival_s = self._times[0]
 
@@ -213,6 +232,27 @@ class Model:
         rid = self._next_id
         self._next_id = rid + 1
         self.admit(Request(_new_info(RequestInfo, (rid, self._kind, rid, rid, 0, 0, t)), work), t)
+
+    def _arrive_rich(self, t: float) -> None:
+        """_arrive for a workload whose requests have kinds, ids or tokens."""
+        pos = self._pos
+        work = self._work[pos]
+        code = self._codes[pos]
+        rid = self._next_id
+        self._next_id = rid + 1
+        user = rid if self._users is None else self._users[pos]
+        session = rid if self._sessions is None else self._sessions[pos]
+        info = (rid, self.kinds[code].name, user, session, self._prompt[pos], self._output[pos], t)
+        pos += 1
+        self._pos = pos
+        if pos < len(self._times):
+            self._next_arrival_s = self._times[pos]
+        else:
+            self._load_chunk()
+        req = Request(_new_info(RequestInfo, info), work)
+        req.data = self.kinds[code]
+        req.after_cpu = self.kind_stages[code]
+        self.admit(req, t)
 
     def new_request_id(self) -> int:
         """An id for a request made outside the arrival stream (closed-loop users)."""
@@ -255,6 +295,8 @@ class Model:
             raise PolicyFailure(self.balancer_name, now, exc) from exc
         req.attempts += 1
         req.instance = instance
+        if self.on_send is not None and self.on_send(instance, req, now):
+            return
         if not instance.submit(req, now):
             self.finish(req, REJECTED, now, "QueueFull")
 

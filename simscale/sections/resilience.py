@@ -1,10 +1,361 @@
 """The [resilience] section: health checks, outlier ejection, breakers, retries, admission
-control, slow start and fault injection."""
+control, slow start and fault injection.
+
+Each sub-table maps onto one production policy's frozen config dataclass
+(policies/resilience, policies/limiters). Field types and simple bounds are checked here, so
+an error names the exact field; the dataclass's own checks then run on the whole table (for
+rules between fields, such as max_ejection_time_s >= base_ejection_time_s). Fields that only
+the simulator needs (probe_cost_s, update_interval_s) live beside the policy's own.
+"""
 
 from __future__ import annotations
 
-from simscale.sections.base import Section
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+
+from policies.resilience import (
+    CircuitBreakerConfig,
+    HealthCheckConfig,
+    OutlierDetectionConfig,
+    RetryPolicyConfig,
+    SlowStartConfig,
+)
+from simscale.sections.base import Maybe, PolicyRef, Section
+
+
+def _build(config_type: type, values: dict[str, Any]) -> Any:
+    """The policy's config dataclass from already type-checked values (its rules run here)."""
+    try:
+        return TypeAdapter(config_type).validate_python(values)
+    except ValidationError as exc:
+        raise ValueError("; ".join(e["msg"].removeprefix("Value error, ")
+                                   for e in exc.errors())) from None
+
+
+class _PolicyTable(Section):
+    """A sub-table that is one policy's config (plus simulator-only fields in _EXTRA)."""
+
+    _CONFIG: ClassVar[type] = object
+    _EXTRA: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _check_with_policy(self) -> _PolicyTable:
+        self.config  # noqa: B018  (raises ValueError when the policy rejects the values)
+        return self
+
+    @property
+    def config(self) -> Any:
+        """The policy's frozen config dataclass."""
+        values = self.model_dump(exclude=set(self._EXTRA))
+        return _build(self._CONFIG, self.policy_values(values))
+
+    def policy_values(self, values: dict[str, Any]) -> dict[str, Any]:
+        return values
+
+
+# ---------------------------------------------------------------- detection
+
+
+class HealthCheckSpec(_PolicyTable):
+    """Active health checks (HAProxy `inter`/`rise`/`fall`, Envoy health_checks).
+
+    A probe is a tiny request: it takes a slot on the instance (queued behind requests when
+    every slot is busy) and probe_cost_s CPU seconds, so an overloaded or hung instance fails
+    its checks the way a real one does."""
+
+    _CONFIG = HealthCheckConfig
+    _EXTRA = ("probe_cost_s",)
+
+    interval_s: PositiveFloat = Field(HealthCheckConfig.interval_s,
+                                      description="time between probes of one instance, s")
+    timeout_s: PositiveFloat = Field(HealthCheckConfig.timeout_s,
+                                     description="a probe with no answer by then has failed, s")
+    healthy_threshold: PositiveInt = Field(
+        HealthCheckConfig.healthy_threshold,
+        description="passed probes in a row that make an unhealthy instance healthy (rise)")
+    unhealthy_threshold: PositiveInt = Field(
+        HealthCheckConfig.unhealthy_threshold,
+        description="failed probes in a row that make a healthy instance unhealthy (fall)")
+    unhealthy_interval_s: Annotated[PositiveFloat | None, Maybe] = Field(
+        HealthCheckConfig.unhealthy_interval_s,
+        description='probe interval while unhealthy, s ("none": interval_s)')
+    start_healthy: bool = Field(
+        HealthCheckConfig.start_healthy,
+        description="an instance that joins later counts as healthy before its first probe "
+                    "(instances present at t = 0 always start healthy)")
+    probe_cost_s: NonNegativeFloat = Field(
+        0.001, description="CPU seconds one probe costs the instance (it also holds a slot)")
+
+
+class OutlierDetectionSpec(_PolicyTable):
+    """Passive outlier ejection on consecutive failures (Envoy outlier_detection)."""
+
+    _CONFIG = OutlierDetectionConfig
+
+    consecutive_5xx: PositiveInt = Field(
+        OutlierDetectionConfig.consecutive_5xx,
+        description="failed attempts in a row (errors, timeouts, refused connections) that "
+                    "eject an instance")
+    interval_s: PositiveFloat = Field(
+        OutlierDetectionConfig.interval_s,
+        description="each interval in service takes one off the ejection multiplier, s")
+    base_ejection_time_s: PositiveFloat = Field(
+        OutlierDetectionConfig.base_ejection_time_s,
+        description="ejection time × times ejected in a row, s")
+    max_ejection_time_s: PositiveFloat = Field(
+        OutlierDetectionConfig.max_ejection_time_s, description="cap on the ejection time, s")
+    max_ejection_percent: float = Field(
+        OutlierDetectionConfig.max_ejection_percent, ge=0, le=100,
+        description="most instances ejected at once, percent of the cluster (one always may)")
+
+
+class CircuitBreakerSpec(_PolicyTable):
+    """A breaker per instance: closed → open → half-open (Hystrix/Finagle style)."""
+
+    _CONFIG = CircuitBreakerConfig
+
+    consecutive_failures: Annotated[PositiveInt | None, Maybe] = Field(
+        CircuitBreakerConfig.consecutive_failures,
+        description='trip after this many failures in a row ("none": not on this rule)')
+    error_rate_threshold: Annotated[float | None, Maybe] = Field(
+        CircuitBreakerConfig.error_rate_threshold, gt=0, le=1,
+        description='trip when failures / outcomes in the window reach this fraction '
+                    '("none": not on this rule)')
+    window_s: PositiveFloat = Field(CircuitBreakerConfig.window_s,
+                                    description="sliding window of the error rate, s")
+    window_buckets: PositiveInt = Field(CircuitBreakerConfig.window_buckets,
+                                        description="buckets the window is kept in")
+    min_requests: PositiveInt = Field(
+        CircuitBreakerConfig.min_requests,
+        description="outcomes the window must hold before the error rate can trip it")
+    open_duration_s: PositiveFloat = Field(
+        CircuitBreakerConfig.open_duration_s,
+        description="how long an open breaker keeps the instance out before half-opening, s")
+    half_open_probes: PositiveInt = Field(
+        CircuitBreakerConfig.half_open_probes,
+        description="requests let through while half-open; all must succeed to close")
+
+
+# ---------------------------------------------------------------- failover
+
+
+class RetrySpec(_PolicyTable):
+    """Retries on another instance (Envoy retry policy) within a budget (Finagle RetryBudget).
+
+    Retries are sent at once: the simulator does not model back-off (Envoy's default 25 ms
+    base is small next to the timeouts it models)."""
+
+    _CONFIG = RetryPolicyConfig
+
+    max_attempts: PositiveInt = Field(RetryPolicyConfig.max_attempts,
+                                      description="attempts per request, the first included")
+    per_try_timeout_s: Annotated[PositiveFloat | None, Maybe] = Field(
+        RetryPolicyConfig.per_try_timeout_s,
+        description='an attempt with no answer by then fails and may be retried, s ("none")')
+    overall_timeout_s: Annotated[PositiveFloat | None, Maybe] = Field(
+        RetryPolicyConfig.overall_timeout_s,
+        description='no retry starts this long after the request arrived, s ("none": only '
+                    'timeouts.request_s bounds it)')
+    budget_ratio: Annotated[NonNegativeFloat | None, Maybe] = Field(
+        RetryPolicyConfig.budget_ratio,
+        description='retries allowed per original request in the budget window '
+                    '("none": no retry budget)')
+    min_retries_per_s: NonNegativeFloat = Field(
+        RetryPolicyConfig.min_retries_per_s,
+        description="retries per second always allowed on top of the ratio")
+    budget_window_s: PositiveFloat = Field(RetryPolicyConfig.budget_window_s,
+                                           description="window the budget counts over, s")
+    budget_buckets: PositiveInt = Field(RetryPolicyConfig.budget_buckets,
+                                        description="buckets the budget window is kept in")
+    retry_on: list[Literal["error", "timeout"]] = Field(
+        default_factory=lambda: list(RetryPolicyConfig.retry_on),
+        description='failures worth a retry: "error" (an error, a crash, a refused '
+                    'connection) and "timeout" (per_try_timeout_s)')
+
+    def policy_values(self, values: dict[str, Any]) -> dict[str, Any]:
+        values = dict(values, retry_on=tuple(values["retry_on"]))
+        if values["budget_ratio"] is None:  # no budget: an unlimited reserve, no ratio
+            values.update(budget_ratio=0.0, min_retries_per_s=float("inf"))
+        return values
+
+
+# ---------------------------------------------------------------- admission, slow start
+
+
+class LimiterRef(PolicyRef):
+    """A rate limiter from the registry; a request it refuses ends `rejected`."""
+
+    family: SkipJsonSchema[Literal["limiter"]] = Field("limiter", exclude=True, repr=False)
+    policy: str = Field(description="a registered limiter: token_bucket, per_user_token_bucket")
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="the limiter's parameters (rate_per_s, burst, …)")
+    name: str | None = Field(
+        None, description='names the limiter in reasons ("RateLimited:<name>"); default: the '
+                          'policy\'s own reason (RateLimited:global, RateLimited:per_user)')
+
+
+class SlowStartSpec(_PolicyTable):
+    """Slow start (Envoy slow_start_config, HAProxy `slowstart`): a new, recovered or newly
+    healthy instance's weight ramps up over the window."""
+
+    _CONFIG = SlowStartConfig
+    _EXTRA = ("update_interval_s",)
+
+    window_s: PositiveFloat = Field(SlowStartConfig.window_s, description="ramp length, s")
+    aggression: PositiveFloat = Field(SlowStartConfig.aggression,
+                                      description="ramp shape (1: linear)")
+    min_weight_percent: float = Field(SlowStartConfig.min_weight_percent, ge=0, le=100,
+                                      description="floor of the ramp, percent of the weight")
+    update_interval_s: PositiveFloat = Field(
+        1.0, description="how often ramping weights are refreshed for the balancer, s")
+
+
+# ---------------------------------------------------------------- faults
+
+
+class _Fault(Section):
+    at_s: NonNegativeFloat = Field(description="when the fault starts, s")
+
+
+class _LastingFault(_Fault):
+    duration_s: Annotated[PositiveFloat | None, Maybe] = Field(
+        None, description="how long it lasts, s (none, and no recover_at_s: to the end)")
+    recover_at_s: Annotated[PositiveFloat | None, Maybe] = Field(
+        None, description="when it ends, s (instead of duration_s)")
+
+    @model_validator(mode="after")
+    def _one_end(self) -> _LastingFault:
+        if self.duration_s is not None and self.recover_at_s is not None:
+            raise ValueError("give duration_s or recover_at_s, not both")
+        if self.recover_at_s is not None and self.recover_at_s <= self.at_s:
+            raise ValueError(f"recover_at_s ({self.recover_at_s}) must be after at_s "
+                             f"({self.at_s})")
+        return self
+
+    @property
+    def end_s(self) -> float | None:
+        """When the fault ends (None: it lasts to the end of the run)."""
+        if self.duration_s is not None:
+            return self.at_s + self.duration_s
+        return self.recover_at_s
+
+
+_INSTANCE = "index of the instance (0-based, among instances.count)"
+
+
+class CrashFault(_LastingFault):
+    """The instance dies (its requests fail) and, at the end, comes back."""
+
+    kind: Literal["crash"] = "crash"
+    target: NonNegativeInt = Field(description=_INSTANCE)
+
+
+class SlowFault(_LastingFault):
+    """Gray failure: the instance's CPU work takes `factor` times longer."""
+
+    kind: Literal["slow"] = "slow"
+    target: NonNegativeInt = Field(description=_INSTANCE)
+    factor: float = Field(ge=1, description="how many times slower (>= 1)")
+
+
+class ErrorsFault(_LastingFault):
+    """Gray failure: the instance answers a fraction of requests with an error."""
+
+    kind: Literal["errors"] = "errors"
+    target: NonNegativeInt = Field(description=_INSTANCE)
+    fraction: float = Field(gt=0, le=1, description="share of requests that fail")
+
+
+class HangFault(_LastingFault):
+    """The instance accepts requests and never answers; at the end it is restarted."""
+
+    kind: Literal["hang"] = "hang"
+    target: NonNegativeInt = Field(description=_INSTANCE)
+
+
+class ZoneLossFault(_LastingFault):
+    """Every instance in a zone crashes; at the end they come back."""
+
+    kind: Literal["zone_loss"] = "zone_loss"
+    target: str = Field(description="a zone name from instances.zones")
+
+
+class LatencySpikeFault(_LastingFault):
+    """Network trouble: every response is delayed by extra_latency_s (the slot stays held)."""
+
+    kind: Literal["latency_spike"] = "latency_spike"
+    extra_latency_s: PositiveFloat = Field(description="delay added to each response, s")
+    target: NonNegativeInt | str | None = Field(
+        None, description="an instance index, a zone name, or none: every instance")
+
+
+class DrainFault(_Fault):
+    """A planned removal: the instance gets no new requests and terminates once its requests
+    finish (connection draining), or at drain_timeout_s."""
+
+    kind: Literal["drain"] = "drain"
+    target: NonNegativeInt = Field(description=_INSTANCE)
+    drain_timeout_s: PositiveFloat = Field(
+        30.0, description="requests still there after this long fail (and may be retried), s")
+
+
+FaultSpec = Annotated[
+    CrashFault | SlowFault | ErrorsFault | HangFault | ZoneLossFault | LatencySpikeFault
+    | DrainFault,
+    Field(discriminator="kind"),
+]
+
+
+# ---------------------------------------------------------------- the section
 
 
 class ResilienceSpec(Section):
     """Resilience mechanisms; every part is off unless configured."""
+
+    health_check: HealthCheckSpec | None = Field(
+        None, description="active health checks (off unless given)")
+    outlier_detection: OutlierDetectionSpec | None = Field(
+        None, description="passive outlier ejection (off unless given)")
+    circuit_breaker: CircuitBreakerSpec | None = Field(
+        None, description="a circuit breaker per instance (off unless given)")
+    retry: RetrySpec | None = Field(None, description="retries (off unless given)")
+    rate_limit: list[LimiterRef] = Field(
+        default_factory=list, description="admission rate limiters, checked in order")
+    slow_start: SlowStartSpec | None = Field(
+        None, description="weight ramp for new, recovered or newly healthy instances")
+    panic_threshold_percent: float = Field(
+        50.0, ge=0, le=100,
+        description="below this share of healthy instances the balancer uses all of them "
+                    "(Envoy healthy_panic_threshold; 0: never)")
+    faults: list[FaultSpec] = Field(default_factory=list,
+                                    description="faults and planned removals to inject")
+
+    @property
+    def configured(self) -> bool:
+        """Whether any part is on (panic_threshold_percent alone changes nothing)."""
+        return any((self.health_check, self.outlier_detection, self.circuit_breaker,
+                    self.retry, self.rate_limit, self.slow_start, self.faults))
+
+    def check_targets(self, count: int, zones: list[str]) -> None:
+        """Every fault names an instance among the first `count` or a zone in `zones`;
+        raise ValueError('resilience.faults.N.target: ...') otherwise."""
+        for n, fault in enumerate(self.faults):
+            target = getattr(fault, "target", None)
+            where = f"resilience.faults.{n}.target"
+            if isinstance(target, int) and target >= count:
+                raise ValueError(f"{where}: no instance {target} (instances.count is {count}, "
+                                 f"so indices run 0..{count - 1})")
+            if isinstance(target, str) and target not in zones:
+                known = ", ".join(zones) if zones else "none: set instances.zones"
+                raise ValueError(f"{where}: no zone {target!r} (zones: {known})")

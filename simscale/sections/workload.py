@@ -1,33 +1,442 @@
-"""The [workload] section: where requests come from and what they cost."""
+"""The [workload] section: where requests come from, which kinds they are, and what they cost.
+
+`arrivals` is a union tagged by `kind`:
+
+- open loop, generated lazily by simscale.arrivals: "poisson", "schedule" (piecewise-linear
+  rate) and its presets "ramp_up", "step", "spike", "soak", "stairs" (the stress staircase),
+  the diurnal "sinusoid" and "hourly", and the bursty "mmpp2" and "renewal";
+- "trace": replay of a request trace file (simscale.traces);
+- "users": closed-loop users who each wait for a response before thinking and sending again.
+
+`mix` names the request kinds and their cost profiles; without it every request is one kind
+(`kind`) costing `service` CPU seconds and nothing else.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PositiveFloat
+from pydantic import (
+    Discriminator,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Tag,
+    model_validator,
+)
 
-from simscale.distributions import Distribution, Exponential
-from simscale.sections.base import Section
+from simscale import arrivals as gen
+from simscale.distributions import (
+    Deterministic,
+    Distribution,
+    Empirical,
+    Exponential,
+    Gamma,
+    Lognormal,
+)
+from simscale.errors import InputError
+from simscale.sections.base import Maybe, Section
+
+DataType = Literal["user", "session", "conversation", "response"]
+DATA_TYPES: tuple[str, ...] = ("user", "session", "conversation", "response")
 
 
-class PoissonArrivals(Section):
+# ---------------------------------------------------------------- open-loop arrivals
+
+
+class _OpenLoop(Section):
+    """An open-loop process: `process()` builds its simscale.arrivals generator."""
+
+    def process(self) -> gen.ArrivalProcess:
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _buildable(self) -> _OpenLoop:
+        try:
+            self.process()
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+class PoissonArrivals(_OpenLoop):
     """Open-loop Poisson arrivals at a constant rate."""
 
     kind: Literal["poisson"] = "poisson"
     rate_rps: PositiveFloat = Field(description="mean arrivals per second")
 
+    def process(self) -> gen.ArrivalProcess:
+        return gen.Poisson(self.rate_rps)
 
-ArrivalSpec = Annotated[PoissonArrivals, Field(discriminator="kind")]
+
+class ScheduleArrivals(_OpenLoop):
+    """Poisson arrivals whose rate follows straight lines between (t_s, rate_rps) points."""
+
+    kind: Literal["schedule"] = "schedule"
+    points: list[tuple[NonNegativeFloat, NonNegativeFloat]] = Field(
+        min_length=1, description="[[t_s, rate_rps], ...]; equal times make a step; the last "
+        "rate holds after the last point")
+    period_s: Annotated[PositiveFloat | None, Maybe] = Field(
+        None, description="repeat the points every period_s seconds (none: no repeat)")
+
+    def process(self) -> gen.ArrivalProcess:
+        return gen.RateSchedule(self.points, self.period_s)
+
+
+class RampUpArrivals(_OpenLoop):
+    """start_rps for delay_s, then a straight ramp to end_rps over ramp_s, then held."""
+
+    kind: Literal["ramp_up"] = "ramp_up"
+    start_rps: NonNegativeFloat = Field(0.0, description="rate before the ramp")
+    end_rps: PositiveFloat = Field(description="rate at the end of the ramp, then held")
+    ramp_s: PositiveFloat = Field(description="length of the ramp")
+    delay_s: NonNegativeFloat = Field(0.0, description="time at start_rps before the ramp")
+
+    def process(self) -> gen.ArrivalProcess:
+        return gen.RateSchedule(gen.ramp_up(self.start_rps, self.end_rps, self.ramp_s,
+                                            self.delay_s))
+
+
+class StepArrivals(_OpenLoop):
+    """base_rps until at_s, then step_rps (an instantaneous change)."""
+
+    kind: Literal["step"] = "step"
+    base_rps: NonNegativeFloat = Field(description="rate before the step")
+    step_rps: NonNegativeFloat = Field(description="rate from at_s on")
+    at_s: NonNegativeFloat = Field(description="time of the step")
+
+    def process(self) -> gen.ArrivalProcess:
+        return gen.RateSchedule(gen.step(self.base_rps, self.step_rps, self.at_s))
+
+
+class SpikeArrivals(_OpenLoop):
+    """base_rps, rising at at_s over rise_s to peak_rps, held hold_s, falling over fall_s."""
+
+    kind: Literal["spike"] = "spike"
+    base_rps: NonNegativeFloat = Field(description="rate outside the spike")
+    peak_rps: NonNegativeFloat = Field(description="rate at the top of the spike")
+    at_s: NonNegativeFloat = Field(description="when the rise starts")
+    rise_s: NonNegativeFloat = Field(0.0, description="length of the rise (0: a step)")
+    hold_s: NonNegativeFloat = Field(60.0, description="time held at peak_rps")
+    fall_s: NonNegativeFloat = Field(0.0, description="length of the fall (0: a step)")
+
+    def process(self) -> gen.ArrivalProcess:
+        return gen.RateSchedule(gen.spike(self.base_rps, self.peak_rps, self.at_s,
+                                          self.rise_s, self.hold_s, self.fall_s))
+
+
+class SoakArrivals(_OpenLoop):
+    """A long run at rate_rps, reached by a straight ramp from 0 over ramp_s."""
+
+    kind: Literal["soak"] = "soak"
+    rate_rps: PositiveFloat = Field(description="the sustained rate")
+    ramp_s: PositiveFloat = Field(60.0, description="length of the initial ramp from 0")
+
+    def process(self) -> gen.ArrivalProcess:
+        return gen.RateSchedule(gen.soak(self.rate_rps, self.ramp_s))
+
+
+class StairsArrivals(_OpenLoop):
+    """A stress staircase: `steps` steps of step_s seconds, the rate of step k (from 0) being
+    start_rps + k·step_rps; after the last step its rate holds.
+
+    With slo_p95_s, the run reports the breaking point: each step's p95 latency (or time to
+    first token) and error fraction are measured over the requests that arrived during it,
+    and summary.json gets
+    `stress_max_ok_rps` (the last step, counting from the first, that met the SLO before one
+    broke it) and `stress_breaking_rps` (the first step that broke it).
+    """
+
+    kind: Literal["stairs"] = "stairs"
+    start_rps: PositiveFloat = Field(description="rate of the first step")
+    step_rps: PositiveFloat = Field(description="rate added at each step")
+    step_s: PositiveFloat = Field(description="length of one step")
+    steps: PositiveInt = Field(description="number of steps")
+    slo_p95_s: Annotated[PositiveFloat | None, Maybe] = Field(
+        None, description="a step breaks the SLO when the p95 of slo_metric over its ok "
+        "responses is above this (none: no breaking-point analysis)")
+    slo_metric: Literal["latency", "ttft"] = Field(
+        "latency", description="latency: end-to-end latency; ttft: time to first token (ok "
+        "responses with an LLM call)")
+    slo_error_frac: float = Field(
+        0.01, ge=0, le=1, description="... or when more than this fraction of its requests "
+        "do not end ok")
+
+    def rates_rps(self) -> list[float]:
+        return [self.start_rps + k * self.step_rps for k in range(self.steps)]
+
+    def process(self) -> gen.ArrivalProcess:
+        points: list[tuple[float, float]] = []
+        for k, rate in enumerate(self.rates_rps()):
+            points += [(k * self.step_s, rate), ((k + 1) * self.step_s, rate)]
+        return gen.RateSchedule(points)
+
+
+class SinusoidArrivals(_OpenLoop):
+    """Diurnal: rate = mean_rps + amplitude_rps·cos(2π(t − phase_s)/period_s)."""
+
+    kind: Literal["sinusoid"] = "sinusoid"
+    mean_rps: PositiveFloat = Field(description="mean rate")
+    amplitude_rps: NonNegativeFloat = Field(description="swing around the mean (<= mean_rps)")
+    period_s: PositiveFloat = Field(gen.DAY_S, description="length of one cycle")
+    phase_s: float = Field(0.0, description="time of the peak")
+
+    def process(self) -> gen.ArrivalProcess:
+        return gen.Sinusoid(self.mean_rps, self.amplitude_rps, self.period_s, self.phase_s)
+
+
+class HourlyArrivals(_OpenLoop):
+    """Diurnal from 24 hourly rates (index 0: 00:00–01:00), interpolated between hour middles
+    and repeated daily."""
+
+    kind: Literal["hourly"] = "hourly"
+    rates_rps: list[NonNegativeFloat] = Field(
+        min_length=24, max_length=24, description="24 rates, one per hour of the day")
+    start_hour: float = Field(0.0, ge=0, lt=24, description="clock time at t = 0, hours")
+
+    def process(self) -> gen.ArrivalProcess:
+        return gen.hourly_profile(self.rates_rps, self.start_hour)
+
+
+class MMPP2Arrivals(_OpenLoop):
+    """Bursty: a two-state Markov-modulated Poisson process (started in steady state)."""
+
+    kind: Literal["mmpp2"] = "mmpp2"
+    rate1_rps: NonNegativeFloat = Field(description="rate in state 1")
+    rate2_rps: NonNegativeFloat = Field(description="rate in state 2")
+    switch12_per_s: PositiveFloat = Field(description="rate of leaving state 1, per second")
+    switch21_per_s: PositiveFloat = Field(description="rate of leaving state 2, per second")
+
+    def process(self) -> gen.ArrivalProcess:
+        return gen.MMPP2(self.rate1_rps, self.rate2_rps, self.switch12_per_s,
+                         self.switch21_per_s)
+
+
+class RenewalArrivals(_OpenLoop):
+    """Bursty (cv > 1) or regular (cv < 1): renewal arrivals with inter-arrival times of a
+    given coefficient of variation (stationary)."""
+
+    kind: Literal["renewal"] = "renewal"
+    rate_rps: PositiveFloat = Field(description="mean arrivals per second")
+    cv: NonNegativeFloat = Field(description="inter-arrival standard deviation / mean")
+    family: Literal["gamma", "lognormal"] = Field("gamma", description="inter-arrival family")
+
+    def process(self) -> gen.ArrivalProcess:
+        return gen.Renewal(self.rate_rps, self.cv, self.family)
+
+
+# ---------------------------------------------------------------- trace replay
+
+_TRACES: dict[tuple, Any] = {}
+
+
+class TraceArrivals(Section):
+    """Replay a request trace file (formats: see simscale.traces).
+
+    A relative path is resolved against the spec file's folder. With speed 1, no window, no
+    loop and rate_scale 1, the arrivals (times and token counts) are exactly the trace's.
+    """
+
+    kind: Literal["trace"] = "trace"
+    path: str = Field(description="the trace file (relative to the spec file)")
+    format: Literal["auto", "azure", "mooncake", "csv", "parquet"] = Field(
+        "auto", description="file format (auto: from the extension and header)")
+    speed: PositiveFloat = Field(1.0, description="simulated time = trace time / speed")
+    window_s: tuple[NonNegativeFloat, PositiveFloat] | None = Field(
+        None, description="[start_s, end_s]: replay only these trace seconds (none: all)")
+    loop: bool = Field(False, description="start the window again when it ends")
+    rate_scale: PositiveFloat = Field(
+        1.0, description="superpose copies of the trace (2: twice the rate; 0.5: thinned)")
+    lenient: bool = Field(False, description="skip and count bad rows instead of failing")
+    request_kind: str | None = Field(
+        None, description="the kind of every row of a trace without a kind column (none: "
+        "drawn from the mix)")
+    prefix_blocks: PositiveInt = Field(
+        2, description="Mooncake: leading 512-token blocks that identify a shared prefix")
+
+    @model_validator(mode="after")
+    def _window(self) -> TraceArrivals:
+        if self.window_s is not None and self.window_s[1] <= self.window_s[0]:
+            raise ValueError("window_s: end must be after start")
+        return self
+
+    def load(self):
+        """The trace (simscale.traces.Trace), read once per file version and cached.
+
+        Raises InputError naming file:line and the problem.
+        """
+        from simscale.traces import read_trace
+
+        try:
+            stat = os.stat(self.path)
+            version: tuple = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            version = ()
+        key = (str(Path(self.path)), version, self.format, self.lenient, self.prefix_blocks)
+        trace = _TRACES.get(key)
+        if trace is None:
+            trace = read_trace(self.path, self.format, lenient=self.lenient,
+                               kind=self.request_kind, prefix_blocks=self.prefix_blocks)
+            if len(_TRACES) >= 8:
+                _TRACES.clear()
+            _TRACES[key] = trace
+        return trace
+
+
+# ---------------------------------------------------------------- closed-loop users
+
+
+class UsersArrivals(Section):
+    """Closed-loop users: `users` users, each running chat sessions one after another.
+
+    A session is `opening` (kinds sent back to back, e.g. load_history) followed by a
+    geometric number of turns of mean `turns_mean`, each of a kind drawn from the mix. A user
+    sends one request, waits for its end (response, error, rejection or timeout), thinks for
+    `think_s`, and sends the next; between sessions it waits `session_gap_s`. User i starts at
+    i·ramp_s/users. No user sends after duration_s.
+    """
+
+    kind: Literal["users"] = "users"
+    users: PositiveInt = Field(description="concurrent users")
+    ramp_s: NonNegativeFloat = Field(0.0, description="users start spread evenly over this")
+    turns_mean: float = Field(6.0, ge=1, description="mean turns per session (geometric, >= 1)")
+    think_s: Distribution = Field(
+        default_factory=lambda: Exponential(mean_s=10.0),
+        description="seconds a user thinks between a response and its next turn")
+    session_gap_s: Distribution = Field(
+        default_factory=lambda: Exponential(mean_s=60.0),
+        description="seconds between the end of a session and the user's next session")
+    opening: list[str] = Field(
+        default_factory=list, description="kinds each session starts with, sent back to back")
+
+
+ArrivalSpec = Annotated[
+    PoissonArrivals | ScheduleArrivals | RampUpArrivals | StepArrivals | SpikeArrivals
+    | SoakArrivals | StairsArrivals | SinusoidArrivals | HourlyArrivals | MMPP2Arrivals
+    | RenewalArrivals | TraceArrivals | UsersArrivals,
+    Field(discriminator="kind"),
+]
+
+
+# ---------------------------------------------------------------- request kinds
+
+
+class TokenCounts(Section):
+    """Token counts: a lognormal of the given mean and cv, rounded and clipped to [1, max]
+    (simscale.arrivals.token_counts); cv = 0 gives the mean every time."""
+
+    kind: Literal["tokens"] = "tokens"
+    mean: PositiveFloat = Field(description="mean tokens")
+    cv: NonNegativeFloat = Field(1.0, description="standard deviation / mean")
+    max: Annotated[PositiveInt | None, Maybe] = Field(None, description="upper bound")
+
+
+def _token_tag(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("kind", "tokens"))
+    return str(getattr(value, "kind", "tokens"))
+
+
+TokenSpec = Annotated[
+    Annotated[TokenCounts, Tag("tokens")] | Annotated[Exponential, Tag("exponential")]
+    | Annotated[Deterministic, Tag("deterministic")] | Annotated[Lognormal, Tag("lognormal")]
+    | Annotated[Gamma, Tag("gamma")] | Annotated[Empirical, Tag("empirical")],
+    Discriminator(_token_tag),
+]
+"""Either TokenCounts ({mean, cv, max}, no kind needed) or any distribution (rounded)."""
+
+
+class KindSpec(Section):
+    """One request kind and its cost profile."""
+
+    weight: PositiveFloat = Field(1.0, description="relative frequency in the mix")
+    service: Distribution | None = Field(
+        None, description="CPU seconds on one core (none: workload.service)")
+    reads: list[DataType] = Field(
+        default_factory=list, description="data types read through the cache")
+    writes: list[DataType] = Field(
+        default_factory=list, description="data types written (cache and database)")
+    db_queries: NonNegativeInt = Field(
+        0, description="database queries a cache miss costs")
+    llm: bool = Field(False, description="calls the LLM upstream ([upstream])")
+    prompt_tokens: TokenSpec | None = Field(
+        None, description="prompt tokens per request (none: 0, or the trace's)")
+    output_tokens: TokenSpec | None = Field(
+        None, description="output tokens per request (none: 0, or the trace's)")
 
 
 class WorkloadSpec(Section):
     """Where requests come from and what they cost."""
 
-    arrivals: ArrivalSpec = Field(description="the arrival process")
+    arrivals: ArrivalSpec = Field(description="the arrival process (tagged by kind)")
     service: Distribution = Field(
         default_factory=lambda: Exponential(mean_s=0.05),
         description="CPU seconds of work per request on one core",
     )
-    kind: str = Field("request", description="the request kind recorded for every arrival")
+    kind: str = Field("request", description="the request kind recorded for every arrival "
+                      "when there is no mix")
+    mix: dict[str, KindSpec] = Field(
+        default_factory=dict, description="request kinds by name, with weights and costs "
+        "(empty: every request is `kind`, costing `service`)")
 
+    @model_validator(mode="after")
+    def _kinds_known(self) -> WorkloadSpec:
+        names = set(self.mix) or {self.kind}
+        arrivals = self.arrivals
+        if isinstance(arrivals, UsersArrivals):
+            unknown = [k for k in arrivals.opening if k not in names]
+            if unknown:
+                raise ValueError(f"arrivals.opening: unknown kind {unknown[0]!r} "
+                                 f"(known: {', '.join(sorted(names))})")
+        if isinstance(arrivals, TraceArrivals) and self.mix and arrivals.request_kind:
+            if arrivals.request_kind not in self.mix:
+                raise ValueError(f"arrivals.request_kind: {arrivals.request_kind!r} is not a "
+                                 f"kind of the mix (known: {', '.join(sorted(names))})")
+        if any(not n.strip() for n in self.mix):
+            raise ValueError("mix: a kind name must not be empty")
+        return self
+
+    def trace_kinds_problem(self, trace) -> str | None:
+        """Why a trace's kind column does not fit the mix (None: it fits)."""
+        if trace.kind is None or not self.mix:
+            return None
+        unknown = sorted(set(trace.kind.tolist()) - set(self.mix))
+        if not unknown:
+            return None
+        return (f"{trace.source}: kind {unknown[0]!r} is not a kind of workload.mix "
+                f"(known: {', '.join(self.mix)})")
+
+    def check_files(self, source: str) -> None:
+        """Read every file the workload names (trace, empirical distributions) now, so that a
+        bad one fails before anything runs; raises InputError naming the file and line."""
+        for field, dist in self.empirical_files():
+            try:
+                dist.values()
+            except ValueError as exc:
+                raise InputError(f"{source}: {field}.path: {exc}") from None
+        if isinstance(self.arrivals, TraceArrivals):
+            problem = self.trace_kinds_problem(self.arrivals.load())
+            if problem:
+                raise InputError(problem)
+
+    def empirical_files(self) -> list[tuple[str, Empirical]]:
+        """(field path, distribution) of every empirical distribution the workload names."""
+        found = []
+
+        def visit(path: str, value: Any) -> None:
+            if isinstance(value, Empirical):
+                found.append((path, value))
+
+        visit("workload.service", self.service)
+        for name, spec in self.mix.items():
+            for field in ("service", "prompt_tokens", "output_tokens"):
+                visit(f"workload.mix.{name}.{field}", getattr(spec, field))
+        if isinstance(self.arrivals, UsersArrivals):
+            visit("workload.arrivals.think_s", self.arrivals.think_s)
+            visit("workload.arrivals.session_gap_s", self.arrivals.session_gap_s)
+        return found
 

@@ -1,0 +1,10 @@
+"""Export a spec's policies as production configuration, and read configuration back.
+
+Public faces (imported from their modules, so that `simscale --help` stays fast):
+`simscale.export.plan.plan_from_spec` (the deployment a spec describes),
+`simscale.export.targets.TARGETS` / `export_plan` / `write_export` (render, check and write
+one target: env, kubernetes, nginx, haproxy, redis, compose), `simscale.export.validate`
+(the real tools: nginx -t, haproxy -c, kubernetes-validate, redis-server),
+`simscale.export.importer.import_file` (HPA, ScaledObject or nginx upstream → spec fragment)
+and `simscale.export.command.register` (the `export` and `import` commands).
+"""

@@ -1,0 +1,329 @@
+"""simscale's own checks on exported files: the rules the real validators do not enforce.
+
+kubernetes-validate checks types and field names but not the API server's cross-field rules
+(minReplicas <= maxReplicas, stabilization windows 0..3600 s, policy periods 1..1800 s);
+KEDA's ScaledObject has no bundled schema at all; `haproxy -c` accepts `slowstart` with
+static algorithms where it does nothing; nginx accepts a second balancing method with only a
+warning. Each check returns one line per problem, naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from simscale.export.quantity import parse_quantity
+from simscale.export.yamlio import load_yaml_documents
+
+SELECT_POLICIES = ("Max", "Min", "Disabled")
+POLICY_TYPES = ("Pods", "Percent")
+MAX_WINDOW_S = 3600
+MAX_PERIOD_S = 1800
+REDIS_POLICIES = ("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru",
+                  "volatile-lfu", "volatile-random", "volatile-ttl")
+NGINX_METHODS = ("least_conn", "random", "hash", "ip_hash", "least_time")
+NGINX_PLUS_ONLY = ("health_check", "least_time", "sticky", "zone_sync", "ntlm")
+HAPROXY_STATIC = ("static-rr", "source", "uri", "url_param", "hdr", "rdp-cookie")
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _scaling_rules(rules: Any, where: str) -> list[str]:
+    problems = []
+    if rules is None:
+        return problems
+    if not isinstance(rules, dict):
+        return [f"{where}: must be a mapping"]
+    window = rules.get("stabilizationWindowSeconds")
+    if window is not None and not (_int(window) and 0 <= window <= MAX_WINDOW_S):
+        problems.append(f"{where}.stabilizationWindowSeconds: {window!r} must be a whole number "
+                        f"of seconds in 0..{MAX_WINDOW_S}")
+    select = rules.get("selectPolicy")
+    if select is not None and select not in SELECT_POLICIES:
+        problems.append(f"{where}.selectPolicy: {select!r} is not one of "
+                        f"{', '.join(SELECT_POLICIES)}")
+    policies = rules.get("policies")
+    if policies is not None:
+        if not policies:
+            problems.append(f"{where}.policies: must hold at least one policy when given")
+        for n, policy in enumerate(policies):
+            at = f"{where}.policies[{n}]"
+            if policy.get("type") not in POLICY_TYPES:
+                problems.append(f"{at}.type: {policy.get('type')!r} is not Pods or Percent")
+            value = policy.get("value")
+            if not (_int(value) and value >= 1):
+                problems.append(f"{at}.value: {value!r} must be a whole number >= 1")
+            period = policy.get("periodSeconds")
+            if not (_int(period) and 1 <= period <= MAX_PERIOD_S):
+                problems.append(f"{at}.periodSeconds: {period!r} must be a whole number of "
+                                f"seconds in 1..{MAX_PERIOD_S}")
+    return problems
+
+
+def _bounds(low: Any, high: Any, where: str, names: tuple[str, str], lowest: int) -> list[str]:
+    problems = []
+    if not (_int(low) and low >= lowest):
+        problems.append(f"{where}.{names[0]}: {low!r} must be a whole number >= {lowest}")
+    if not (_int(high) and high >= 1):
+        problems.append(f"{where}.{names[1]}: {high!r} must be a whole number >= 1")
+    if _int(low) and _int(high) and low > high:
+        problems.append(f"{where}: {names[0]} ({low}) must not exceed {names[1]} ({high})")
+    return problems
+
+
+def check_hpa(obj: dict, source: str = "hpa") -> list[str]:
+    """An autoscaling/v2 HorizontalPodAutoscaler: bounds, metrics, behavior."""
+    spec = obj.get("spec") or {}
+    where = f"{source}: spec"
+    problems = _bounds(spec.get("minReplicas", 1), spec.get("maxReplicas"), where,
+                       ("minReplicas", "maxReplicas"), 1)
+    metrics = spec.get("metrics") or []
+    if not metrics:
+        problems.append(f"{where}.metrics: at least one metric is needed")
+    for n, metric in enumerate(metrics):
+        target = ((metric.get(metric.get("type", "").lower()) or {}).get("target") or {})
+        average = target.get("averageValue")
+        if target.get("type") == "AverageValue":
+            try:
+                positive = parse_quantity(average) > 0
+            except ValueError:
+                positive = False
+            if not positive:
+                problems.append(f"{where}.metrics[{n}].target.averageValue: {average!r} must "
+                                "be a positive quantity")
+        utilization = target.get("averageUtilization")
+        if target.get("type") == "Utilization" and not (_int(utilization) and utilization >= 1):
+            problems.append(f"{where}.metrics[{n}].target.averageUtilization: {utilization!r} "
+                            "must be a whole percent >= 1")
+    behavior = spec.get("behavior") or {}
+    for direction in ("scaleUp", "scaleDown"):
+        problems += _scaling_rules(behavior.get(direction), f"{where}.behavior.{direction}")
+    return problems
+
+
+def check_scaled_object(obj: dict, source: str = "scaledobject") -> list[str]:
+    """A KEDA ScaledObject (no schema is bundled for it): the fields KEDA requires."""
+    spec = obj.get("spec") or {}
+    where = f"{source}: spec"
+    problems = []
+    if not (spec.get("scaleTargetRef") or {}).get("name"):
+        problems.append(f"{where}.scaleTargetRef.name: required")
+    problems += _bounds(spec.get("minReplicaCount", 0), spec.get("maxReplicaCount", 100),
+                        where, ("minReplicaCount", "maxReplicaCount"), 0)
+    for field in ("pollingInterval", "cooldownPeriod"):
+        value = spec.get(field)
+        if value is not None and not (_int(value) and value >= (1 if field[0] == "p" else 0)):
+            problems.append(f"{where}.{field}: {value!r} must be a whole number of seconds")
+    triggers = spec.get("triggers") or []
+    if not triggers:
+        problems.append(f"{where}.triggers: at least one trigger is needed")
+    for n, trigger in enumerate(triggers):
+        if not isinstance(trigger.get("type"), str):
+            problems.append(f"{where}.triggers[{n}].type: required")
+        metadata = trigger.get("metadata")
+        if not isinstance(metadata, dict) or not all(isinstance(v, str)
+                                                      for v in metadata.values()):
+            problems.append(f"{where}.triggers[{n}].metadata: must map names to strings")
+    hpa_config = (spec.get("advanced") or {}).get("horizontalPodAutoscalerConfig") or {}
+    behavior = hpa_config.get("behavior") or {}
+    for direction in ("scaleUp", "scaleDown"):
+        problems += _scaling_rules(behavior.get(direction),
+                                   f"{where}.advanced.horizontalPodAutoscalerConfig.behavior."
+                                   f"{direction}")
+    return problems
+
+
+def check_kubernetes(files: dict[str, str]) -> list[str]:
+    """Every manifest: the HPA's and ScaledObject's rules, and replicas within their bounds."""
+    problems: list[str] = []
+    bounds = None
+    replicas = None
+    for name, text in files.items():
+        for doc in load_yaml_documents(text, name):
+            kind = doc.get("kind")
+            if kind == "HorizontalPodAutoscaler":
+                problems += check_hpa(doc, name)
+                spec = doc.get("spec", {})
+                bounds = (spec.get("minReplicas", 1), spec.get("maxReplicas"))
+            elif kind == "ScaledObject":
+                problems += check_scaled_object(doc, name)
+                spec = doc.get("spec", {})
+                bounds = (spec.get("minReplicaCount", 0), spec.get("maxReplicaCount", 100))
+            elif kind == "Deployment":
+                replicas = (doc.get("spec") or {}).get("replicas")
+    if bounds and _int(replicas) and all(_int(b) for b in bounds):
+        if not max(bounds[0], 1) <= replicas <= bounds[1]:
+            problems.append(f"deployment.yaml: spec.replicas ({replicas}) is outside the "
+                            f"autoscaler's bounds {bounds[0]}..{bounds[1]}")
+    return problems
+
+
+# ---------------------------------------------------------------- proxies
+
+
+def _statements(text: str) -> Iterable[list[str]]:
+    """nginx statements as word lists (comments dropped; braces end statements too)."""
+    text = re.sub(r"#[^\n]*", "", text)
+    for raw in re.split(r"[;{}]", text):
+        words = raw.split()
+        if words:
+            yield words
+
+
+def check_nginx(text: str, source: str = "nginx.conf") -> list[str]:
+    """One balancing method per upstream, weights >= 1, no NGINX Plus-only directives."""
+    problems = []
+    upstreams = re.findall(r"upstream\s+(\S+)\s*\{(.*?)\}", text, flags=re.S)
+    if not upstreams:
+        problems.append(f"{source}: no upstream block")
+    for name, body in upstreams:
+        methods = [w[0] for w in _statements(body) if w[0] in NGINX_METHODS]
+        if len(methods) > 1:
+            problems.append(f"{source}: upstream {name}: more than one balancing method "
+                            f"({', '.join(methods)}); nginx would use only the last")
+        for words in _statements(body):
+            if words[0] in NGINX_PLUS_ONLY:
+                problems.append(f"{source}: upstream {name}: {words[0]} is NGINX Plus only")
+            if words[0] != "server":
+                continue
+            for param in words[2:]:
+                if param.startswith("weight=") and not (param[7:].isdigit()
+                                                        and int(param[7:]) >= 1):
+                    problems.append(f"{source}: upstream {name}: {param}: weight must be >= 1")
+                if param.startswith("slow_start="):
+                    problems.append(f"{source}: upstream {name}: slow_start is NGINX Plus only")
+                if param == "backup" and methods and methods[0] in ("hash", "ip_hash", "random"):
+                    problems.append(f"{source}: upstream {name}: backup is not allowed with "
+                                    f"{methods[0]}")
+        if not re.search(rf"proxy_pass\s+http://{re.escape(name)}\s*;", text):
+            problems.append(f"{source}: upstream {name} is not used by any proxy_pass")
+    return problems
+
+
+def check_haproxy(text: str, source: str = "haproxy.cfg") -> list[str]:
+    """slowstart only with dynamic algorithms (a hash is dynamic with hash-type consistent);
+    weights 0..256; hash-balance-factor 0 or > 100."""
+    problems = []
+    sections = re.split(r"^(?=\S)", text, flags=re.M)
+    for section in sections:
+        lines = [ln.strip() for ln in section.splitlines() if ln.strip()
+                 and not ln.strip().startswith("#")]
+        if not lines or not lines[0].startswith("backend"):
+            continue
+        name = lines[0].split()[1] if len(lines[0].split()) > 1 else "?"
+        balance = next((ln.split()[1] for ln in lines if ln.startswith("balance ")), "roundrobin")
+        algorithm = balance.split("(")[0]
+        consistent = any(ln.split()[:2] == ["hash-type", "consistent"] for ln in lines)
+        for line in lines:
+            words = line.split()
+            if "slowstart" in words and algorithm in HAPROXY_STATIC and not consistent:
+                problems.append(f"{source}: backend {name}: slowstart has no effect with the "
+                                f"static algorithm {balance}")
+            if "weight" in words:
+                value = words[words.index("weight") + 1] if words[-1] != "weight" else ""
+                if not (value.isdigit() and 0 <= int(value) <= 256):
+                    problems.append(f"{source}: backend {name}: weight {value!r} must be 0..256")
+            if words[0] == "hash-balance-factor":
+                value = words[1] if len(words) > 1 else ""
+                if not (value.isdigit() and (int(value) == 0 or int(value) > 100)):
+                    problems.append(f"{source}: backend {name}: hash-balance-factor {value!r} "
+                                    "must be 0 or greater than 100")
+    if not any(s.startswith(("frontend", "listen")) for s in sections):
+        problems.append(f"{source}: no frontend or listen section")
+    return problems
+
+
+# ---------------------------------------------------------------- redis, env, compose
+
+
+def check_redis(text: str, source: str = "redis.conf") -> list[str]:
+    problems = []
+    settings = {}
+    for line in text.splitlines():
+        parts = line.split(maxsplit=1)
+        if parts and not parts[0].startswith("#"):
+            settings[parts[0]] = parts[1] if len(parts) > 1 else ""
+    memory = settings.get("maxmemory", "")
+    if not (memory.isdigit() and int(memory) > 0):
+        problems.append(f"{source}: maxmemory {memory!r} must be a positive number of bytes")
+    if settings.get("maxmemory-policy") not in REDIS_POLICIES:
+        problems.append(f"{source}: maxmemory-policy {settings.get('maxmemory-policy')!r} is "
+                        f"not one of {', '.join(REDIS_POLICIES)}")
+    return problems
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key] = value
+    return values
+
+
+def check_env(files: dict[str, str]) -> list[str]:
+    """Each instance file: MIN_INSTANCES <= MAX_INSTANCES, INSTANCE_n_URL numbered 1..N, one
+    INSTANCE_ID per instance."""
+    problems = []
+    ids = set()
+    for name, text in files.items():
+        env = parse_dotenv(text)
+        low, high = env.get("MIN_INSTANCES", ""), env.get("MAX_INSTANCES", "")
+        if not (low.isdigit() and high.isdigit() and int(low) <= int(high)):
+            problems.append(f"{name}: MIN_INSTANCES ({low}) must not exceed MAX_INSTANCES "
+                            f"({high})")
+        urls = sorted(int(k.split("_")[1]) for k in env if re.fullmatch(r"INSTANCE_\d+_URL", k))
+        if urls != list(range(1, len(urls) + 1)) or not urls:
+            problems.append(f"{name}: INSTANCE_n_URL must be numbered 1..N")
+        if env.get("AUTO_SCALING_ENABLED") not in ("true", "false"):
+            problems.append(f"{name}: AUTO_SCALING_ENABLED must be true or false")
+        ids.add(env.get("INSTANCE_ID"))
+    if len(ids) != len(files):
+        problems.append("env: every instance needs its own INSTANCE_ID")
+    return problems
+
+
+def check_compose(files: dict[str, str]) -> list[str]:
+    """docker-compose.yml: services, images, mounted files present, depends_on resolvable, the
+    nginx upstream naming app services, ports as strings."""
+    source = "docker-compose.yml"
+    docs = load_yaml_documents(files[source], source)
+    if len(docs) != 1 or not isinstance(docs[0], dict):
+        return [f"{source}: must hold one mapping"]
+    services = docs[0].get("services")
+    if not isinstance(services, dict) or not services:
+        return [f"{source}: services: at least one service is needed"]
+    problems = []
+    for name, service in services.items():
+        where = f"{source}: services.{name}"
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", str(name)):
+            problems.append(f"{where}: not a valid service name")
+        if not isinstance(service, dict) or not isinstance(service.get("image"), str):
+            problems.append(f"{where}.image: required")
+            continue
+        for dep in service.get("depends_on", []):
+            if dep not in services:
+                problems.append(f"{where}.depends_on: no service {dep!r}")
+        for volume in service.get("volumes", []):
+            host = volume.split(":")[0]
+            if host.startswith("./") and host[2:] not in files:
+                problems.append(f"{where}.volumes: {host} is not among the exported files")
+        for port in service.get("ports", []):
+            if not isinstance(port, str):
+                problems.append(f"{where}.ports: {port!r} must be a quoted string")
+        environment = service.get("environment", {})
+        if not isinstance(environment, dict) or not all(isinstance(v, str)
+                                                         for v in environment.values()):
+            problems.append(f"{where}.environment: values must be strings")
+    if "nginx" not in services:
+        problems.append(f"{source}: services.nginx: required (the load balancer)")
+    if not any(str(n).startswith("redis") for n in services):
+        problems.append(f"{source}: a redis service is required")
+    conf = files.get("nginx.conf", "")
+    for host in re.findall(r"^\s*server\s+([^\s:;]+):\d+", conf, flags=re.M):
+        if host not in services:
+            problems.append(f"nginx.conf: upstream server {host} is not a compose service")
+    return problems

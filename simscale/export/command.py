@@ -1,0 +1,97 @@
+"""The `export` and `import` commands; the export modules are imported inside each command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from simscale.errors import InputError
+
+
+def _fail(error: InputError) -> None:
+    for line in error.problems:
+        typer.echo(f"error: {line}", err=True)
+    raise typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `export` and `import` commands to `app`."""
+    app.command("export")(export_command)
+    app.command("import")(import_command)
+
+
+def export_command(
+    source: Annotated[Path, typer.Argument(
+        help="experiment spec (TOML) or run directory (its Parquet metadata holds the spec)")],
+    target: Annotated[str, typer.Option(
+        "--target", "-t",
+        help="env, kubernetes, nginx, haproxy, redis or compose")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder to write the files to")],
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="a feature the target cannot express is an error (exit 2)")] = False,
+    validate: Annotated[bool, typer.Option(
+        "--validate", help="check the files with the real tool when it is installed "
+                           "(nginx -t, haproxy -c, kubernetes-validate, redis-server)")] = False,
+    name: Annotated[str | None, typer.Option(
+        "--name", help="service name (default: the spec's name)")] = None,
+    image: Annotated[str | None, typer.Option(
+        "--image", help="container image (kubernetes, compose; default ai-chat:latest)")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", "-s", help="override a spec field: path.to.field=value (repeatable)")] = None,
+) -> None:
+    """Export the spec's policies as production configuration for one target."""
+    from simscale.export.plan import plan_from_spec
+    from simscale.export.source import load_source
+    from simscale.export.targets import export_plan, get_target, write_export
+
+    try:
+        get_target(target)
+        spec = load_source(source, set_ or [])
+        plan = plan_from_spec(spec, name=name, image=image)
+        exported = export_plan(plan, target, strict=strict)
+        written = write_export(exported, out)
+    except InputError as exc:
+        _fail(exc)
+    for loss in exported.losses:
+        typer.echo(f"warning: {loss}", err=True)
+    for path in written:
+        typer.echo(f"wrote {path}")
+    if validate:
+        from simscale.export.validate import FAILED, validate_files
+
+        results = validate_files(exported.target, out, list(exported.files))
+        for result in results:
+            typer.echo(str(result), err=result.status == FAILED)
+        if any(r.status == FAILED for r in results):
+            raise typer.Exit(1)
+
+
+def import_command(
+    file: Annotated[Path, typer.Argument(
+        help="an HPA (or KEDA ScaledObject) manifest, YAML or JSON, or an nginx config")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="write the TOML fragment here instead of stdout")] = None,
+) -> None:
+    """Read an HPA manifest or an nginx upstream back into a spec fragment (TOML)."""
+    from simscale.export.importer import fragment_toml, import_file
+
+    try:
+        fragment, warnings = import_file(file)
+    except InputError as exc:
+        _fail(exc)
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    text = fragment_toml(fragment, f"spec fragment imported from {file.name} by simscale")
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.partial")
+        tmp.write_text(text)
+        tmp.replace(out)
+    except OSError as exc:
+        _fail(InputError(f"--out: cannot write {out} ({exc.strerror})"))
+    typer.echo(f"wrote {out}")

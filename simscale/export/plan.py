@@ -1,0 +1,150 @@
+"""The deployment a spec describes, as the export targets need it: one flat, read-only Plan.
+
+`plan_from_spec` reads the spec's policies through their validated config dataclasses
+(`PolicyRef.config`) and reads the optional sections defensively (a section or field that a
+spec version does not have counts as "not configured"), so every target works from the same
+facts. Instance i of the simulator (0-based) is the service's `instance-(i+1)`, listening on
+port 3000 + i when run locally (the service's INSTANCE_n_URL convention).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from simscale.export.base import app_name, image_ref
+
+APP_PORT = 3000
+HEALTH_PATH = "/api/health"
+DEFAULT_IMAGE = "ai-chat:latest"
+
+
+@dataclass(frozen=True)
+class CachePlan:
+    """The cache: eviction policy and its config, shards, and the room of one shard."""
+
+    policy: str
+    config: Any
+    shards: int
+    capacity_items: int | None
+    capacity_bytes: int | None
+    size_bytes_by_type: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the targets export, read once from a spec."""
+
+    name: str
+    image: str
+    port: int
+    replicas: int                      # instances at t = 0
+    cores: int
+    memory_limit_mb: float
+    request_timeout_s: float | None
+    balancer_policy: str
+    balancer: Any                      # the balancer's frozen config
+    autoscaling_enabled: bool
+    autoscaler_policy: str | None
+    autoscaler: Any | None             # the autoscaler's frozen config
+    drain_deadline_s: float | None
+    scale_in_victims: str | None
+    health_check: Any | None           # policies.resilience.HealthCheckConfig
+    outlier: Any | None                # policies.resilience.OutlierDetectionConfig
+    slow_start: Any | None             # policies.resilience.SlowStartConfig
+    slow_start_field: str              # where the slow start came from in the spec
+    retry: Any | None                  # policies.resilience.RetryPolicyConfig
+    circuit_breaker: Any | None
+    rate_limits: tuple[tuple[str, Any], ...]  # (limiter policy name, its config)
+    cache: CachePlan | None
+
+    def server_names(self) -> list[str]:
+        """The service's instance names, instance-1 … instance-N."""
+        return [f"instance-{i + 1}" for i in range(self.replicas)]
+
+    @property
+    def min_replicas(self) -> int:
+        return self.autoscaler.min_replicas if self.autoscaler is not None else self.replicas
+
+    @property
+    def max_replicas(self) -> int:
+        return self.autoscaler.max_replicas if self.autoscaler is not None else self.replicas
+
+
+def _config(part: Any) -> Any:
+    """A sub-table's policy config (its `.config`), or the part itself; None stays None."""
+    if part is None:
+        return None
+    config = getattr(part, "config", None)
+    return config if config is not None else part
+
+
+def plan_from_spec(spec: Any, name: str | None = None, image: str | None = None) -> Plan:
+    """The Plan of a validated Spec. `name` overrides the service name (default: the spec's
+    name made DNS-safe); `image` the container image. Raises InputError for an unsafe name or
+    image, naming the field."""
+    service = app_name(spec.name, name)
+    image = image_ref(image if image is not None else DEFAULT_IMAGE)
+    instances = spec.instances
+
+    autoscaling = getattr(spec, "autoscaling", None)
+    enabled = bool(getattr(autoscaling, "enabled", False))
+    autoscaler_policy = getattr(autoscaling, "policy", None) if enabled else None
+    autoscaler = _config(autoscaling) if enabled else None
+    replicas = instances.count
+    if enabled and hasattr(autoscaling, "initial_count"):
+        replicas = autoscaling.initial_count(instances.count)
+    elif autoscaler is not None:
+        replicas = min(max(replicas, autoscaler.min_replicas), autoscaler.max_replicas)
+
+    resilience = getattr(spec, "resilience", None)
+    balancer = spec.balancer.config
+    slow_start = _config(getattr(resilience, "slow_start", None))
+    slow_start_field = "resilience.slow_start"
+    if slow_start is None and getattr(balancer, "slow_start", None) is not None:
+        slow_start, slow_start_field = balancer.slow_start, "balancer.params.slow_start"
+
+    limiters = tuple((ref.policy, ref.config)
+                     for ref in (getattr(resilience, "rate_limit", None) or ()))
+    timeouts = getattr(spec, "timeouts", None)
+
+    return Plan(
+        name=service,
+        image=image,
+        port=APP_PORT,
+        replicas=max(1, replicas),
+        cores=instances.cores_effective,
+        memory_limit_mb=instances.memory_limit_mb,
+        request_timeout_s=getattr(timeouts, "request_s", None),
+        balancer_policy=spec.balancer.policy,
+        balancer=balancer,
+        autoscaling_enabled=enabled,
+        autoscaler_policy=autoscaler_policy,
+        autoscaler=autoscaler,
+        drain_deadline_s=getattr(autoscaling, "drain_deadline_s", None) if enabled else None,
+        scale_in_victims=getattr(autoscaling, "scale_in_victims", None) if enabled else None,
+        health_check=_config(getattr(resilience, "health_check", None)),
+        outlier=_config(getattr(resilience, "outlier_detection", None)),
+        slow_start=slow_start,
+        slow_start_field=slow_start_field,
+        retry=_config(getattr(resilience, "retry", None)),
+        circuit_breaker=_config(getattr(resilience, "circuit_breaker", None)),
+        rate_limits=limiters,
+        cache=_cache_plan(getattr(spec, "cache", None)),
+    )
+
+
+def _cache_plan(cache: Any) -> CachePlan | None:
+    if cache is None or not getattr(cache, "enabled", False):
+        return None
+    eviction = getattr(cache, "eviction", None)
+    if eviction is None:
+        return None
+    return CachePlan(
+        policy=eviction.policy,
+        config=eviction.config,
+        shards=getattr(cache, "shards", 1),
+        capacity_items=getattr(cache, "capacity_items", None),
+        capacity_bytes=getattr(cache, "capacity_bytes", None),
+        size_bytes_by_type=dict(getattr(cache, "size_bytes_by_type", {}) or {}),
+    )

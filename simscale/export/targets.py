@@ -1,0 +1,92 @@
+"""The registry of export targets, and `export_plan`, which renders and checks one of them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from simscale.errors import InputError
+from simscale.export import checks, compose, env, haproxy, kubernetes, nginx, redis
+from simscale.export.base import Export, Losses
+from simscale.export.plan import Plan
+
+
+@dataclass(frozen=True)
+class Target:
+    """An export target: its name, what it writes, how it renders and how it is checked."""
+
+    name: str
+    summary: str
+    render: Callable[[Plan, Losses], dict[str, str]]
+    check: Callable[[dict[str, str]], list[str]]
+
+
+def _each(check: Callable[[str, str], list[str]]) -> Callable[[dict[str, str]], list[str]]:
+    return lambda files: [p for name, text in files.items() for p in check(text, name)]
+
+
+TARGETS: dict[str, Target] = {t.name: t for t in (
+    Target("env", "the service's environment variables, one dotenv file per instance",
+           env.render, checks.check_env),
+    Target("kubernetes", "Deployment, Service and HPA autoscaling/v2 (or KEDA ScaledObject)",
+           kubernetes.render, checks.check_kubernetes),
+    Target("nginx", "nginx.conf: an upstream for the balancer, passive health",
+           nginx.render, _each(checks.check_nginx)),
+    Target("haproxy", "haproxy.cfg: frontend and backend, balance, checks, slowstart",
+           haproxy.render, _each(checks.check_haproxy)),
+    Target("redis", "redis.conf of one cache shard: maxmemory and maxmemory-policy",
+           redis.render, _each(checks.check_redis)),
+    Target("compose", "docker-compose.yml: app instances behind nginx, and Redis",
+           compose.render,
+           lambda files: (checks.check_compose(files)
+                          + checks.check_nginx(files["nginx.conf"])
+                          + (checks.check_redis(files["redis.conf"])
+                             if "redis.conf" in files else []))),
+)}
+
+
+def get_target(name: str) -> Target:
+    """The target called `name`; InputError listing the known targets otherwise."""
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise InputError(f"--target: unknown target {name!r} (known: "
+                         f"{', '.join(sorted(TARGETS))})") from None
+
+
+def export_plan(plan: Plan, target: str, strict: bool = False) -> Export:
+    """Render `target` for `plan` and run simscale's own checks on the result.
+
+    Raises InputError for an unknown target, for values that cannot be written safely, for
+    files that fail the checks (each problem names the file and field) and, with `strict`,
+    for every policy feature the target cannot express.
+    """
+    chosen = get_target(target)
+    losses = Losses(chosen.name)
+    files = chosen.render(plan, losses)
+    problems = chosen.check(files)
+    if problems:
+        raise InputError([f"{chosen.name}: {p}" for p in problems])
+    if strict and losses.items:
+        raise InputError([f"{loss} (--strict)" for loss in losses.items])
+    return Export(chosen.name, files, tuple(losses.items))
+
+
+def write_export(export: Export, out_dir: Path) -> list[Path]:
+    """Write every file under `out_dir`, each to a temporary name first and then renamed, so
+    no file is ever left half-written under its final name. Returns the paths written."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out: cannot create {out_dir} ({exc.strerror})") from None
+    written = []
+    for name, text in export.files.items():
+        final = out_dir / name
+        tmp = out_dir / f".{name}.partial"
+        tmp.write_text(text)
+        os.replace(tmp, final)
+        written.append(final)
+    return written

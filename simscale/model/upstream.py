@@ -1,0 +1,250 @@
+"""The LLM upstream: a provider that streams tokens back, within its own limits.
+
+A call (stage contract: `call(instance, req, now, then)`, see simscale.model.workload) holds
+the request's slot on its instance (model.begin_wait / end_wait) from the moment it is made
+until the last token, queued or streaming. Once it starts:
+
+  time to first token  ttft = ttft_base_s + ttft_per_prompt_token_s × prompt_tokens
+  then the stream      output_tokens × tpot_s
+
+the usual first-order model of LLM serving latency: prefill grows with the prompt, decoding
+emits one token per time-per-output-token (e.g. the TTFT and TPOT metrics of vLLM's and
+NVIDIA's serving benchmarks). With jitter_cv > 0 both are multiplied by one mean-1 lognormal
+factor per call (stream "upstream.jitter"). `req.ttft_s` is set at the first token as the time
+from the request's arrival, so it includes queueing on the instance, CPU work, data stages and
+waiting for the provider.
+
+Limits. At most `max_streams` calls stream at once. Requests and tokens per minute are token
+buckets holding one minute's allowance, refilled continuously at limit/60 per second; a call
+takes one request and prompt_tokens + output_tokens tokens when it starts (providers count
+the requested output tokens when a request is admitted). A call that finds a limit reached
+fails at once with reason UpstreamConcurrencyLimited or UpstreamRateLimited (on_limit =
+"fail": model.attempt_failed, so the retry policy may send it elsewhere), or waits in one FIFO
+queue (on_limit = "queue"; no call overtakes the head) until the limit allows it; a call larger
+than the whole tokens-per-minute allowance fails even then, and a full queue (queue_limit)
+fails with UpstreamQueueFull. A queued call whose request has ended (timeout) or whose
+instance crashed is dropped when it reaches the head, without using the provider.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from simscale.model.request import PENDING
+from simscale.sections.upstream import UpstreamSpec
+from simscale.streams import stream
+
+INF = float("inf")
+RATE_LIMITED = "UpstreamRateLimited"
+CONCURRENCY_LIMITED = "UpstreamConcurrencyLimited"
+QUEUE_FULL = "UpstreamQueueFull"
+_EPS = 1e-9
+
+
+class TokenBucket:
+    """`per_minute` units a minute: holds at most one minute's worth, refilled continuously."""
+
+    __slots__ = ("capacity", "rate_per_s", "level", "at_s")
+
+    def __init__(self, per_minute: float) -> None:
+        self.capacity = per_minute
+        self.rate_per_s = per_minute / 60.0
+        self.level = per_minute
+        self.at_s = 0.0
+
+    def _refill(self, now: float) -> None:
+        if now > self.at_s:
+            self.level = min(self.capacity, self.level + (now - self.at_s) * self.rate_per_s)
+            self.at_s = now
+
+    def allows(self, amount: float, now: float) -> bool:
+        self._refill(now)
+        return self.level >= amount - _EPS * self.capacity
+
+    def take(self, amount: float, now: float) -> None:
+        self._refill(now)
+        self.level -= amount
+
+    def wait_s(self, amount: float, now: float) -> float:
+        """Seconds until `amount` units are available (0: now)."""
+        self._refill(now)
+        return max(0.0, (amount - self.level) / self.rate_per_s)
+
+
+class Upstream:
+    """The LLM provider of one run (model.upstream)."""
+
+    def __init__(self, model, spec: UpstreamSpec) -> None:
+        self.model = model
+        self.env = model.env
+        self.spec = spec
+        self.max_streams = spec.max_streams if spec.max_streams is not None else INF
+        self.requests = (TokenBucket(spec.requests_per_minute)
+                         if spec.requests_per_minute is not None else None)
+        self.tokens = (TokenBucket(spec.tokens_per_minute)
+                       if spec.tokens_per_minute is not None else None)
+        self.fail_on_limit = spec.on_limit == "fail"
+        self.queue: deque = deque()   # (instance, req, then, enqueued_s)
+        self.active = 0               # calls streaming (or before their first token)
+        self._wake_at = INF
+        self._wake_token = 0
+        self._jitter = None
+        if spec.jitter_cv > 0:
+            sigma2 = math.log1p(spec.jitter_cv**2)
+            self._jitter = (stream(model.spec.seed, "upstream.jitter"), -sigma2 / 2,
+                            math.sqrt(sigma2))
+        # totals for summary.json
+        self.calls = 0
+        self.limited = 0
+        self.queued_calls = 0
+        self.dequeued_calls = 0
+        self.queue_wait_s = 0.0
+        model.metric_hooks.append(self._metrics)
+        model.summary_hooks.append(self._summary)
+
+    # ------------------------------------------------------------ latency
+
+    def latency_s(self, prompt_tokens: int, output_tokens: int) -> tuple[float, float]:
+        """(time to first token, time from first to last token) of one call, s."""
+        spec = self.spec
+        ttft = spec.ttft_base_s + spec.ttft_per_prompt_token_s * prompt_tokens
+        streaming = spec.tpot_s * output_tokens
+        if self._jitter is not None:
+            rng, mu, sigma = self._jitter
+            factor = float(rng.lognormal(mu, sigma))
+            ttft *= factor
+            streaming *= factor
+        return ttft, streaming
+
+    # ------------------------------------------------------------ calls
+
+    def call(self, instance, req, now: float, then) -> None:
+        """Call the provider for `req`; then(instance, req, now) after its last token."""
+        if self.queue and not self.fail_on_limit:
+            self._enqueue(instance, req, then, now)  # first come, first served
+            return
+        reason = self._blocked(req, now)
+        if reason is None:
+            self._start(instance, req, now, then)
+        elif self.fail_on_limit:
+            self._fail(instance, req, now, reason)
+        else:
+            self._enqueue(instance, req, then, now)
+
+    def _need_tokens(self, req) -> int:
+        info = req.info
+        return info.prompt_tokens + info.output_tokens
+
+    def _blocked(self, req, now: float) -> str | None:
+        if self.active >= self.max_streams:
+            return CONCURRENCY_LIMITED
+        if self.requests is not None and not self.requests.allows(1, now):
+            return RATE_LIMITED
+        if self.tokens is not None and not self.tokens.allows(self._need_tokens(req), now):
+            return RATE_LIMITED
+        return None
+
+    def _fail(self, instance, req, now: float, reason: str) -> None:
+        self.limited += 1
+        self.model.attempt_failed(instance, req, now, reason)
+
+    def _enqueue(self, instance, req, then, now: float) -> None:
+        if self.tokens is not None and self._need_tokens(req) > self.tokens.capacity:
+            self._fail(instance, req, now, RATE_LIMITED)  # would never fit
+            return
+        limit = self.spec.queue_limit
+        if limit is not None and len(self.queue) >= limit:
+            self._fail(instance, req, now, QUEUE_FULL)
+            return
+        self.model.begin_wait(instance, req)
+        self.queue.append((instance, req, then, now))
+        self.queued_calls += 1
+        if len(self.queue) == 1:
+            self._drain(now)
+
+    def _start(self, instance, req, now: float, then) -> None:
+        self.active += 1
+        self.calls += 1
+        if self.requests is not None:
+            self.requests.take(1, now)
+        if self.tokens is not None:
+            self.tokens.take(self._need_tokens(req), now)
+        ttft, streaming = self.latency_s(req.info.prompt_tokens, req.info.output_tokens)
+        self.model.begin_wait(instance, req)
+        ev = self.env.timeout(ttft)
+        ev.callbacks.append(lambda _ev: self._first_token(instance, req, streaming, then))
+
+    def _first_token(self, instance, req, streaming_s: float, then) -> None:
+        if req.status == PENDING and req.instance is instance and req in instance.waiting:
+            req.ttft_s = self.env._now - req.info.arrival_s
+        ev = self.env.timeout(streaming_s)
+        ev.callbacks.append(lambda _ev: self._last_token(instance, req, then))
+
+    def _last_token(self, instance, req, then) -> None:
+        now = self.env._now
+        self.active -= 1
+        if self.model.end_wait(instance, req, now):
+            then(instance, req, now)
+        if self.queue:
+            self._drain(now)
+
+    # ------------------------------------------------------------ the queue
+
+    def _drain(self, now: float) -> None:
+        """Start queued calls, head first, while the limits allow."""
+        queue = self.queue
+        model = self.model
+        while queue:
+            instance, req, then, since = queue[0]
+            if req.status != PENDING or req.instance is not instance or req not in instance.waiting:
+                queue.popleft()
+                model.end_wait(instance, req, now)  # frees the slot of an ended request
+                continue
+            reason = self._blocked(req, now)
+            if reason is None:
+                queue.popleft()
+                model.end_wait(instance, req, now)
+                self.queue_wait_s += now - since
+                self.dequeued_calls += 1
+                self._start(instance, req, now, then)
+                continue
+            if reason == RATE_LIMITED:
+                self._wake_after(self._rate_wait_s(req, now), now)
+            return  # a stream's end drains again
+
+    def _rate_wait_s(self, req, now: float) -> float:
+        wait = 0.0
+        if self.requests is not None:
+            wait = self.requests.wait_s(1, now)
+        if self.tokens is not None:
+            wait = max(wait, self.tokens.wait_s(self._need_tokens(req), now))
+        return wait
+
+    def _wake_after(self, wait_s: float, now: float) -> None:
+        at = now + wait_s
+        if at >= self._wake_at:
+            return  # an earlier wake-up is pending
+        self._wake_at = at
+        self._wake_token += 1
+        ev = self.env.timeout(wait_s, self._wake_token)
+        ev.callbacks.append(self._on_wake)
+
+    def _on_wake(self, ev) -> None:
+        if ev._value != self._wake_token:
+            return  # superseded
+        self._wake_at = INF
+        self._drain(self.env._now)
+
+    # ------------------------------------------------------------ outputs
+
+    def _metrics(self, row: dict, now: float, span: float) -> None:
+        row["upstream_streams"] = self.active
+        row["upstream_queued"] = len(self.queue)
+
+    def _summary(self, summary: dict) -> None:
+        summary["upstream_calls"] = self.calls
+        summary["upstream_limited"] = self.limited
+        summary["upstream_queued_calls"] = self.queued_calls
+        summary["upstream_queue_wait_mean_s"] = (self.queue_wait_s / self.dequeued_calls
+                                                 if self.dequeued_calls else 0.0)

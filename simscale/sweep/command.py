@@ -1,0 +1,290 @@
+"""The `sweep`, `compare` and `plan` commands; heavy modules are imported inside each command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from simscale.errors import InputError
+
+EngineOption = Annotated[
+    str, typer.Option("--engine", help="local (process pool) or dask (Dask distributed)")
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option("--address", help="Dask scheduler tcp://HOST:PORT (default: a local cluster "
+                                    "on 127.0.0.1)"),
+]
+WorkersOption = Annotated[
+    int | None, typer.Option("--workers", "-w", min=1, help="parallel runs (default: cores)")
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="override a base spec field: path.to.field=value "
+                                     "(repeatable)"),
+]
+
+
+def _fail(error: InputError) -> None:
+    for line in error.problems:
+        typer.echo(f"error: {line}", err=True)
+    raise typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `sweep`, `compare` and `plan` commands to `app`."""
+    app.command("sweep")(sweep_command)
+    app.command("compare")(compare_command)
+    app.command("plan")(plan_command)
+
+
+# ---------------------------------------------------------------- sweep
+
+
+def sweep_command(
+    sweep: Annotated[Path, typer.Argument(help="sweep spec (TOML)")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="sweep folder "
+                                             "(default: runs/sweeps/<name>)")] = None,
+    workers: WorkersOption = None,
+    engine: EngineOption = "local",
+    address: AddressOption = None,
+    resume: Annotated[bool, typer.Option("--resume", help="skip runs already finished in "
+                                         "--out")] = False,
+    set_: SetOption = None,
+    replications: Annotated[int | None, typer.Option("--replications", "-r", min=1,
+                            help="replace the sweep's replication count")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Run every variant × replication of a sweep; write runs, manifest and summary.parquet."""
+    from simscale.sweep.engine import load_sweep, run_sweep
+
+    try:
+        loaded = load_sweep(sweep, set_ or [], replications)
+        out_dir = out if out is not None else Path("runs") / "sweeps" / loaded.spec.name
+        bar = None if quiet else SweepProgress(loaded.spec.name)
+        try:
+            result = run_sweep(
+                loaded, out_dir, workers=workers, engine=engine, address=address,
+                resume=resume, on_start=bar.start if bar else None,
+                on_record=bar.advance if bar else None,
+            )
+        except KeyboardInterrupt:
+            if bar is not None:
+                bar.stop()
+            typer.echo(f"interrupted: finished runs are kept in {out_dir}/ "
+                       "(continue with --resume)", err=True)
+            raise typer.Exit(130) from None
+        finally:
+            if bar is not None:
+                bar.stop()
+    except InputError as exc:
+        _fail(exc)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(result.counts.items()))
+    typer.echo(f"{len(result.records)} runs ({counts}); ran {result.ran}, "
+               f"skipped {result.skipped} finished")
+    typer.echo(f"outputs: {out_dir}/ (summary.parquet, manifest.json, runs/)")
+    failed = [r for r in result.records if r["status"] != "ok"]
+    for r in failed[:10]:
+        typer.echo(f"error: {r['variant']}/{r['replication']:03d}: {r['status']}: "
+                   f"{r.get('error')}", err=True)
+    if len(failed) > 10:
+        typer.echo(f"error: … and {len(failed) - 10} more (see manifest.json)", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+class SweepProgress:
+    """A rich progress bar over runs, with failures and ETA (on stderr)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.failed = 0
+        self._progress = None
+        self._task = None
+
+    def start(self, to_run: int, skipped: int) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        if skipped:
+            Console(stderr=True).print(f"resume: {skipped} finished runs skipped")
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("runs"), TextColumn("{task.fields[failed]}"), TimeElapsedColumn(),
+            TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True),
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(self.name, total=to_run, failed="")
+
+    def advance(self, record: dict) -> None:
+        if self._progress is None:
+            return
+        if record["status"] != "ok":
+            self.failed += 1
+        failed = f"[red]{self.failed} failed" if self.failed else ""
+        self._progress.update(self._task, advance=1, failed=failed)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+# ---------------------------------------------------------------- compare
+
+
+def compare_command(
+    folder: Annotated[Path, typer.Argument(help="sweep folder (or its summary.parquet)")],
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="metric to report "
+                      "(repeatable; default: the sweep's metrics)")] = None,
+    baseline: Annotated[str | None, typer.Option(help="variant to compare against "
+                        "(default: the sweep's baseline)")] = None,
+    rank_by: Annotated[str | None, typer.Option("--rank-by", help="metric that orders the "
+                       "variants")] = None,
+    maximize: Annotated[bool | None, typer.Option("--maximize/--minimize", help="higher (or "
+                        "lower) rank metric is better (default: by metric name)",
+                        show_default=False)] = None,
+    confidence: Annotated[float, typer.Option(help="confidence level of the intervals")] = 0.95,
+    wilcoxon: Annotated[bool, typer.Option("--wilcoxon", help="add a Wilcoxon signed-rank "
+                        "test")] = False,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="also write the tables "
+                        "as Markdown to this file")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="also write every statistic as "
+                   "CSV to this file")] = None,
+    plot: Annotated[str | None, typer.Option("--plot", help="metric to plot against --x")] = None,
+    x: Annotated[str | None, typer.Option("--x", help="swept parameter on the plot's x axis "
+                 "(default: the first)")] = None,
+    png: Annotated[Path | None, typer.Option("--png", help="plot file (default: "
+                   "FOLDER/<metric>_vs_<param>.png)")] = None,
+) -> None:
+    """Means with confidence intervals, paired differences against a baseline, ranking, Pareto."""
+    from simscale.sweep.compare import compare
+    from simscale.sweep.report import (
+        comparison_csv,
+        comparison_markdown,
+        plot_metric,
+        print_comparison,
+    )
+    from simscale.sweep.table import read_summary
+
+    try:
+        data = read_summary(folder)
+        goal = None if maximize is None else ("max" if maximize else "min")
+        result = compare(data, metric, baseline, confidence, rank_by, goal, wilcoxon)
+        print_comparison(result, wilcoxon)
+        if markdown is not None:
+            markdown.write_text(comparison_markdown(result, wilcoxon))
+            typer.echo(f"markdown: {markdown}")
+        if csv is not None:
+            csv.write_text(comparison_csv(result, wilcoxon))
+            typer.echo(f"csv: {csv}")
+        if plot is not None:
+            x_param = x or (data.parameters[0] if data.parameters else "")
+            base = folder if folder.is_dir() else folder.parent
+            path = png or base / f"{plot}_vs_{x_param}.png"
+            typer.echo(f"plot: {plot_metric(data, plot, x_param, path, confidence)}")
+    except InputError as exc:
+        _fail(exc)
+
+
+# ---------------------------------------------------------------- plan
+
+
+def plan_command(
+    spec: Annotated[Path, typer.Argument(help="experiment spec (TOML)")],
+    slo: Annotated[list[str], typer.Option("--slo", help="METRIC<=VALUE (or <, >=, >) that "
+                   "must hold with confidence (repeatable)")],
+    vary: Annotated[str | None, typer.Option("--vary", help="PATH=LOW:HIGH, the field to "
+                    "search (integers when both ends are)")] = None,
+    minimize: Annotated[str, typer.Option("--minimize", help="objective metric; 'cost' is "
+                        "cost_usd when reported, else instance_hours")] = "cost",
+    stress: Annotated[bool, typer.Option("--stress", help="find the highest value (default "
+                      "field: workload.arrivals.rate_rps) at which the SLO holds")] = False,
+    replications: Annotated[int, typer.Option("--replications", "-r", min=2,
+                            help="runs per point")] = 5,
+    confidence: Annotated[float, typer.Option(help="one-sided confidence level")] = 0.95,
+    method: Annotated[str, typer.Option(help="bisect (monotone) or grid")] = "bisect",
+    points: Annotated[int, typer.Option(help="grid: number of points")] = 9,
+    tolerance: Annotated[float | None, typer.Option(help="bisection stops at this width "
+                         "(default: 1 for integers, else 1% of the range; stress: 1% of the "
+                         "value)")] = None,
+    set_: SetOption = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="seed of replication 0")] = None,
+    workers: WorkersOption = None,
+    engine: EngineOption = "local",
+    address: AddressOption = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write the search as "
+                   "JSON")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no per-point lines")] = False,
+) -> None:
+    """Capacity planning: the cheapest setting that meets an SLO with confidence; stress."""
+    import json
+
+    from simscale.sweep.plan import parse_slo, parse_vary, plan
+    from simscale.sweep.report import fmt
+
+    def show(point) -> None:
+        if quiet:
+            return
+        checks = ", ".join(f"{s.metric} {fmt(m)} (bound {fmt(b)}) {'ok' if h else 'FAIL'}"
+                           for s, m, b, h in point.checks)
+        extra = f" — {point.problem}" if point.problem else ""
+        typer.echo(f"  {vary_path}={fmt(point.value)}: {checks}{extra}", err=True)
+
+    try:
+        slos = [parse_slo(s) for s in slo]
+        parsed = parse_vary(vary) if vary is not None else None
+        vary_path = parsed.path if parsed else "workload.arrivals.rate_rps"
+        result = plan(spec, slos, parsed, minimize=minimize, stress=stress,
+                      replications=replications, confidence=confidence, overrides=set_ or [],
+                      seed=seed, method=method, points=points, tolerance=tolerance,
+                      workers=workers, engine=engine, address=address, on_point=show)
+    except InputError as exc:
+        _fail(exc)
+    print_plan(result)
+    if out is not None:
+        out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        typer.echo(f"plan: {out}")
+    if result.best is None:
+        raise typer.Exit(1)
+
+
+def print_plan(result) -> None:
+    """The evaluated points as a table, then the answer."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from simscale.sweep.report import fmt
+
+    table = Table(title=f"plan: {result.path} ({result.replications} replications, "
+                        f"{result.confidence:.0%} one-sided bounds)", title_justify="left")
+    table.add_column(result.path, justify="right")
+    for slo in result.slos:
+        table.add_column(f"{slo.metric} mean", justify="right")
+        table.add_column("bound", justify="right")
+    if result.objective:
+        table.add_column(result.objective, justify="right")
+    table.add_column("meets SLO")
+    for p in result.points:
+        row = [fmt(p.value)]
+        for _, mean, bound, _ in p.checks:
+            row += [fmt(mean), fmt(bound)]
+        if result.objective:
+            row.append(fmt(p.objective))
+        row.append("yes" if p.feasible else f"no{' (' + p.problem + ')' if p.problem else ''}")
+        style = "bold green" if result.best is not None and p.value == result.best.value else None
+        table.add_row(*row, style=style)
+    console = Console()
+    console.print(table)
+    for note in result.notes:
+        console.print(f"note: {note}")
+    console.print(result.message, style="bold" if result.best else "bold red")

@@ -1,0 +1,581 @@
+"""Run a sweep: the run list, one executor code path (process pool or Dask), manifest, resume.
+
+Layout of a sweep folder DIR:
+
+    DIR/manifest.json                 the sweep and every planned run: folder, seed, spec
+                                      sha256 and status (rewritten at most once a second
+                                      and when the sweep ends or is interrupted)
+    DIR/runs/<variant>/<rep>/         one finished run: the run's outputs plus run.json,
+                                      the run's own manifest entry with its summary
+    DIR/summary.parquet               one row per run: parameters and summary metrics
+
+A run is written into `DIR/runs/<variant>/.<rep>.partial` and renamed when complete, so an
+interrupted sweep leaves only complete run folders (partial ones are removed). A run that
+raises is recorded (status "error", with its message and traceback) and the others go on.
+`--resume` skips every planned run whose folder holds a run.json with status ok or
+incomplete and the same resolved spec (sha256): run.json is renamed into place with its
+run, so it is exact even when the sweep was killed before the manifest caught up. Errored
+runs, and runs whose spec changed, are run again.
+
+Both engines are a `concurrent.futures.Executor` (a ProcessPoolExecutor, or a Dask client's
+`get_executor`), and results depend only on each run's spec and seed, so every engine
+writes the same summary table (rows sorted by variant, then replication).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simscale.errors import InputError
+from simscale.sweep.design import Variant, param_text, variants
+from simscale.sweep.spec import SweepSpec, read_sweep
+
+ENGINES = ("local", "dask")
+FINISHED = ("ok", "incomplete")
+RUN_RECORD = "run.json"
+MANIFEST = "manifest.json"
+SUMMARY_TABLE = "summary.parquet"
+# Summary keys that vary between identical runs (wall-clock time) stay out of summary.parquet.
+NONDETERMINISTIC_KEYS = ("wall_s",)
+MAX_PROBLEM_LINES = 20
+MANIFEST_INTERVAL_S = 1.0
+# Imported once by the forkserver, so each worker starts with the simulator loaded
+# (a module that fails to import is skipped).
+PRELOAD = ["simscale.sweep.engine", "simscale.runner", "policies.balancers",
+           "policies.autoscalers", "policies.caches", "policies.limiters"]
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run of the sweep: a variant at one replication, with its validated spec data."""
+
+    variant: str
+    variant_index: int
+    replication: int
+    seed: int
+    params: dict[str, Any]
+    spec_data: dict[str, Any]
+    spec_sha256: str
+    outputs: str = "full"
+
+    @property
+    def folder(self) -> str:
+        """Path of the run folder under DIR/runs."""
+        return f"{self.variant}/{self.replication:03d}"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A loaded, fully validated sweep: its spec, variants and run list."""
+
+    spec: SweepSpec
+    source: str
+    variants: list[Variant]
+    tasks: list[RunTask]
+
+    @property
+    def parameters(self) -> list[str]:
+        return [p.path for p in self.spec.parameters]
+
+    @property
+    def baseline(self) -> str:
+        return self.spec.baseline or self.variants[0].name
+
+
+@dataclass
+class SweepResult:
+    """What a sweep call produced: every run's record (sorted), and what happened now."""
+
+    out_dir: Path
+    records: list[dict]
+    ran: int = 0
+    skipped: int = 0
+    interrupted: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- the run list
+
+
+def load_sweep(path: str | Path, overrides: Iterable[str] = (),
+               replications: int | None = None) -> Sweep:
+    """Read a sweep file and validate every variant's spec before anything runs.
+
+    `overrides` (PATH=VALUE, as `--set`) apply to the base after the sweep's own `set`;
+    `replications` replaces the sweep's count. Raises InputError naming each bad variant
+    with its parameters.
+    """
+    spec, base_dir = read_sweep(path)
+    return build_sweep(spec, base_dir, str(path), overrides, replications)
+
+
+def build_sweep(spec: SweepSpec, base_dir: Path, source: str = "<sweep>",
+                overrides: Iterable[str] = (), replications: int | None = None) -> Sweep:
+    """The run list of a validated sweep spec (paths in it are relative to base_dir)."""
+    from simscale.spec import spec_from_dict
+
+    try:
+        if isinstance(spec.base, str):
+            base = base_data(base_dir / spec.base, [*spec.overrides, *overrides])
+        else:
+            base = base_data(base_dir / f"{spec.name}.toml", [*spec.overrides, *overrides],
+                             data=dict(spec.base))
+    except InputError as exc:
+        raise InputError([f"{source}: base: {p}" for p in exc.problems]) from None
+
+    design = variants(spec)
+    if spec.baseline is not None and spec.baseline not in {v.name for v in design}:
+        known = ", ".join(v.name for v in design[:20])
+        raise InputError(f"{source}: baseline: no variant named {spec.baseline!r} "
+                         f"(variants: {known})")
+    problems: list[str] = []
+    checked: list[tuple[Variant, dict, Any]] = []
+    for v in design:
+        where = f"{source}: variant {v.name!r} ({param_text(v.params)})"
+        data = _with_params(base, v.params, where, problems)
+        if data is None:
+            continue
+        try:
+            checked.append((v, data, spec_from_dict(data, where)))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        if len(problems) > MAX_PROBLEM_LINES:
+            more = len(problems) - MAX_PROBLEM_LINES
+            problems = [*problems[:MAX_PROBLEM_LINES], f"{source}: … and {more} more problems"]
+        raise InputError(problems)
+
+    reps = replications if replications is not None else spec.replications
+    if reps < 1:
+        raise InputError(f"{source}: replications must be at least 1")
+    seed0 = spec.seed if spec.seed is not None else checked[0][2].seed
+    tasks = []
+    for v, data, validated in checked:
+        for r in range(reps):
+            seeded = validated.model_copy(update={"seed": seed0 + r})
+            tasks.append(RunTask(v.name, v.index, r, seed0 + r, v.params,
+                                 {**data, "seed": seed0 + r}, seeded.sha256(), spec.outputs))
+    return Sweep(spec, source, design, tasks)
+
+
+def base_data(path: Path, overrides: Iterable[str] = (), seed: int | None = None,
+              data: dict | None = None) -> dict:
+    """An experiment spec as a dictionary, prepared as load_spec prepares it (read, default
+    name, overrides, seed, relative file paths made absolute) but not yet validated.
+
+    `data` stands for the file's content when the spec is inline (paths are then relative
+    to path's folder).
+    """
+    from simscale.spec import _resolve_empirical_paths, apply_overrides, read_toml
+
+    path = Path(path)
+    data = read_toml(path) if data is None else data
+    data.setdefault("name", path.stem)
+    data, _ = apply_overrides(data, list(overrides))
+    if seed is not None:
+        data["seed"] = seed
+    return _resolve_empirical_paths(data, path.parent)
+
+
+def _with_params(base: dict, params: dict[str, Any], where: str,
+                 problems: list[str]) -> dict | None:
+    """A copy of `base` with each dotted path set to its value (None, with a problem, if not)."""
+    import copy
+
+    data = copy.deepcopy(base)
+    for path, value in params.items():
+        keys = path.split(".")
+        node = data
+        for i, key in enumerate(keys[:-1]):
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            if not isinstance(child, dict):
+                problems.append(f"{where}: {'.'.join(keys[:i + 1])} is not a table")
+                return None
+            node = child
+        node[keys[-1]] = copy.deepcopy(value)
+    return data
+
+
+# ---------------------------------------------------------------- one run (in a worker)
+
+
+def execute_run(task: RunTask, runs_dir: str | None) -> dict:
+    """Simulate one task; write its folder atomically when runs_dir is given; return its record.
+
+    Runs in a worker process (or Dask worker). Never raises for a failing run: the record
+    says status "error" with the message and traceback. KeyboardInterrupt removes the
+    partial folder and propagates.
+    """
+    start = time.perf_counter()
+    record: dict[str, Any] = {
+        "variant": task.variant, "variant_index": task.variant_index,
+        "replication": task.replication, "seed": task.seed, "params": task.params,
+        "spec_sha256": task.spec_sha256, "status": "error", "error": None, "summary": {},
+        "derived": {},
+    }
+    tmp = final = None
+    if runs_dir is not None:
+        final = Path(runs_dir) / task.folder
+        tmp = final.parent / f".{final.name}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    try:
+        sim_start = time.perf_counter()
+        result = _simulate(task, tmp)
+        record["run_wall_s"] = time.perf_counter() - sim_start
+        summary = result.summary
+        record["summary"] = summary
+        record["derived"] = _derived(summary, result.metric_rows)
+        if summary.get("complete", True):
+            record["status"] = "ok"
+        else:
+            record["status"] = "incomplete"
+            record["error"] = summary.get("failure")
+    except Exception as exc:  # a crashing run is recorded, and the sweep goes on
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        record["traceback"] = traceback.format_exc()
+    except BaseException:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    record["wall_s"] = time.perf_counter() - start
+    if tmp is not None and final is not None:
+        try:
+            _write_json(tmp / RUN_RECORD, record)
+            if final.exists():
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return record
+
+
+def _simulate(task: RunTask, out_dir: Path | None):
+    from simscale.runner import run
+    from simscale.spec import spec_from_dict
+
+    spec = spec_from_dict(task.spec_data, f"variant {task.variant!r}")
+    if out_dir is None or task.outputs == "full":
+        return run(spec, out_dir)
+    result = run(spec, None)
+    _write_light_outputs(spec, result, out_dir)
+    return result
+
+
+def _write_light_outputs(spec, result, out_dir: Path) -> None:
+    """outputs = "summary": summary.json, metrics.parquet and events.parquet (no requests)."""
+    from simscale.recorder import write_table
+    from simscale.runner import events_table, metadata, metrics_table
+
+    meta = metadata(spec)
+    write_table(out_dir / "metrics.parquet", metrics_table(result.metric_rows), meta)
+    write_table(out_dir / "events.parquet", events_table(result.events), meta)
+    _write_json(out_dir / "summary.json", result.summary)
+
+
+def _derived(summary: dict, metric_rows: list[dict]) -> dict:
+    """Metrics computed from the run's tables: instance_hours (Σ ready instances × interval)."""
+    if "instance_hours" in summary:
+        return {}
+    total = 0.0
+    for row in metric_rows:
+        ready = row.get("instances_ready")
+        if ready is not None:
+            total += ready * row.get("interval_s", 0.0)
+    return {"instance_hours": total / 3600.0}
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- executors
+
+
+class LocalPool:
+    """A process pool; `renew()` replaces it after a worker process died."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.slots = workers
+        self.executor = self._make()
+
+    def _make(self):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # forkserver: workers fork from a clean server process that has the simulator
+        # imported already, so start-up is cheap and no parent thread is copied.
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+
+    def renew(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = self._make()
+
+    def close(self, abort: bool = False) -> None:
+        if abort:
+            processes = list(getattr(self.executor, "_processes", {}).values())
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            for proc in processes:
+                if proc.is_alive():
+                    proc.terminate()
+            for proc in processes:
+                proc.join(timeout=5)
+        else:
+            self.executor.shutdown(wait=True)
+
+
+class DaskPool:
+    """A Dask client's executor: on an existing scheduler, or on a loopback LocalCluster.
+
+    Workers of an existing scheduler need simscale installed (same version) and see the
+    sweep folder at the same path (a shared filesystem): each run writes its own folder.
+    """
+
+    def __init__(self, workers: int, address: str | None, processes: bool = True,
+                 connect_timeout_s: float = 5.0) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise InputError("--engine dask needs Dask: pip install 'simscale[dask]'") from None
+        self.cluster = None
+        if address is None:
+            # Loopback only, no dashboard; the scheduler's HTTP routes take a free port.
+            # Worker threads in this process (processes=False) talk in-process, no sockets.
+            network = {"host": "127.0.0.1"} if processes else {}
+            self.cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=processes,
+                dashboard_address=None, worker_dashboard_address=None,
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+                **network,
+            )
+            self.client = Client(self.cluster)
+        else:
+            if "://" not in address:
+                raise InputError(f"--address {address}: expected tcp://HOST:PORT")
+            try:
+                self.client = Client(address, timeout=f"{connect_timeout_s}s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise InputError(f"--address {address}: cannot reach the Dask scheduler "
+                                 f"({exc})") from None
+        threads = sum(self.client.nthreads().values()) or workers
+        self.slots = 2 * threads
+        self.executor = self.client.get_executor(pure=False)
+
+    def renew(self) -> None:  # Dask reschedules work from lost workers by itself
+        pass
+
+    def close(self, abort: bool = False) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def open_pool(engine: str, workers: int | None, address: str | None,
+              dask_processes: bool = True) -> LocalPool | DaskPool:
+    """The executor for `engine` with `workers` workers (default: the machine's cores)."""
+    if engine not in ENGINES:
+        raise InputError(f"--engine {engine}: expected one of {', '.join(ENGINES)}")
+    if address is not None and engine != "dask":
+        raise InputError("--address needs --engine dask")
+    n = workers or os.cpu_count() or 1
+    if engine == "local":
+        return LocalPool(n)
+    return DaskPool(n, address, processes=dask_processes)
+
+
+def execute(tasks: list[RunTask], pool: LocalPool | DaskPool, runs_dir: str | None,
+            on_record: Callable[[dict], None]) -> None:
+    """Run tasks on the pool, at most pool.slots at once; on_record(record) as each finishes.
+
+    A task whose worker died is recorded as an error and the pool renewed. Exceptions from
+    on_record (and KeyboardInterrupt) propagate after pending tasks are cancelled.
+    """
+    queue = list(reversed(tasks))
+    running: dict[Future, RunTask] = {}
+    try:
+        while queue or running:
+            while queue and len(running) < pool.slots:
+                task = queue.pop()
+                running[pool.executor.submit(execute_run, task, runs_dir)] = task
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in sorted(done, key=lambda f: running[f].folder):
+                task = running.pop(fut)
+                try:
+                    record = fut.result()
+                except BrokenProcessPool as exc:
+                    broken = True
+                    record = error_record(task, f"worker process died: {exc}")
+                except Exception as exc:  # lost Dask worker, unpicklable result, …
+                    record = error_record(task, f"{type(exc).__name__}: {exc}")
+                on_record(record)
+            if broken:
+                for fut, task in list(running.items()):
+                    running.pop(fut)
+                    queue.append(task)
+                pool.renew()
+    finally:
+        for fut in running:
+            fut.cancel()
+
+
+def error_record(task: RunTask, message: str) -> dict:
+    return {
+        "variant": task.variant, "variant_index": task.variant_index,
+        "replication": task.replication, "seed": task.seed, "params": task.params,
+        "spec_sha256": task.spec_sha256, "status": "error", "error": message,
+        "summary": {}, "derived": {}, "wall_s": None,
+    }
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+def run_sweep(sweep: Sweep, out_dir: str | Path, *, workers: int | None = None,
+              engine: str = "local", address: str | None = None, resume: bool = False,
+              on_start: Callable[[int, int], None] | None = None,
+              on_record: Callable[[dict], None] | None = None,
+              dask_processes: bool = True) -> SweepResult:
+    """Run every task of `sweep` into out_dir; write the manifest and summary.parquet.
+
+    on_start(to_run, skipped) is called once the pool is up; on_record(record) after each
+    finished run. Raises InputError when out_dir already holds a sweep and resume is False,
+    or when the engine cannot start. On KeyboardInterrupt, running tasks are stopped, only
+    complete run folders stay, summary.parquet covers the finished runs, and the interrupt
+    propagates.
+    """
+    out = Path(out_dir)
+    runs_dir = out / "runs"
+    manifest_path = out / MANIFEST
+    if manifest_path.exists() and not resume:
+        raise InputError(f"{out}: already holds a sweep (use --resume, or another --out)")
+    previous = finished_records(out, sweep) if resume else {}
+    todo = [t for t in sweep.tasks if (t.variant, t.replication) not in previous]
+    out.mkdir(parents=True, exist_ok=True)
+    remove_partial_folders(runs_dir)
+    records: dict[tuple[str, int], dict] = dict(previous)
+    result = SweepResult(out, [], skipped=len(sweep.tasks) - len(todo))
+    write_manifest(manifest_path, sweep, records)
+
+    last_write = time.monotonic()
+
+    def record_done(record: dict) -> None:
+        nonlocal last_write
+        records[(record["variant"], record["replication"])] = record
+        result.ran += 1
+        # run.json is what resume trusts; the manifest follows at most once a second
+        if time.monotonic() - last_write >= MANIFEST_INTERVAL_S:
+            write_manifest(manifest_path, sweep, records)
+            last_write = time.monotonic()
+        if on_record is not None:
+            on_record(record)
+
+    pool = None
+    try:
+        if todo:
+            pool = open_pool(engine, workers, address, dask_processes)
+        if on_start is not None:
+            on_start(len(todo), result.skipped)
+        if todo:
+            execute(todo, pool, str(runs_dir), record_done)
+    except KeyboardInterrupt:
+        result.interrupted = True
+        if pool is not None:
+            pool.close(abort=True)
+            pool = None
+        remove_partial_folders(runs_dir)
+        _finish(result, sweep, records)
+        raise
+    finally:
+        if pool is not None:
+            pool.close()
+    _finish(result, sweep, records)
+    return result
+
+
+def _finish(result: SweepResult, sweep: Sweep, records: dict[tuple[str, int], dict]) -> None:
+    from simscale.sweep.table import write_summary_table
+
+    order = {(t.variant, t.replication): i for i, t in enumerate(sweep.tasks)}
+    result.records = sorted((r for k, r in records.items() if k in order),
+                            key=lambda r: order[(r["variant"], r["replication"])])
+    counts: dict[str, int] = {}
+    for r in result.records:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    result.counts = counts
+    write_manifest(result.out_dir / MANIFEST, sweep, records)
+    write_summary_table(result.out_dir / SUMMARY_TABLE, sweep, result.records)
+
+
+def finished_records(out: Path, sweep: Sweep) -> dict[tuple[str, int], dict]:
+    """Runs of `sweep` already finished in out (ok or incomplete, same resolved spec).
+
+    The manifest lists what the sweep recorded; a run folder whose run.json the manifest
+    missed (interrupted between rename and manifest write) counts too.
+    """
+    runs_dir = out / "runs"
+    found: dict[tuple[str, int], dict] = {}
+    for task in sweep.tasks:
+        path = runs_dir / task.folder / RUN_RECORD
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if record.get("status") in FINISHED and record.get("spec_sha256") == task.spec_sha256:
+            found[(task.variant, task.replication)] = record
+    return found
+
+
+def remove_partial_folders(runs_dir: Path) -> None:
+    """Remove `.<rep>.partial` folders left by runs that did not finish."""
+    if not runs_dir.is_dir():
+        return
+    for variant_dir in runs_dir.iterdir():
+        if variant_dir.is_dir():
+            for child in variant_dir.glob(".*.partial"):
+                shutil.rmtree(child, ignore_errors=True)
+
+
+def write_manifest(path: Path, sweep: Sweep, records: dict[tuple[str, int], dict]) -> None:
+    """The sweep and every planned run with its status (rewritten atomically)."""
+    runs = []
+    for t in sweep.tasks:
+        rec = records.get((t.variant, t.replication))
+        entry = {"variant": t.variant, "replication": t.replication, "seed": t.seed,
+                 "folder": f"runs/{t.folder}", "spec_sha256": t.spec_sha256,
+                 "status": rec["status"] if rec else "pending"}
+        if rec:
+            entry["wall_s"] = rec.get("wall_s")
+            if rec.get("error"):
+                entry["error"] = rec["error"]
+        runs.append(entry)
+    data = {
+        "format": 1,
+        "sweep": sweep.spec.name,
+        "source": sweep.source,
+        "spec": sweep.spec.model_dump(mode="json", by_alias=True),
+        "parameters": sweep.parameters,
+        "variants": [{"name": v.name, "params": v.params} for v in sweep.variants],
+        "baseline": sweep.baseline,
+        "runs": runs,
+    }
+    _write_json(path, data)
+

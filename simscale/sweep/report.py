@@ -1,0 +1,236 @@
+"""Show a Comparison: terminal tables (rich), Markdown, CSV, and a PNG plot with a CI band."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+from simscale.errors import InputError
+from simscale.sweep.compare import Comparison, t_interval
+from simscale.sweep.table import PARAM_PREFIX, SummaryData
+
+
+def fmt(value: Any) -> str:
+    """Numbers with 4 significant digits; NaN and None as '–'."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "–"
+        return f"{value:.4g}" if value == 0 or 1e-3 <= abs(value) < 1e5 else f"{value:.3e}"
+    return str(value)
+
+
+def fmt_p(p: float | None) -> str:
+    if p is None or not math.isfinite(p):
+        return "–"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_pm(iv) -> str:
+    """'mean ± half-width' of an Interval ('mean' alone when the interval is undefined)."""
+    if not math.isfinite(iv.high):
+        return fmt(iv.mean)
+    return f"{fmt(iv.mean)} ± {fmt((iv.high - iv.low) / 2)}"
+
+
+def metric_rows(cmp: Comparison, metric: str, wilcoxon: bool) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of one metric's table: per variant mean, CI, and paired difference."""
+    pct = f"{cmp.confidence:.0%}"
+    header = ["variant", "n", f"mean ± {pct} CI", f"Δ ± {pct} CI", "p(t)"]
+    if wilcoxon:
+        header.append("p(W)")
+    rows = []
+    for v in cmp.variants:
+        s = cmp.stats[(v, metric)]
+        row = [v, str(s.n), fmt_pm(s)]
+        d = cmp.diffs.get((v, metric))
+        if d is None:
+            row += ["baseline", ""] + ([""] if wilcoxon else [])
+        else:
+            row += [fmt_pm(d.interval), fmt_p(d.p_t)]
+            if wilcoxon:
+                row.append(fmt_p(d.p_wilcoxon))
+        rows.append(row)
+    return header, rows
+
+
+def metric_title(cmp: Comparison, metric: str) -> str:
+    return f"{metric} (Δ = variant − {cmp.baseline}, paired by seed)"
+
+
+def ranking_rows(cmp: Comparison) -> tuple[list[str], list[list[str]]]:
+    goal = "lower" if cmp.rank_goal == "min" else "higher"
+    header = ["rank", "variant", f"{cmp.rank_metric} ({goal} is better)", "parameters"]
+    rows = []
+    for i, v in enumerate(cmp.ranking, 1):
+        params = ", ".join(f"{k}={fmt(x)}" for k, x in cmp.params.get(v, {}).items())
+        rows.append([str(i), v, fmt(cmp.stats[(v, cmp.rank_metric)].mean), params])
+    return header, rows
+
+
+def pareto_text(cmp: Comparison) -> str:
+    if cmp.cost_metric is None:
+        return "Pareto front: no cost metric (cost_usd or instance_hours) in the runs"
+    if not cmp.pareto:
+        return "Pareto front: no variant has both a cost and a latency_p95_s"
+    unit = "" if cmp.cost_metric == "cost_usd" else " (instance-hours; no cost_usd reported)"
+    return (f"Pareto front of {cmp.cost_metric}{unit} against latency_p95_s, cheapest first: "
+            + ", ".join(cmp.pareto))
+
+
+def print_comparison(cmp: Comparison, wilcoxon: bool = False, console=None) -> None:
+    """The comparison as rich tables on the terminal."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    for metric in cmp.metrics:
+        header, rows = metric_rows(cmp, metric, wilcoxon)
+        table = Table(title=metric_title(cmp, metric), title_justify="left",
+                      box=box.SIMPLE_HEAD)
+        for i, name in enumerate(header):
+            if i == 0:
+                widest = max((len(v) for v in cmp.variants), default=8)
+                table.add_column(name, overflow="fold", min_width=min(widest, 28))
+            else:
+                table.add_column(name, justify="right", no_wrap=True)
+        for row, v in zip(rows, cmp.variants, strict=True):
+            table.add_row(*row, style="bold" if v == cmp.baseline else None)
+        console.print(table)
+    header, rows = ranking_rows(cmp)
+    table = Table(title="ranking", title_justify="left", box=box.SIMPLE_HEAD)
+    for i, name in enumerate(header):
+        table.add_column(name, justify="right" if i == 0 else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print(pareto_text(cmp))
+    left = {v: n for v, n in cmp.runs_left_out.items() if n}
+    if left:
+        console.print("runs left out (not complete): "
+                      + ", ".join(f"{v}: {n}" for v, n in left.items()), style="yellow")
+
+
+def comparison_markdown(cmp: Comparison, wilcoxon: bool = False) -> str:
+    """The comparison as Markdown tables."""
+    out = []
+    for metric in cmp.metrics:
+        header, rows = metric_rows(cmp, metric, wilcoxon)
+        out += [f"### {metric_title(cmp, metric)}", "", _md_table(header, rows), ""]
+    header, rows = ranking_rows(cmp)
+    out += ["### ranking", "", _md_table(header, rows, ["--:", "---", "--:", "---"]), "",
+            pareto_text(cmp), ""]
+    return "\n".join(out)
+
+
+def _md_table(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> str:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    align = align or ["---"] + ["--:"] * (len(header) - 1)
+    return "\n".join([line(header), "| " + " | ".join(align) + " |", *map(line, rows)])
+
+
+def comparison_csv(cmp: Comparison, wilcoxon: bool = False) -> str:
+    """Long format: one row per (variant, metric) with every statistic, full precision."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    params = list(next(iter(cmp.params.values()), {}).keys())
+    header = ["variant", *[PARAM_PREFIX + p for p in params], "metric", "n", "mean", "sd",
+              "ci_low", "ci_high", "diff_mean", "diff_ci_low", "diff_ci_high", "diff_n",
+              "p_paired_t"]
+    if wilcoxon:
+        header.append("p_wilcoxon")
+    header += ["rank", "pareto"]
+    writer.writerow(header)
+    rank = {v: i for i, v in enumerate(cmp.ranking, 1)}
+    for metric in cmp.metrics:
+        for v in cmp.variants:
+            s = cmp.stats[(v, metric)]
+            d = cmp.diffs.get((v, metric))
+            row = [v, *[cmp.params[v].get(p) for p in params], metric, s.n, s.mean, s.sd,
+                   s.low, s.high]
+            if d is None:
+                row += ["", "", "", "", ""] + ([""] if wilcoxon else [])
+            else:
+                row += [d.interval.mean, d.interval.low, d.interval.high, d.interval.n, d.p_t]
+                if wilcoxon:
+                    row.append(d.p_wilcoxon)
+            row += [rank[v] if metric == cmp.rank_metric else "", v in cmp.pareto]
+            writer.writerow(["" if isinstance(x, float) and math.isnan(x) else x for x in row])
+    return buf.getvalue()
+
+
+def plot_metric(data: SummaryData, metric: str, x_param: str, path: str | Path,
+                confidence: float = 0.95) -> Path:
+    """PNG of a metric's mean against a swept parameter, with its t confidence band.
+
+    One line per combination of the other swept parameters. A numeric parameter gets a
+    line with a shaded band; any other gets points with error bars. Needs matplotlib.
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        raise InputError("--plot needs matplotlib: pip install matplotlib") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if x_param not in data.parameters:
+        raise InputError(f"--x {x_param}: not a swept parameter "
+                         f"(parameters: {', '.join(data.parameters)})")
+    if metric not in data.numeric_columns():
+        raise InputError(f"--plot {metric}: no numeric metric of that name")
+    cols = data.columns
+    others = [p for p in data.parameters if p != x_param]
+    groups: dict[tuple, dict[Any, list[float]]] = {}
+    for i, status in enumerate(cols["run_status"]):
+        value = cols[metric][i]
+        if status != "ok" or value is None:
+            continue
+        key = tuple(cols[PARAM_PREFIX + p][i] for p in others)
+        groups.setdefault(key, {}).setdefault(cols[PARAM_PREFIX + x_param][i], []).append(value)
+    xs_all = [x for g in groups.values() for x in g]
+    numeric_x = all(isinstance(x, int | float) and not isinstance(x, bool) for x in xs_all)
+    categories = list(dict.fromkeys(cols[PARAM_PREFIX + x_param]))
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    for key, by_x in groups.items():
+        label = ", ".join(f"{p}={v}" for p, v in zip(others, key, strict=True)) or metric
+        xs = sorted(by_x) if numeric_x else [c for c in categories if c in by_x]
+        ivs = [t_interval(np.array(by_x[x], float), confidence) for x in xs]
+        mean = np.array([iv.mean for iv in ivs])
+        low = np.array([iv.low if math.isfinite(iv.low) else iv.mean for iv in ivs])
+        high = np.array([iv.high if math.isfinite(iv.high) else iv.mean for iv in ivs])
+        if numeric_x:
+            line, = ax.plot(xs, mean, marker="o", label=label)
+            ax.fill_between(xs, low, high, alpha=0.2, color=line.get_color())
+        else:
+            pos = [categories.index(x) for x in xs]
+            ax.errorbar(pos, mean, yerr=[mean - low, high - mean], fmt="o", capsize=4,
+                        label=label)
+    if not numeric_x:
+        ax.set_xticks(range(len(categories)), [str(c) for c in categories], rotation=20)
+    ax.set_xlabel(x_param)
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} against {x_param} (mean, {confidence:.0%} CI)")
+    ax.grid(True, alpha=0.3)
+    if len(groups) > 1:
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial.png")
+    fig.savefig(tmp, format="png")
+    plt.close(fig)
+    tmp.replace(path)
+    return path

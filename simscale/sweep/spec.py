@@ -1,0 +1,198 @@
+"""Sweep specs: a base experiment, the parameters to vary, replications and metrics (TOML).
+
+A sweep file names a base experiment (a path to an experiment spec, or an inline table),
+optional `set` overrides applied to it, a design (`grid`, `zip`, `random` or `lhs`) over a
+list of `[[parameters]]`, and how many replications each variant gets. Replication r runs
+with seed `seed + r` for every variant, so comparisons between variants are paired (common
+random numbers). The models here validate the file at the edge (unknown fields are errors);
+`load_sweep` turns every problem into an InputError line naming the file and the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from simscale.errors import InputError
+
+Design = Literal["grid", "zip", "random", "lhs"]
+
+
+class SweepSection(BaseModel):
+    """Base of every sweep-spec table: unknown fields are errors; values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Parameter(SweepSection):
+    """One varied spec field: explicit `values`, or a range `low`..`high`."""
+
+    path: str = Field(description="dotted path of the experiment field, e.g. instances.count")
+    values: list[Any] | None = Field(
+        None, description="the values to try (any TOML value; a table replaces a whole table)"
+    )
+    labels: list[str] | None = Field(
+        None, description="names of the values in variant names (default: the values)"
+    )
+    low: float | None = Field(None, description="lower end of a range")
+    high: float | None = Field(None, description="upper end of a range (inclusive)")
+    steps: PositiveInt | None = Field(
+        None, description="grid/zip: evenly spaced points from low to high"
+    )
+    integer: bool = Field(False, description="a range of integers")
+    log: bool = Field(False, description="space points (or samples) evenly in log(value)")
+
+    @field_validator("path")
+    @classmethod
+    def _dotted(cls, value: str) -> str:
+        if not value or not all(value.split(".")):
+            raise ValueError(f"{value!r} is not a dotted field path")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Parameter:
+        ranged = self.low is not None or self.high is not None
+        if self.values is not None and ranged:
+            raise ValueError("give either values or low/high, not both")
+        if self.values is None and not ranged:
+            raise ValueError("give values, or low and high")
+        if self.values is not None:
+            if not self.values:
+                raise ValueError("values is empty: nothing to sweep")
+            if self.labels is not None and len(self.labels) != len(self.values):
+                raise ValueError(
+                    f"{len(self.labels)} labels for {len(self.values)} values"
+                )
+            if self.steps is not None:
+                raise ValueError("steps applies to a low/high range only")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("a range needs both low and high")
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log range needs low > 0")
+        if self.labels is not None:
+            raise ValueError("labels apply to explicit values only")
+        return self
+
+    @property
+    def keys(self) -> list[str]:
+        return self.path.split(".")
+
+
+class Rank(SweepSection):
+    """Which metric orders the variants in `simscale compare`, and which way is better."""
+
+    metric: str
+    goal: Literal["min", "max"] = "min"
+
+
+class SweepSpec(SweepSection):
+    """A batch of runs: variants of one base experiment, each replicated."""
+
+    name: str = Field(description="sweep name; the default output is runs/sweeps/<name>/")
+    description: str = ""
+    base: str | dict[str, Any] = Field(
+        description="the base experiment: a spec path (relative to this file) or a table"
+    )
+    overrides: list[str] = Field(
+        default_factory=list, alias="set",
+        description="PATH=VALUE overrides applied to the base before the parameters",
+    )
+    design: Design = Field("grid", description="grid | zip | random | lhs")
+    samples: PositiveInt | None = Field(None, description="random/lhs: number of variants")
+    design_seed: NonNegativeInt = Field(0, description="random/lhs: seed of the sample design")
+    parameters: list[Parameter] = Field(description="the varied fields")
+    replications: PositiveInt = Field(5, description="runs per variant (seeds seed..seed+R-1)")
+    seed: NonNegativeInt | None = Field(
+        None, description="seed of replication 0 (default: the base experiment's seed)"
+    )
+    metrics: list[str] = Field(
+        default_factory=list, description="metrics compare reports (default: all numeric)"
+    )
+    baseline: str | None = Field(None, description="variant the others are compared with")
+    rank: Rank | None = Field(None, description="ranking metric (default: first metric, min)")
+    outputs: Literal["full", "summary"] = Field(
+        "full", description="full: every run table; summary: no requests.parquet"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not value or any(c in value for c in "/\\\n\0") or value.startswith("."):
+            raise ValueError("a name must be non-empty, without '/', '\\' or a leading '.'")
+        return value
+
+    @model_validator(mode="after")
+    def _design_fits(self) -> SweepSpec:
+        if not self.parameters:
+            raise ValueError("parameters is empty: a sweep varies at least one field")
+        paths = [p.path for p in self.parameters]
+        if "seed" in paths:
+            raise ValueError("parameter seed: each replication r runs with seed + r; "
+                             "set seed and replications instead")
+        dupes = sorted({p for p in paths if paths.count(p) > 1})
+        if dupes:
+            raise ValueError(f"parameter varied twice: {', '.join(dupes)}")
+        if self.design in ("random", "lhs"):
+            if self.samples is None:
+                raise ValueError(f"design {self.design!r} needs samples")
+        else:
+            if self.samples is not None:
+                raise ValueError(f"samples applies to random/lhs designs, not {self.design!r}")
+            for p in self.parameters:
+                if p.values is None and p.steps is None:
+                    raise ValueError(
+                        f"parameter {p.path}: a {self.design} over a range needs steps"
+                    )
+        if self.design == "zip":
+            lengths = {p.path: len(p.values) if p.values is not None else p.steps
+                       for p in self.parameters}
+            if len(set(lengths.values())) > 1:
+                shown = ", ".join(f"{k}: {v}" for k, v in lengths.items())
+                raise ValueError(f"zip needs parameters of equal length ({shown})")
+        return self
+
+
+def sweep_problems(exc: ValidationError, source: str) -> list[str]:
+    """One line per pydantic error: 'source: field.path: message'."""
+    lines = []
+    for error in exc.errors():
+        loc = ".".join(str(p) for p in error["loc"])
+        msg = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif error["type"] == "missing":
+            msg = "required field is missing"
+        lines.append(f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}")
+    return lines
+
+
+def parse_sweep(data: dict, source: str = "<sweep>") -> SweepSpec:
+    """Validate an already-parsed sweep dictionary; raise InputError with one line per problem."""
+    try:
+        return SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(sweep_problems(exc, source)) from None
+
+
+def read_sweep(path: str | Path) -> tuple[SweepSpec, Path]:
+    """Read and validate a sweep file; returns the spec and the folder paths are relative to."""
+    from simscale.spec import read_toml
+
+    path = Path(path)
+    data = read_toml(path)
+    data.setdefault("name", path.stem)
+    return parse_sweep(data, str(path)), path.parent

@@ -1,0 +1,71 @@
+"""The `simscale tui` command. Textual is imported inside it, so `simscale --help` stays fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from simscale.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `tui` command to the simscale CLI."""
+
+    @app.command()
+    def tui(
+        spec: Annotated[Path | None, typer.Argument(
+            help="experiment spec to select (default: pick one from experiments/)")] = None,
+        run: Annotated[list[Path] | None, typer.Option(
+            "--run", help="open a finished run directory (twice or more: compare them)")] = None,
+        dashboard: Annotated[Path | None, typer.Option(
+            help="dashboard config (TOML; default experiments/dashboards/default.toml)")] = None,
+        experiments: Annotated[Path, typer.Option(
+            help="folder searched for specs")] = Path("experiments"),
+        runs: Annotated[Path, typer.Option(
+            help="folder of run directories; a run goes to RUNS/<name>/")] = Path("runs"),
+        speed: Annotated[str, typer.Option(
+            help="initial speed: simulated seconds per second (e.g. 10) or 'max'")] = "10",
+    ) -> None:
+        """Pick, edit, run and watch an experiment live; replay or compare finished runs."""
+        try:
+            config, loaded, speed_value = prepare(dashboard, run or [], speed)
+        except InputError as exc:
+            for line in exc.problems:
+                typer.echo(f"error: {line}", err=True)
+            raise typer.Exit(2) from None
+
+        from simscale.tui.app import SimscaleApp
+
+        SimscaleApp(spec_path=spec, runs=loaded, experiments_dir=experiments, runs_dir=runs,
+                    dashboard=config, speed=speed_value).run()
+
+
+def prepare(dashboard: Path | None, run_dirs: list[Path], speed: str):
+    """Check the inputs before the screen opens: (dashboard config, loaded runs, speed)."""
+    from simscale.tui.config import DEFAULT_DASHBOARD, DEFAULT_PATH, load_dashboard
+    from simscale.tui.live import parse_speed
+    from simscale.tui.rundir import load_run
+
+    if dashboard is not None:
+        config = load_dashboard(dashboard)
+    elif DEFAULT_PATH.exists():
+        config = load_dashboard(DEFAULT_PATH)
+    else:
+        config = DEFAULT_DASHBOARD
+    problems: list[str] = []
+    loaded = []
+    for path in run_dirs:
+        try:
+            loaded.append(load_run(path))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    try:
+        speed_value = parse_speed(speed)
+    except ValueError:
+        problems.append(f"--speed {speed}: expected a positive number or 'max'")
+        speed_value = None
+    if problems:
+        raise InputError(problems)
+    return config, loaded, speed_value

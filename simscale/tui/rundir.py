@@ -1,0 +1,153 @@
+"""Finished runs on disk: find run directories and read them for replay, saying what is wrong.
+
+A run directory holds requests.parquet, metrics.parquet, events.parquet and summary.json.
+Loading one never raises for a damaged directory: every missing, partial or unreadable
+file becomes a line in `problems`, and whatever could be read is still shown.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simscale.errors import InputError
+
+OUTPUTS = ("requests.parquet", "metrics.parquet", "events.parquet", "summary.json")
+
+
+@dataclass
+class RunData:
+    """What a run directory holds, as plain data, and what could not be read."""
+
+    path: Path
+    name: str
+    summary: dict | None = None
+    metric_rows: list[dict] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)
+    spec: dict | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.summary and self.summary.get("complete", True)) and not self.problems
+
+    def alerts_spec(self):
+        """The spec's [alerts] section (None: not recorded, use the defaults)."""
+        from pydantic import ValidationError
+
+        from simscale.alerts import AlertsSpec
+
+        section = (self.spec or {}).get("alerts")
+        if section is None:
+            return None
+        try:
+            return AlertsSpec.model_validate(section)
+        except ValidationError:
+            return None
+
+
+def is_run_dir(path: Path) -> bool:
+    """True when path is a directory with at least one run output (final or partial)."""
+    if not path.is_dir():
+        return False
+    return any((path / n).exists() or (path / f".{n}.partial").exists() for n in OUTPUTS)
+
+
+def find_runs(root: str | Path) -> list[Path]:
+    """Run directories under root (one level, or root itself), newest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if is_run_dir(p)]
+    if is_run_dir(root):
+        found.append(root)
+    return sorted(found, key=lambda p: (-_mtime(p), p.name))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return max((path / n).stat().st_mtime for n in OUTPUTS if (path / n).exists())
+    except ValueError:
+        return path.stat().st_mtime
+
+
+def load_run(path: str | Path) -> RunData:
+    """Read a run directory. InputError when it is not one at all; otherwise problems list."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such directory")
+    if not is_run_dir(path):
+        raise InputError(f"{path}: not a run directory (none of {', '.join(OUTPUTS)})")
+    data = RunData(path, path.name)
+
+    summary_path = path / "summary.json"
+    if summary_path.exists():
+        try:
+            data.summary = json.loads(summary_path.read_text())
+            if not isinstance(data.summary, dict):
+                raise ValueError("not a JSON object")
+            data.name = str(data.summary.get("name") or data.name)
+        except (ValueError, OSError) as exc:
+            data.summary = None
+            data.problems.append(f"summary.json: unreadable ({exc})")
+    else:
+        data.problems.append(_missing(path, "summary.json"))
+
+    for name in ("metrics.parquet", "events.parquet", "requests.parquet"):
+        file = path / name
+        if not file.exists():
+            data.problems.append(_missing(path, name))
+            continue
+        try:
+            if name == "requests.parquet":
+                meta = pq.read_metadata(file)  # the footer is enough to know it is whole
+                kv = meta.metadata or {}
+                table = None
+            else:
+                table = pq.read_table(file)
+                kv = table.schema.metadata or {}
+        except Exception as exc:
+            data.problems.append(f"{name}: unreadable, truncated or not Parquet "
+                                 f"({_short_error(exc)})")
+            continue
+        if data.spec is None and b"simscale.spec" in kv:
+            try:
+                data.spec = json.loads(kv[b"simscale.spec"])
+            except ValueError:
+                pass
+        if name == "metrics.parquet":
+            data.metric_rows = [_clean(r) for r in table.to_pylist()]
+            if data.metric_rows and "t_s" not in data.metric_rows[0]:
+                data.problems.append("metrics.parquet: no t_s column")
+                data.metric_rows = []
+        elif name == "events.parquet":
+            cols = ["t_s", "kind", "subject", "reason"]
+            if all(c in table.column_names for c in cols):
+                data.events = list(zip(*(table.column(c).to_pylist() for c in cols), strict=True))
+            else:
+                data.problems.append("events.parquet: missing columns t_s, kind, subject, reason")
+    if data.summary is not None and not data.summary.get("complete", True):
+        why = data.summary.get("failure") or "incomplete"
+        data.problems.append(f"run incomplete: {why}")
+    return data
+
+
+def _missing(path: Path, name: str) -> str:
+    if (path / f".{name}.partial").exists():
+        return f"{name}: missing (only a partial .{name}.partial: the run was killed while writing)"
+    return f"{name}: missing"
+
+
+def _short_error(exc: Exception) -> str:
+    """The first sentence of a reader's error, without the file path it repeats."""
+    text = re.sub(r"^.*?'[^']*':\s*", "", str(exc).strip().splitlines()[0] if str(exc) else "")
+    return (text.split(". ")[0].rstrip(".") or type(exc).__name__)[:120]
+
+
+def _clean(row: dict) -> dict:
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}

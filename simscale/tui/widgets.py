@@ -1,0 +1,410 @@
+"""Dashboard widgets: each is built from its config and redrawn from a state View.
+
+Widgets only display: they read a View (plain data) and never a model. Any metric or
+instance field may be absent from a run; a widget then shows what exists and says "no data"
+for the rest.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.events import Click
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import DataTable, RichLog, Sparkline, Static
+
+from simscale.alerts import CRITICAL, WARNING
+from simscale.monitoring import _number, aggregation
+from simscale.tui.config import (
+    AlertsWidget,
+    ChartWidget,
+    EventsWidget,
+    InstancesWidget,
+    StatsWidget,
+    resolve,
+)
+from simscale.tui.state import View
+
+UNIT_SUFFIXES = ("_rps", "_frac", "_s", "_tokens", "_mb", "_bytes")
+STATE_STYLES = {
+    "ready": "green", "booting": "yellow", "starting": "yellow", "warming": "yellow",
+    "draining": "cyan", "terminated": "dim", "failed": "bold red", "unhealthy": "red",
+    "open": "bold red", "half_open": "yellow", "half-open": "yellow", "closed": "green",
+}
+SEVERITY_STYLES = {CRITICAL: "bold white on red", WARNING: "bold black on yellow"}
+
+
+def fmt(value, scale: float = 1.0) -> str:
+    """A short number: 3 significant digits, thousands separated, '–' when missing."""
+    if value is None or isinstance(value, str):
+        return "–" if value is None else value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    try:
+        v = float(value) * scale
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(v):
+        return "–"
+    if isinstance(value, int) and scale == 1.0:
+        return f"{value:,}"
+    a = abs(v)
+    if v.is_integer() and a < 1e9:
+        return f"{int(v):,}"
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    if a >= 0.01:
+        return f"{v:.3g}"
+    return f"{v:.2g}"
+
+
+def short_labels(columns: list[str]) -> list[str]:
+    """Column labels without their shared leading words and unit suffix."""
+    parts = [c.split("_") for c in columns]
+    shared = 0
+    if len(columns) > 1:
+        while all(len(p) > shared + 1 for p in parts) and len({p[shared] for p in parts}) == 1:
+            shared += 1
+    labels = []
+    for column, p in zip(columns, parts, strict=True):
+        label = "_".join(p[shared:])
+        for suffix in UNIT_SUFFIXES:
+            if label.endswith(suffix) and len(label) > len(suffix):
+                label = label[: -len(suffix)]
+                break
+        labels.append(label or column)
+    return labels
+
+
+def passive(widget: Widget) -> Widget:
+    """A widget that never takes focus, so the screen's keys (scrub, pause…) always work."""
+    widget.can_focus = False
+    return widget
+
+
+class DashboardWidget(Vertical):
+    """Base of the configurable widgets: a titled box redrawn from a View."""
+
+    def __init__(self, config, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.config = config
+        self.border_title = config.title
+        height = getattr(config, "height", None)
+        if height is not None and not isinstance(config, ChartWidget):
+            self.styles.height = height + 1
+
+    def update_view(self, view: View) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class MetricChart(DashboardWidget):
+    """A sparkline of one metric over the window; the title shows every metric at the cursor."""
+
+    def __init__(self, config: ChartWidget, **kwargs) -> None:
+        super().__init__(config, classes="chart", **kwargs)
+        self.columns: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        spark = Sparkline([], summary_function=max)
+        spark.styles.height = self.config.height
+        yield spark
+
+    def update_view(self, view: View) -> None:
+        cfg: ChartWidget = self.config
+        columns = resolve(cfg.metrics, view.columns)
+        self.columns = columns
+        spark = self.query_one(Sparkline)
+        if not columns:
+            self.border_title = f"{cfg.title} · no data"
+            self.set_class(True, "-empty")
+            spark.data = []
+            spark.display = False
+            return
+        self.set_class(False, "-empty")
+        spark.display = True
+        row = view.row or {}
+        unit = f" {cfg.unit}" if cfg.unit else ""
+        if len(columns) == 1:
+            values = f"{fmt(row.get(columns[0]), cfg.scale)}{unit}"
+        else:
+            pairs = list(zip(short_labels(columns), columns, strict=True))
+            if len(pairs) > 3:  # many series (instances by state): the non-zero ones
+                pairs = [(label, c) for label, c in pairs if row.get(c)] or pairs[:1]
+            values = " · ".join(f"{label} {fmt(row.get(c), cfg.scale)}"
+                                for label, c in pairs) + unit
+        self.border_title = f"{cfg.title}  {values}"
+        plot = cfg.plot if cfg.plot in columns else columns[0]
+        data = [(_number(v) or 0.0) * cfg.scale for v in view.series(plot)]
+        if len(data) > 1 and min(data) == max(data) > 0:
+            data.insert(0, 0.0)  # a flat series draws as a solid band, not an empty line
+        spark.data = data
+        spark.tooltip = f"{plot} over {view.window}"
+
+
+class StatsTable(DashboardWidget):
+    """Metrics aggregated over windows ending at the cursor (monitoring.dashboard_data).
+
+    Counters (marked Σ) are totals over the window, gauges the last value, the rest means.
+    """
+
+    def __init__(self, config: StatsWidget, **kwargs) -> None:
+        super().__init__(config, classes="stats", **kwargs)
+        self._shape: tuple = ()
+
+    def compose(self) -> ComposeResult:
+        yield passive(DataTable(show_cursor=False, zebra_stripes=True, cell_padding=0))
+
+    def update_view(self, view: View) -> None:
+        cfg: StatsWidget = self.config
+        table = self.query_one(DataTable)
+        columns = resolve(cfg.metrics, view.columns)
+        shape = (tuple(columns), cfg.windows)
+        rebuild = shape != self._shape
+        if rebuild:
+            table.clear(columns=True)
+            table.add_column("metric", key="metric")
+            for name in cfg.windows:
+                table.add_column(Text(f" {name}", justify="right"), key=name)
+            self._shape = shape
+        if not columns:
+            self.border_title = f"{cfg.title} · no data"
+            return
+        self.border_title = f"{cfg.title} (at t={view.at_s:,.0f}s)"
+        windows = {w: view.window_data(w, columns) for w in cfg.windows}
+        for column in columns:
+            cells = [Text(f" {fmt(windows[w].value(column))}", justify="right")
+                     for w in cfg.windows]
+            if rebuild:
+                label = Text(column)
+                if aggregation(column) == "sum":
+                    label.append(" Σ", style="dim")
+                table.add_row(label, *cells, key=column)
+            else:
+                for w, cell in zip(cfg.windows, cells, strict=True):
+                    table.update_cell(column, w, cell)
+
+
+class AlertsPanel(DashboardWidget):
+    """Alerts firing at the cursor (critical first) or the last transition when none fire."""
+
+    def __init__(self, config: AlertsWidget, **kwargs) -> None:
+        super().__init__(config, classes="alerts", **kwargs)
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="alerts-body")
+
+    def update_view(self, view: View) -> None:
+        body = self.query_one(".alerts-body", Static)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        firing = view.firing
+        for i, alert in enumerate(firing):
+            if i:
+                text.append("\n")
+            label = " CRIT " if alert.severity == CRITICAL else " WARN "
+            text.append(label, style=SEVERITY_STYLES[alert.severity])
+            text.append(f" {alert.rule} ", style="bold")
+            text.append(f"{alert.message} (since {alert.since_s:,.0f}s)")
+        if not firing:
+            text.append("✓ no alerts firing", style="green")
+            if view.transitions:
+                last = view.transitions[-1]
+                text.append(f"\nlast: {last.t_s:,.0f}s {last.rule} {last.reason}", style="dim")
+        body.update(text)
+        worst = firing[0].severity if firing else None
+        self.set_class(worst == CRITICAL, "-critical")
+        self.set_class(worst == WARNING, "-warning")
+        count = f" ({len(firing)} firing)" if firing else ""
+        self.border_title = f"{self.config.title}{count}"
+
+
+FIELD_LABELS = {"instance_id": "id", "latency_ewma_s": "ewma_s", "in_flight": "in_fl",
+                "queued": "queue", "healthy": "health"}
+
+
+class InstancesTable(DashboardWidget):
+    """One row per instance from the latest snapshot; only the fields that exist."""
+
+    def __init__(self, config: InstancesWidget, **kwargs) -> None:
+        super().__init__(config, classes="instances", **kwargs)
+        self._fields: tuple = ()
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="note")
+        yield passive(DataTable(show_cursor=False, zebra_stripes=True, cell_padding=0))
+
+    def update_view(self, view: View) -> None:
+        cfg: InstancesWidget = self.config
+        table = self.query_one(DataTable)
+        note = self.query_one(".note", Static)
+        instances = view.instances
+        if instances is None:
+            note.update(Text("no instance data (live runs only)", style="dim"))
+            note.display = True
+            table.display = False
+            self.border_title = cfg.title
+            return
+        note.display = False
+        table.display = True
+        available: dict[str, None] = {}
+        for inst in instances:
+            for key in inst:
+                available.setdefault(key, None)
+        fields = tuple(resolve(cfg.fields, available))
+        shown = instances[: cfg.max_rows]
+        keys = tuple(str(inst.get("instance_id", i)) for i, inst in enumerate(shown))
+        if (fields, keys) != self._fields:
+            table.clear(columns=True)
+            for f in fields:
+                table.add_column(f" {FIELD_LABELS.get(f, f)}", key=f)
+            for key, inst in zip(keys, shown, strict=True):
+                table.add_row(*(self._cell(f, inst.get(f)) for f in fields), key=key)
+            self._fields = (fields, keys)
+        else:
+            for key, inst in zip(keys, shown, strict=True):
+                for f in fields:
+                    table.update_cell(key, f, self._cell(f, inst.get(f)))
+        counts: dict[str, int] = {}
+        for inst in instances:
+            state = str(inst.get("state", "?"))
+            counts[state] = counts.get(state, 0) + 1
+        summary = " ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        self.border_title = f"{cfg.title} ({len(instances)}: {summary})"
+
+    @staticmethod
+    def _cell(field: str, value) -> Text:
+        if isinstance(value, bool):
+            ok = value if field.startswith("health") or field == "ready" else not value
+            return Text(" yes" if value else " no", style="green" if ok else "bold red")
+        if isinstance(value, str):
+            return Text(f" {value}", style=STATE_STYLES.get(value.lower(), ""))
+        return Text(f" {fmt(value)}", justify="right")
+
+
+class EventLog(DashboardWidget):
+    """Events up to the cursor: time, kind, subject and the decision's reason."""
+
+    def __init__(self, config: EventsWidget, **kwargs) -> None:
+        super().__init__(config, classes="events", **kwargs)
+        self._shown: list[tuple] = []
+
+    def compose(self) -> ComposeResult:
+        yield passive(RichLog(max_lines=self.config.lines, wrap=False, markup=False,
+                              auto_scroll=True))
+
+    def entries(self, view: View) -> list[tuple]:
+        """The events to show: the run's, plus alert transitions if the run did not log them."""
+        events = list(view.events)
+        if not any(e[1] == "alert" for e in events) and view.transitions:
+            alerts = [(t.t_s, "alert", t.rule, t.reason) for t in view.transitions]
+            events = sorted(events + alerts, key=lambda e: e[0])
+        kinds = self.config.kinds
+        if kinds:
+            events = [e for e in events if e[1] in kinds]
+        return events[-self.config.lines:]
+
+    def update_view(self, view: View) -> None:
+        log = self.query_one(RichLog)
+        entries = self.entries(view)
+        shown = self._shown
+        n = len(shown)
+        if n and len(entries) >= n and entries[n - 1] == shown[-1] and entries[0] == shown[0]:
+            new = entries[n:]
+        else:
+            log.clear()
+            new = entries
+        for event in new:
+            log.write(self.line(event))
+        self._shown = entries
+        self.border_title = f"{self.config.title} ({len(entries)})"
+
+    @staticmethod
+    def line(event: tuple) -> Text:
+        t, kind, subject, reason = (list(event) + ["", "", "", ""])[:4]
+        style = ""
+        if kind == "alert":
+            if str(reason).startswith(f"Firing:{CRITICAL}"):
+                style = "bold red"
+            elif str(reason).startswith(f"Firing:{WARNING}"):
+                style = "yellow"
+            else:
+                style = "green"
+        elif "fail" in str(reason).lower() or "error" in str(reason).lower():
+            style = "red"
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{float(t):.1f}s".ljust(9), style="dim")
+        text.append(f"{kind!s:<10.10} ", style="cyan")
+        text.append(f"{subject!s:<12.12} ")
+        text.append(str(reason), style=style)
+        return text
+
+
+WIDGETS = {
+    "chart": MetricChart, "stats": StatsTable, "alerts": AlertsPanel,
+    "instances": InstancesTable, "events": EventLog,
+}
+
+
+def build_widget(config) -> DashboardWidget:
+    return WIDGETS[config.kind](config)
+
+
+class Timeline(Widget):
+    """A one-line slider over the run's rows: progress, the cursor, click to seek."""
+
+    class Seek(Message):
+        def __init__(self, fraction: float) -> None:
+            super().__init__()
+            self.fraction = fraction
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.progress = 0.0   # simulated fraction of the run done
+        self.cursor: float | None = None  # cursor position as a fraction (None: following)
+        self.label = ""
+
+    def set(self, progress: float, cursor: float | None, label: str) -> None:
+        self.progress, self.cursor, self.label = progress, cursor, label
+        self.refresh()
+
+    def render(self) -> Text:
+        width = max(10, self.size.width)
+        label = f" {self.label}" if self.label else ""
+        bar_w = max(5, width - len(label) - 1)
+        done = int(round(max(0.0, min(1.0, self.progress)) * bar_w))
+        text = Text(no_wrap=True)
+        at = None
+        if self.cursor is not None:
+            at = min(bar_w - 1, int(self.cursor * max(0, done - 1))) if done else 0
+        for i in range(bar_w):
+            if i == at:
+                text.append("●", style="bold yellow")
+            elif i < done:
+                text.append("━", style="bold green")
+            else:
+                text.append("─", style="bright_black")
+        text.append(label)
+        return text
+
+    def on_click(self, event: Click) -> None:
+        label = f" {self.label}" if self.label else ""
+        bar_w = max(5, max(10, self.size.width) - len(label) - 1)
+        done = max(1, int(round(self.progress * bar_w)))
+        if event.x < bar_w:
+            self.post_message(self.Seek(min(1.0, event.x / max(1, done - 1))))
+
+
+def cursor_fraction(view: View) -> float | None:
+    if view.following or not view.rows or view.index is None:
+        return None
+    return view.index / max(1, view.rows - 1)
+

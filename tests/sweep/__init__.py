@@ -1,0 +1,1 @@
+"""Tests of batch sweeps, comparison and capacity planning."""

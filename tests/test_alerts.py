@@ -1,0 +1,195 @@
+"""Alert rules: thresholds, `for` durations, severities, missing data, totals, spec section."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from pydantic import ValidationError
+
+from simscale.alerts import (
+    CRITICAL,
+    DEFAULT_RULES,
+    RESOLVED,
+    WARNING,
+    AlertEvaluator,
+    AlertRule,
+    AlertsSpec,
+    AlertTransition,
+    evaluate,
+    rules_from_spec,
+)
+
+LATENCY = AlertRule("HighResponseTime", "latency_p95_s", warning=2.0, critical=5.0, for_s=0.0)
+
+
+def rows(metric: str, values, interval_s: float = 10.0) -> list[dict]:
+    """One row per value, back to back, each interval_s long."""
+    return [{"t_s": i * interval_s, "interval_s": interval_s, metric: v}
+            for i, v in enumerate(values)]
+
+
+def log(transitions: list[AlertTransition]) -> list[tuple]:
+    return [(t.t_s, t.rule, t.severity, t.reason) for t in transitions]
+
+
+def test_defaults_are_the_services_rules():
+    table = {r.name: (r.metric, r.warning, r.critical) for r in DEFAULT_RULES}
+    assert table == {
+        "HighResponseTime": ("latency_p95_s", 2.0, 5.0),
+        "HighErrorRate": ("error_rate", 0.05, 0.10),
+        "HighCPU": ("cpu_util_frac", 0.80, 0.90),
+        "HighMemory": ("memory_frac", 0.85, 0.95),
+    }
+
+
+def test_firing_escalating_and_resolving_log():
+    transitions, _ = evaluate([LATENCY], rows("latency_p95_s", [1.0, 3.0, 5.3, 4.0, 1.0]))
+    assert log(transitions) == [
+        (20.0, "HighResponseTime", WARNING, "Firing:warning latency_p95_s=3>2"),
+        (30.0, "HighResponseTime", CRITICAL, "Firing:critical latency_p95_s=5.3>5"),
+        (40.0, "HighResponseTime", WARNING, "Firing:warning latency_p95_s=4>2"),
+        (50.0, "HighResponseTime", RESOLVED, "Resolved"),
+    ]
+
+
+@pytest.mark.parametrize(("for_s", "values", "fires_at"), [
+    (0.0, [3, 3, 3, 3], 10.0),        # the first breaching row fires at its end
+    (20.0, [3, 3, 3, 3], 20.0),       # breach began at t=0; held 20 s at the end of row 2
+    (30.0, [3, 3, 1, 3, 3, 3], 60.0),  # the dip at t=20 restarts the clock (from t=30)
+    (60.0, [3, 3, 3, 3, 3], None),     # never held for a minute
+])
+def test_for_duration(for_s, values, fires_at):
+    rule = AlertRule("R", "m", warning=2.0, for_s=for_s)
+    transitions, _ = evaluate([rule], rows("m", values))
+    fired = [t.t_s for t in transitions if t.severity == WARNING]
+    assert fired == ([] if fires_at is None else [fires_at])
+
+
+def test_critical_needs_its_own_for_duration():
+    rule = AlertRule("R", "m", warning=2.0, critical=5.0, for_s=20.0)
+    transitions, _ = evaluate([rule], rows("m", [3, 6, 6, 6]))
+    assert [(t.t_s, t.severity) for t in transitions] == [(20.0, WARNING), (30.0, CRITICAL)]
+
+
+@pytest.mark.parametrize(("comparison", "value", "fires"), [
+    (">", 2.0, False), (">=", 2.0, True), ("<", 2.0, False), ("<=", 2.0, True),
+    (">", 2.1, True), ("<", 1.9, True),
+])
+def test_comparisons(comparison, value, fires):
+    rule = AlertRule("R", "m", warning=2.0, comparison=comparison)
+    transitions, _ = evaluate([rule], rows("m", [value]))
+    assert bool(transitions) is fires
+
+
+def test_floor_rule_with_lower_critical():
+    rule = AlertRule("LowHitRate", "cache_hit_frac", warning=0.8, critical=0.5, comparison="<")
+    transitions, _ = evaluate([rule], rows("cache_hit_frac", [0.9, 0.7, 0.4]))
+    assert [(t.t_s, t.severity) for t in transitions] == [(20.0, WARNING), (30.0, CRITICAL)]
+    assert transitions[-1].reason == "Firing:critical cache_hit_frac=0.4<0.5"
+
+
+def test_absent_metric_makes_rule_inactive():
+    evaluator = AlertEvaluator(DEFAULT_RULES)
+    for row in rows("latency_p95_s", [9.0] * 10):
+        evaluator.observe(row)
+    assert {a.rule for a in evaluator.firing()} == {"HighResponseTime"}
+    assert evaluator.firing_s()["HighMemory"] == 0.0
+
+
+@pytest.mark.parametrize("missing", [None, math.nan])
+def test_no_data_keeps_state(missing):
+    rule = AlertRule("R", "m", warning=2.0)
+    transitions, evaluator = evaluate([rule], rows("m", [3.0, missing, missing, 1.0]))
+    assert [(t.t_s, t.severity) for t in transitions] == [(10.0, WARNING), (40.0, RESOLVED)]
+    assert evaluator.firing_s()["R"] == pytest.approx(30.0)
+
+
+def test_totals_count_firing_escalations_and_seconds():
+    rule = AlertRule("R", "m", warning=2.0, critical=5.0)
+    evaluator = AlertEvaluator([rule])
+    for row in rows("m", [3, 6, 3, 6, 1, 3]):
+        evaluator.observe(row)
+    # none→warning, warning→critical, warning→critical again, none→warning: 4 fired
+    assert evaluator.fired == 4
+    assert evaluator.fired_by_severity == {WARNING: 2, CRITICAL: 2}
+    # firing from t=10 to the resolve at t=50 (40 s), then from t=60 to the last row's end
+    assert evaluator.firing_s() == {"R": pytest.approx(40.0)}
+    assert evaluator.firing_s(end_s=70.0) == {"R": pytest.approx(50.0)}
+    summary = evaluator.summary(end_s=70.0)
+    assert summary["fired"] == 4
+    assert summary["firing_at_end"] == ["R"]
+    assert summary["firing_s"] == {"R": pytest.approx(50.0)}
+
+
+def test_firing_lists_critical_first():
+    rules = [AlertRule("A", "a", warning=1.0, critical=2.0), AlertRule("B", "b", warning=1.0,
+                                                                       critical=2.0)]
+    evaluator = AlertEvaluator(rules)
+    evaluator.observe({"t_s": 0.0, "interval_s": 10.0, "a": 1.5, "b": 2.5})
+    firing = evaluator.firing()
+    assert [(a.rule, a.severity) for a in firing] == [("B", CRITICAL), ("A", WARNING)]
+    assert firing[0].message == "b=2.5>2"
+    assert firing[0].since_s == 10.0
+
+
+def test_transition_as_event():
+    t = AlertTransition(30.0, "HighCPU", CRITICAL, "Firing:critical cpu_util_frac=0.95>0.9")
+    assert t.as_event() == ("alert", "HighCPU", "Firing:critical cpu_util_frac=0.95>0.9")
+
+
+def test_duplicate_rule_names_rejected():
+    with pytest.raises(ValueError):
+        AlertEvaluator([LATENCY, LATENCY])
+
+
+# ---------------------------------------------------------------- the [alerts] section
+
+
+def test_spec_defaults():
+    spec = AlertsSpec()
+    assert spec.enabled and spec.use_defaults and spec.rules == ()
+    assert rules_from_spec(spec) == DEFAULT_RULES
+    assert rules_from_spec(None) == DEFAULT_RULES
+
+
+def test_spec_user_rules_add_to_and_replace_defaults():
+    spec = AlertsSpec.model_validate({"rules": [
+        {"name": "HighCPU", "metric": "cpu_util_frac", "warning": 0.5, "for_s": 0},
+        {"name": "Queueing", "metric": "queued", "critical": 100},
+    ]})
+    rules = {r.name: r for r in rules_from_spec(spec)}
+    assert set(rules) == {"HighResponseTime", "HighErrorRate", "HighMemory", "HighCPU",
+                          "Queueing"}
+    assert rules["HighCPU"].warning == 0.5 and rules["HighCPU"].critical is None
+    assert rules["Queueing"].comparison == ">"
+
+
+def test_spec_without_defaults_or_disabled():
+    only = AlertsSpec(use_defaults=False, rules=[{"name": "X", "metric": "m", "warning": 1}])
+    assert [r.name for r in rules_from_spec(only)] == ["X"]
+    assert rules_from_spec(AlertsSpec(enabled=False)) == ()
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"rules": [{"name": "X", "metric": "m"}]}, "warning or a critical"),
+    ({"rules": [{"name": "X", "metric": "m", "warning": 5, "critical": 2}]}, "must not be below"),
+    ({"rules": [{"name": "X", "metric": "m", "warning": 2, "critical": 5, "comparison": "<"}]},
+     "must not be above"),
+    ({"rules": [{"name": "X", "metric": "m", "warning": 1, "for_s": -1}]}, "greater than or equal"),
+    ({"rules": [{"name": "X", "metric": "m", "warning": 1, "comparison": "=="}]}, "'>'"),
+    ({"rules": [{"name": "X", "metric": "m", "warning": 1, "severity": "page"}]}, "Extra inputs"),
+    ({"rules": [{"name": "X", "metric": "m", "warning": 1},
+                {"name": "X", "metric": "n", "warning": 1}]}, "two rules are named"),
+    ({"enable": True}, "Extra inputs"),
+])
+def test_spec_rejects(data, message):
+    with pytest.raises(ValidationError) as info:
+        AlertsSpec.model_validate(data)
+    assert message in str(info.value)
+
+
+def test_spec_is_frozen():
+    spec = AlertsSpec()
+    with pytest.raises(ValidationError):
+        spec.enabled = False

@@ -1,0 +1,55 @@
+"""DashboardState: cursor, windows, alerts and events at the cursor."""
+
+from __future__ import annotations
+
+from simscale.alerts import CRITICAL, DEFAULT_RULES
+from tests.tui.conftest import synthetic_rows
+
+
+def make_state():
+    from simscale.tui.state import DashboardState
+
+    state = DashboardState(DEFAULT_RULES)
+    state.add_rows(synthetic_rows())
+    state.add_events([(15.0, "autoscaler", "hpa", "ScaleUp:cpu"),
+                      (250.0, "balancer", "p2c", "Ejected:5xx")])
+    return state
+
+
+def test_follows_the_newest_row_until_moved():
+    state = make_state()
+    view = state.view()
+    assert view.following and view.index == 29 and view.at_s == 300.0
+    state.move(-5)
+    assert not state.following and state.view().index == 24
+    state.move(-100)
+    assert state.view().index == 0
+    state.follow()
+    assert state.view().index == 29
+
+
+def test_alerts_and_events_at_the_cursor():
+    state = make_state()
+    state.seek(4)  # t 40..50: nothing hot yet
+    view = state.view()
+    assert view.firing == () and [e[3] for e in view.events] == ["ScaleUp:cpu"]
+    state.seek(16)  # hot since t=100 (row 10); the rules need 60 s: firing from t=160
+    firing = {a.rule: a.severity for a in state.view().firing}
+    assert firing == {"HighResponseTime": CRITICAL, "HighCPU": CRITICAL}
+    state.seek(25)  # cooled at t=200: resolved
+    view = state.view()
+    assert view.firing == ()
+    assert [t.reason for t in view.transitions][-1] == "Resolved"
+
+
+def test_windows_cycle_and_follow_the_cursor():
+    state = make_state()
+    assert state.window == "all"
+    assert [state.cycle_window() for _ in range(4)] == ["1m", "5m", "1h", "all"]
+    state.cycle_window()  # 1m
+    state.seek(9)
+    view = state.view()
+    assert len(view.window_rows) == 6 and view.window_data().end_s == 100.0
+    assert view.series("x") == [None] * 6
+    assert [r["t_s"] for r in view.window_rows] == [40.0, 50.0, 60.0, 70.0, 80.0, 90.0]
+    assert view.window_data("5m", ["errors"]).value("errors") == 10
