@@ -103,9 +103,11 @@ def _register_commands() -> None:
     """Commands that live beside their feature; each module imports only typer at the top."""
     from simscale.export.command import register as register_export
     from simscale.sweep.command import register as register_sweep
+    from simscale.tui.command import register as register_tui
 
     register_sweep(app)
     register_export(app)
+    register_tui(app)
 
 
 _register_commands()

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from simscale.alerts import AlertsSpec
 from simscale.distributions import Empirical
 from simscale.errors import InputError
 from simscale.sections.autoscaling import AutoscalingSpec
@@ -101,6 +102,7 @@ class Spec(Section):
     cache: CacheSpec = Field(default_factory=CacheSpec)
     database: DatabaseSpec = Field(default_factory=DatabaseSpec)
     autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec)
+    alerts: AlertsSpec = Field(default_factory=AlertsSpec)
     upstream: UpstreamSpec = Field(default_factory=UpstreamSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)

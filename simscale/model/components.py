@@ -4,7 +4,7 @@ candidate selection, lifecycle methods); a part that is not configured is not bu
 
 from __future__ import annotations
 
-from simscale.model import autoscaling, cache, resilience, workload
+from simscale.model import alerting, autoscaling, cache, resilience, workload
 
 
 def attach_all(model) -> list:
@@ -15,5 +15,6 @@ def attach_all(model) -> list:
         cache.attach(model, spec.cache, spec.database),
         autoscaling.attach(model, spec.autoscaling),
         workload.attach(model, spec.workload, spec.upstream),
+        alerting.attach(model, spec.alerts),  # last: its rules may watch any column
     ]
     return [p for p in parts if p is not None]

@@ -695,7 +695,8 @@ class Resilience:
             self._event("fault", fault.target, "ZoneLoss:Started")
             hit = [i for i in model.instances
                    if i.zone == fault.target and i.state in (BOOTING, READY, DRAINING)]
-            self._zone_crashed[n] = hit
+            # all of them die; those that were on their way out stay down
+            self._zone_crashed[n] = [i for i in hit if i.state != DRAINING]
             for inst in hit:
                 self._crash(inst)
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from simscale.alerts import AlertsSpec
 from simscale.errors import InputError
 from simscale.runner import run
 from simscale.spec import load_spec
@@ -19,7 +20,7 @@ def test_reads_a_real_run(tmp_path):
     assert data.name == "real"
     assert len(data.metric_rows) == 7 and data.metric_rows[0]["t_s"] == 0.0
     assert data.spec["name"] == "real"
-    assert data.alerts_spec() is None  # no [alerts] section recorded: the defaults apply
+    assert data.alerts_spec() == AlertsSpec()  # the spec recorded the default [alerts]
 
 
 def test_missing_and_truncated_files_are_named(tmp_path):
