@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 
 from simscale import __version__
@@ -129,8 +128,7 @@ def run(spec: Spec, out_dir: Path | None, *,
 def summarize(spec: Spec, model: Model, log: RequestLog, wall_s: float) -> dict:
     """The run's totals (summary.json)."""
     ok, error, timeout, rejected = log.counts
-    lat = log.ok_latencies()
-    p50, p95, p99 = np.quantile(lat, [0.5, 0.95, 0.99]).tolist() if len(lat) else (None,) * 3
+    p50, p95, p99 = log.ok_latency.quantiles([0.5, 0.95, 0.99]) or (None,) * 3
     simulated_s = model.now
     return {
         "name": spec.name,
@@ -139,7 +137,7 @@ def summarize(spec: Spec, model: Model, log: RequestLog, wall_s: float) -> dict:
         "error": error,
         "timeout": timeout,
         "rejected": rejected,
-        "latency_mean_s": float(lat.mean()) if len(lat) else None,
+        "latency_mean_s": log.ok_latency.mean(),
         "latency_p50_s": p50,
         "latency_p95_s": p95,
         "latency_p99_s": p99,
@@ -157,10 +155,9 @@ def summarize(spec: Spec, model: Model, log: RequestLog, wall_s: float) -> dict:
 
 def _ttft_totals(log: RequestLog, duration_s: float) -> dict:
     """Time to first token of ok LLM responses, and output tokens streamed per second."""
-    ttft = log.ttfts()
-    if not len(ttft):
+    if not log.ttft.count:
         return {}
-    p50, p95, p99 = np.quantile(ttft, [0.5, 0.95, 0.99]).tolist()
+    p50, p95, p99 = log.ttft.quantiles([0.5, 0.95, 0.99])
     return {"ttft_p50_s": p50, "ttft_p95_s": p95, "ttft_p99_s": p99,
             "output_tokens_per_s": log.output_tokens / duration_s}
 

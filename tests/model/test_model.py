@@ -141,7 +141,7 @@ def test_processor_sharing_two_equal_jobs_finish_together():
     assert model.instances[0].busy == 0
     log.flush()
     assert log.counts[0] == 2
-    assert np.allclose(log.ok_latencies(), [2.0, 2.0])
+    assert np.allclose(log.ok_latency.values(), [2.0, 2.0])
 
 
 def test_processor_sharing_m_m_1_ps_mean_response():
