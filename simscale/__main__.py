@@ -2,4 +2,5 @@
 
 from simscale.cli import main
 
-main()
+if __name__ == "__main__":  # process pools re-import the main module in their workers
+    main()

@@ -92,11 +92,18 @@ def validate(
 def bench(
     requests: Annotated[int, typer.Option(help="customers per measured run")] = 300_000,
     repeat: Annotated[int, typer.Option(help="measurements per case (best is kept)")] = 3,
+    sweep: Annotated[bool, typer.Option(
+        "--sweep", help="also time a 20-run sweep on 1 and 2 workers (about a minute)")] = False,
 ) -> None:
     """Measure simulated requests per wall-clock second against a textbook SimPy model."""
     from simscale.bench import print_bench, run_bench
 
     print_bench(run_bench(requests=requests, repeat=repeat))
+    if sweep:
+        from simscale.sweep.bench import bench_sweep, format_bench_sweep
+
+        for line in format_bench_sweep(bench_sweep(repeat=repeat)):
+            typer.echo(line)
 
 
 def _register_commands() -> None:
