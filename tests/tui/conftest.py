@@ -144,7 +144,8 @@ def screen_text(app) -> str:
 
 
 async def wait_for(pilot, predicate, timeout_s: float = 30.0, step_s: float = 0.05) -> None:
-    """Let the app run until predicate() is true; fail after timeout_s."""
+    """Let the app run until predicate() is true; fail after timeout_s. Screens redraw at a
+    bounded rate, so assertions on what is shown wait for it rather than for a fixed time."""
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:

@@ -44,12 +44,12 @@ async def test_pick_edit_start_watch_pause_finish(experiments, tmp_path):
     app = make_app(experiments, tmp_path, pause_at_s=30.0)
     async with app.run_test(size=(100, 30)) as pilot:
         picker = await pick(pilot, "quick")
-        assert "✓ valid" in screen_text(app)
+        await wait_for(pilot, lambda: "✓ valid" in screen_text(app))
         await pilot.click("#f-instances--count")
         await pilot.press("end", "backspace", "6")
         assert picker.query_one("#f-instances--count", Input).value == "6"
         assert picker.overrides == ["instances.count=6"]
-        assert "--set instances.count=6" in screen_text(app)
+        await wait_for(pilot, lambda: "--set instances.count=6" in screen_text(app))
 
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
@@ -61,7 +61,7 @@ async def test_pick_edit_start_watch_pause_finish(experiments, tmp_path):
         assert live.sim_t_s == pytest.approx(30.0)
         table = live.query_one(InstancesTable).query_one(DataTable)
         assert table.row_count == 6  # the edited instance count reached the model
-        assert "‖ paused" in screen_text(app)
+        await wait_for(pilot, lambda: "‖ paused" in screen_text(app))
         await pilot.pause(0.3)
         assert len(live.state.rows) == paused_rows  # nothing moves while paused
 
@@ -81,7 +81,7 @@ async def test_pick_edit_start_watch_pause_finish(experiments, tmp_path):
 
         await pilot.press("left", "left")  # scrub the finished run
         assert live.state.view().index == len(live.state.rows) - 3
-        assert "cursor row" in screen_text(app)
+        await wait_for(pilot, lambda: "cursor row" in screen_text(app))
         await pilot.press("escape")
         assert isinstance(app.screen, PickerScreen)
 
@@ -180,7 +180,7 @@ async def test_compare_needs_two_runs(experiments, tmp_path):
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
         await pilot.press("ctrl+r")
         assert isinstance(app.screen, RunsScreen)
-        assert "pick two or more runs" in screen_text(app)
+        await wait_for(pilot, lambda: "pick two or more runs" in screen_text(app))
 
 
 @pytest.mark.asyncio
@@ -200,7 +200,7 @@ async def test_a_spec_that_fails_validation_shows_its_errors(experiments, tmp_pa
         # fixing the field in the form makes it valid
         await pilot.click("#f-instances--count")
         await pilot.press("end", "backspace", "2")
-        assert "✓ valid" in screen_text(app)
+        await wait_for(pilot, lambda: "✓ valid" in screen_text(app))
         assert not picker.query_one("#start", Button).disabled
 
 
@@ -209,7 +209,7 @@ async def test_a_missing_spec_file_is_shown_not_raised(experiments, tmp_path):
     app = make_app(experiments, tmp_path, spec_path=tmp_path / "nope.toml")
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause(0.2)
-        assert "no such file" in screen_text(app)
+        await wait_for(pilot, lambda: "no such file" in screen_text(app))
         assert app.screen.query_one("#start", Button).disabled
 
 
@@ -227,14 +227,14 @@ async def test_damaged_run_directories_say_what_is_wrong(experiments, tmp_path):
         await pilot.click("#run-path")
         path_input.value = str(tmp_path / "runs" / "empty")
         await pilot.press("enter")
-        assert "not a run directory" in screen_text(app)
+        await wait_for(pilot, lambda: "not a run directory" in screen_text(app))
         path_input.value = str(folder)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ReplayScreen))
         await pilot.pause(0.1)
         assert any("metrics.parquet: unreadable" in p for p in app.screen.problems)
-        assert "metrics.parquet: unreadable" in screen_text(app)
-        assert "no rows" in screen_text(app)
+        await wait_for(pilot, lambda: "metrics.parquet: unreadable" in screen_text(app))
+        await wait_for(pilot, lambda: "no rows" in screen_text(app))
 
 
 @pytest.mark.asyncio
@@ -249,7 +249,7 @@ async def test_a_failing_run_shows_its_error_and_the_app_stays_usable(experiment
         await wait_for(pilot, lambda: live.done is not None)
         await pilot.pause(0.1)
         assert live.done.state == FAILED
-        assert "run failed" in screen_text(app)
+        await wait_for(pilot, lambda: "run failed" in screen_text(app))
         await pilot.press("escape")
         assert isinstance(app.screen, PickerScreen)
         await pilot.press("question_mark")
@@ -283,7 +283,7 @@ async def test_a_policy_failure_is_shown(experiments, tmp_path, monkeypatch):
         await pilot.pause(0.1)
         assert live.done.state == FAILED
         assert "'explode' raised" in live.done.error
-        assert "run failed" in screen_text(app)
+        await wait_for(pilot, lambda: "run failed" in screen_text(app))
         summary = json.loads((tmp_path / "runs" / "explode" / "summary.json").read_text())
         assert summary["complete"] is False
 
@@ -316,7 +316,8 @@ async def test_live_dashboard_is_usable_at_80x24(experiments, tmp_path):
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen)
                        and app.screen.run_state == PAUSED)
-        await pilot.pause(0.2)
+        # the status bar redraws at a bounded rate: wait for it to show the pause
+        await wait_for(pilot, lambda: "paused" in screen_text(app).splitlines()[0])
         live = app.screen
         for widget in (live.query_one("#status"), live.query_one("#timeline"),
                        live.query_one(AlertsPanel), live.query_one(InstancesTable)):
