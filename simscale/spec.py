@@ -160,21 +160,30 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return keys, value
 
 
+def set_path(data: dict, keys: list[str], value: Any) -> str | None:
+    """Set data[k1][k2]…[kn] = value in place, creating tables on the way; returns the path
+    of the first part that exists but is not a table (nothing set), else None."""
+    node = data
+    for i, key in enumerate(keys[:-1]):
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        if not isinstance(child, dict):
+            return ".".join(keys[: i + 1])
+        node = child
+    node[keys[-1]] = value
+    return None
+
+
 def apply_overrides(data: dict, overrides: list[str]) -> tuple[dict, list[list[str]]]:
     """A copy of `data` with every override applied, and the override paths."""
     data = copy.deepcopy(data)
     paths = []
     for text in overrides:
         keys, value = parse_override(text)
-        node = data
-        for i, key in enumerate(keys[:-1]):
-            child = node.get(key)
-            if child is None:
-                child = node[key] = {}
-            if not isinstance(child, dict):
-                raise InputError(f"--set {text}: {'.'.join(keys[: i + 1])} is not a table")
-            node = child
-        node[keys[-1]] = value
+        blocked = set_path(data, keys, value)
+        if blocked is not None:
+            raise InputError(f"--set {text}: {blocked} is not a table")
         paths.append(keys)
     return data, paths
 
@@ -264,18 +273,29 @@ def load_spec(
 
     lenient: a replayed trace skips (and counts) bad rows instead of failing.
     """
+    data, override_paths = prepare_spec_data(path, overrides or [], seed, lenient)
+    return spec_from_dict(data, str(path), override_paths)
+
+
+def prepare_spec_data(
+    path: str | Path, overrides: list[str] | tuple = (), seed: int | None = None,
+    lenient: bool = False, data: dict | None = None,
+) -> tuple[dict, list[list[str]]]:
+    """A spec as load_spec prepares it before validation: read (or `data`, the content of an
+    inline spec whose relative paths are relative to `path`'s folder), default name,
+    overrides, seed, lenient trace, relative file paths made absolute. Also the override
+    paths (for error messages)."""
     path = Path(path)
-    data = read_toml(path)
+    data = read_toml(path) if data is None else data
     data.setdefault("name", path.stem)
-    data, override_paths = apply_overrides(data, overrides or [])
+    data, override_paths = apply_overrides(data, list(overrides))
     if seed is not None:
         data["seed"] = seed
     arrivals = data.get("workload", {}).get("arrivals") if isinstance(
         data.get("workload"), dict) else None
     if lenient and isinstance(arrivals, dict) and arrivals.get("kind") == "trace":
         arrivals["lenient"] = True
-    data = _resolve_empirical_paths(data, path.parent)
-    return spec_from_dict(data, str(path), override_paths)
+    return _resolve_empirical_paths(data, path.parent), override_paths
 
 
 def spec_from_dict(data: dict, source: str = "<spec>", override_paths=()) -> Spec:

@@ -176,15 +176,9 @@ def base_data(path: Path, overrides: Iterable[str] = (), seed: int | None = None
     `data` stands for the file's content when the spec is inline (paths are then relative
     to path's folder).
     """
-    from simscale.spec import _resolve_empirical_paths, apply_overrides, read_toml
+    from simscale.spec import prepare_spec_data
 
-    path = Path(path)
-    data = read_toml(path) if data is None else data
-    data.setdefault("name", path.stem)
-    data, _ = apply_overrides(data, list(overrides))
-    if seed is not None:
-        data["seed"] = seed
-    return _resolve_empirical_paths(data, path.parent)
+    return prepare_spec_data(path, list(overrides), seed, data=data)[0]
 
 
 def _with_params(base: dict, params: dict[str, Any], where: str,
@@ -192,19 +186,14 @@ def _with_params(base: dict, params: dict[str, Any], where: str,
     """A copy of `base` with each dotted path set to its value (None, with a problem, if not)."""
     import copy
 
+    from simscale.spec import set_path
+
     data = copy.deepcopy(base)
     for path, value in params.items():
-        keys = path.split(".")
-        node = data
-        for i, key in enumerate(keys[:-1]):
-            child = node.get(key)
-            if child is None:
-                child = node[key] = {}
-            if not isinstance(child, dict):
-                problems.append(f"{where}: {'.'.join(keys[:i + 1])} is not a table")
-                return None
-            node = child
-        node[keys[-1]] = copy.deepcopy(value)
+        blocked = set_path(data, path.split("."), copy.deepcopy(value))
+        if blocked is not None:
+            problems.append(f"{where}: {blocked} is not a table")
+            return None
     return data
 
 
