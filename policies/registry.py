@@ -3,7 +3,9 @@
 Each family package (balancers, autoscalers, caches, limiters) lists its entries in a tuple
 named ENTRIES; adding a policy is one file in that package and one line in that tuple.
 A factory takes the policy's frozen config dataclass and a numpy Generator (used by
-randomized policies, ignored by the others) and returns the policy object.
+randomized policies, ignored by the others) and returns the policy object: a randomized
+policy's class is its own factory, and `deterministic(cls)` is the factory of one built from
+its config alone.
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ class PolicyEntry:
     config_type: type
     factory: Callable[[Any, np.random.Generator], Any]
     summary: str = ""
+
+
+def deterministic(policy_type: Callable[[Any], Any]) -> Callable[[Any, np.random.Generator], Any]:
+    """The factory of a policy built from its config alone (the generator goes unused)."""
+
+    def factory(config: Any, rng: np.random.Generator) -> Any:
+        return policy_type(config)
+
+    return factory
 
 
 def _collect() -> dict[tuple[str, str], PolicyEntry]:

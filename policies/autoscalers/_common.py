@@ -1,4 +1,4 @@
-"""Shared pieces of the autoscalers: metric names, reason strings, bounds checks and helpers.
+"""Shared pieces of the autoscalers: metric names, reasons, bounds checks, helpers, a base class.
 
 Every autoscaler in this package offers two entry points:
 
@@ -9,14 +9,15 @@ Every autoscaler in this package offers two entry points:
   the way a scheduled action or a predictive floor moves an AWS scalable target's
   MinCapacity/MaxCapacity, while the inner policy keeps its own state.
 
-No decision ever leaves ``[min_replicas, max_replicas]``.
+``AutoscalerBase`` below provides both around a subclass's ``_decide``. No decision ever leaves
+``[min_replicas, max_replicas]``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from policies.views import DRAINING, FAILED, TERMINATED, ClusterView, PodMetrics, ScaleDecision
 
@@ -140,10 +141,45 @@ def aggregate(values: Sequence[float], how: str = "Average") -> float | None:
     raise ValueError(f"unknown aggregation {how!r}")
 
 
+def out_of_bounds(current: int, min_replicas: int, max_replicas: int) -> ScaleDecision | None:
+    """The move straight to the bound for a count outside [min_replicas, max_replicas]
+    ("TooManyReplicas" / "TooFewReplicas"); None when the count is within the bounds."""
+    if current > max_replicas:
+        return ScaleDecision(max_replicas, TOO_MANY_REPLICAS)
+    if current < min_replicas:
+        return ScaleDecision(min_replicas, TOO_FEW_REPLICAS)
+    return None
+
+
 def bounded(desired: int, min_replicas: int, max_replicas: int, reason: str) -> ScaleDecision:
     """Clamp `desired` into the bounds; the reason names the bound when it binds."""
-    if desired > max_replicas:
-        return ScaleDecision(max_replicas, TOO_MANY_REPLICAS)
-    if desired < min_replicas:
-        return ScaleDecision(min_replicas, TOO_FEW_REPLICAS)
-    return ScaleDecision(desired, reason)
+    clamped = out_of_bounds(desired, min_replicas, max_replicas)
+    return ScaleDecision(desired, reason) if clamped is None else clamped
+
+
+class AutoscalerBase:
+    """The two entry points of every autoscaler here, around the one method a subclass writes.
+
+    A subclass sets ``self.config`` (its ``min_replicas``/``max_replicas`` are the bounds of
+    ``decide``) and implements ``_decide(cluster, now_s, min_replicas, max_replicas)``, which
+    is only called with possible bounds (0 <= min_replicas <= max_replicas).
+    """
+
+    config: Any
+
+    def decide(self, cluster: ClusterView, now_s: float) -> ScaleDecision:
+        """The decision within the config's own bounds."""
+        cfg = self.config
+        return self.decide_within(cluster, now_s, cfg.min_replicas, cfg.max_replicas)
+
+    def decide_within(
+        self, cluster: ClusterView, now_s: float, min_replicas: int, max_replicas: int
+    ) -> ScaleDecision:
+        """The decision within bounds given by a caller; ValueError for impossible bounds."""
+        check_call_bounds(min_replicas, max_replicas)
+        return self._decide(cluster, now_s, min_replicas, max_replicas)
+
+    def _decide(
+        self, cluster: ClusterView, now_s: float, min_replicas: int, max_replicas: int
+    ) -> ScaleDecision:
+        raise NotImplementedError

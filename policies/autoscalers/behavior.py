@@ -28,7 +28,9 @@ from policies.autoscalers._common import (
     TOO_FEW_REPLICAS,
     TOO_MANY_REPLICAS,
     check_choice,
+    out_of_bounds,
 )
+from policies.views import ScaleDecision
 
 POLICY_TYPES = ("Pods", "Percent")
 SELECT_POLICIES = ("Max", "Min", "Disabled")
@@ -149,6 +151,19 @@ def replicas_changed_in_period(events: Sequence[ScaleEvent], period_s: float, no
     return sum(event.replicas for event in events if event.time_s > cutoff)
 
 
+def replicas_at_period_start(
+    current: int,
+    up_events: Sequence[ScaleEvent],
+    down_events: Sequence[ScaleEvent],
+    period_s: float,
+    now_s: float,
+) -> int:
+    """The replica count period_s seconds ago, reconstructed from the events since then."""
+    added = replicas_changed_in_period(up_events, period_s, now_s)
+    removed = replicas_changed_in_period(down_events, period_s, now_s)
+    return current - added + removed
+
+
 def scale_up_limit(
     current: int,
     up_events: Sequence[ScaleEvent],
@@ -168,9 +183,9 @@ def scale_up_limit(
     policies = rules.policies or DEFAULT_SCALE_UP.policies or ()
     proposals = []
     for policy in policies:
-        added = replicas_changed_in_period(up_events, policy.period_s, now_s)
-        removed = replicas_changed_in_period(down_events, policy.period_s, now_s)
-        period_start = current - added + removed
+        period_start = replicas_at_period_start(
+            current, up_events, down_events, policy.period_s, now_s
+        )
         if policy.type == "Pods":
             proposals.append(period_start + policy.value)
         else:
@@ -198,9 +213,9 @@ def scale_down_limit(
     policies = rules.policies or DEFAULT_SCALE_DOWN.policies or ()
     proposals = []
     for policy in policies:
-        added = replicas_changed_in_period(up_events, policy.period_s, now_s)
-        removed = replicas_changed_in_period(down_events, policy.period_s, now_s)
-        period_start = current - added + removed
+        period_start = replicas_at_period_start(
+            current, up_events, down_events, policy.period_s, now_s
+        )
         if policy.type == "Pods":
             proposals.append(period_start - policy.value)
         else:
@@ -354,3 +369,32 @@ class Behavior:
         if stabilized != desired:
             return final, stabilization_reason
         return final, None
+
+    def enforce_bounds(
+        self, current: int, min_replicas: int, max_replicas: int, now_s: float
+    ) -> ScaleDecision | None:
+        """A count outside the bounds goes straight to the bound ("TooManyReplicas" /
+        "TooFewReplicas"), recorded as a scale event, without stabilization or rate limits;
+        None when the count is within the bounds."""
+        decision = out_of_bounds(current, min_replicas, max_replicas)
+        if decision is not None:
+            self.record_scale(current, decision.desired_replicas, now_s)
+        return decision
+
+    def normalized_decision(
+        self,
+        current: int,
+        desired: int,
+        metric_reason: str,
+        min_replicas: int,
+        max_replicas: int,
+        now_s: float,
+    ) -> ScaleDecision:
+        """``normalize`` as a decision: the reason is the binding limit's or stabilization's,
+        else `metric_reason` when the count is unchanged, else "DesiredWithinRange"."""
+        final, limit_reason = self.normalize(current, desired, min_replicas, max_replicas, now_s)
+        if limit_reason is not None:
+            return ScaleDecision(final, limit_reason)
+        if final == current:
+            return ScaleDecision(final, metric_reason)
+        return ScaleDecision(final, DESIRED_WITHIN_RANGE)

@@ -17,15 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from policies.autoscalers._common import (
-    DESIRED_WITHIN_RANGE,
     GONE_STATES,
     MAX_WINDOW_S,
     NO_METRICS,
-    TOO_FEW_REPLICAS,
     TOO_MANY_REPLICAS,
     WITHIN_TOLERANCE,
+    AutoscalerBase,
     check_bounds,
-    check_call_bounds,
     check_positive,
     check_range,
 )
@@ -101,7 +99,7 @@ class ConcurrencyConfig:
         check_range("sync_period_s", self.sync_period_s, 1.0, 1800.0)
 
 
-class Concurrency:
+class Concurrency(AutoscalerBase):
     """KEDA's activation and scale-to-zero around the HPA rule and behavior."""
 
     def __init__(self, config: ConcurrencyConfig | None = None) -> None:
@@ -109,14 +107,9 @@ class Concurrency:
         self.behavior = Behavior(self.config.scale_up, self.config.scale_down)
         self.last_active_s: float | None = None
 
-    def decide(self, cluster: ClusterView, now_s: float) -> ScaleDecision:
-        cfg = self.config
-        return self.decide_within(cluster, now_s, cfg.min_replicas, cfg.max_replicas)
-
-    def decide_within(
+    def _decide(
         self, cluster: ClusterView, now_s: float, min_replicas: int, max_replicas: int
     ) -> ScaleDecision:
-        check_call_bounds(min_replicas, max_replicas)
         cfg = self.config
         current = cluster.current_replicas
         total = total_in_flight(cluster)
@@ -141,26 +134,18 @@ class Concurrency:
 
         hpa_min = max(1, min_replicas)  # KEDA's HPA keeps at least one replica
         self.behavior.seed(current, now_s)
-        if current > max_replicas:
-            self.behavior.record_scale(current, max_replicas, now_s)
-            return ScaleDecision(max_replicas, TOO_MANY_REPLICAS)
-        if current < hpa_min:
-            self.behavior.record_scale(current, hpa_min, now_s)
-            return ScaleDecision(hpa_min, TOO_FEW_REPLICAS)
+        clamped = self.behavior.enforce_bounds(current, hpa_min, max_replicas, now_s)
+        if clamped is not None:
+            return clamped
         if total is None:
             return ScaleDecision(current, NO_METRICS)
 
         desired, metric_reason = concurrency_replicas(
             current, total, cfg.target_in_flight_per_instance, cfg.tolerance
         )
-        final, limit_reason = self.behavior.normalize(
-            current, desired, hpa_min, max_replicas, now_s
+        return self.behavior.normalized_decision(
+            current, desired, metric_reason, hpa_min, max_replicas, now_s
         )
-        if limit_reason is not None:
-            return ScaleDecision(final, limit_reason)
-        if final == current:
-            return ScaleDecision(final, metric_reason)
-        return ScaleDecision(final, DESIRED_WITHIN_RANGE)
 
 
 def build(config: ConcurrencyConfig, rng: np.random.Generator) -> Concurrency:

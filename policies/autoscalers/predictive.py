@@ -33,8 +33,8 @@ import numpy as np
 
 from policies.autoscalers import scheduled
 from policies.autoscalers._common import (
+    AutoscalerBase,
     check_bounds,
-    check_call_bounds,
     check_choice,
     check_positive,
     check_range,
@@ -107,7 +107,7 @@ class PredictiveConfig:
         return round(self.season_s / self.bucket_s)
 
 
-class Predictive:
+class Predictive(AutoscalerBase):
     """History, forecaster and floor around an inner reactive policy."""
 
     def __init__(self, config: PredictiveConfig | None, rng: np.random.Generator) -> None:
@@ -149,14 +149,9 @@ class Predictive:
         peak = max(model.forecast(j - last) for j in range(max(first, last + 1), final + 1))
         return max(0.0, peak)
 
-    def decide(self, cluster: ClusterView, now_s: float) -> ScaleDecision:
-        cfg = self.config
-        return self.decide_within(cluster, now_s, cfg.min_replicas, cfg.max_replicas)
-
-    def decide_within(
+    def _decide(
         self, cluster: ClusterView, now_s: float, min_replicas: int, max_replicas: int
     ) -> ScaleDecision:
-        check_call_bounds(min_replicas, max_replicas)
         self.observe(now_s, cluster.arrival_rps)
         forecast = self.forecast_rps(now_s)
         self.last_forecast_rps = forecast

@@ -27,11 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from policies.autoscalers._common import (
-    check_bounds,
-    check_call_bounds,
-    check_range,
-)
+from policies.autoscalers._common import AutoscalerBase, check_bounds, check_range
 from policies.autoscalers._inner import LEAF_POLICIES, build_inner, inner_config
 from policies.views import ClusterView, ScaleDecision
 
@@ -166,7 +162,7 @@ class ScheduledConfig:
             inner_config(LEAF_POLICIES, self.inner_policy, self.inner_config)
 
 
-class Scheduled:
+class Scheduled(AutoscalerBase):
     """Window lookup on the simulated clock, and the inner policy (if any) within the bounds."""
 
     def __init__(self, config: ScheduledConfig | None, rng: np.random.Generator) -> None:
@@ -195,14 +191,9 @@ class Scheduled:
         high = base_max if window.max_replicas is None else window.max_replicas
         return low, max(low, high), window.name or f"{window.start}-{window.end}"
 
-    def decide(self, cluster: ClusterView, now_s: float) -> ScaleDecision:
-        cfg = self.config
-        return self.decide_within(cluster, now_s, cfg.min_replicas, cfg.max_replicas)
-
-    def decide_within(
+    def _decide(
         self, cluster: ClusterView, now_s: float, min_replicas: int, max_replicas: int
     ) -> ScaleDecision:
-        check_call_bounds(min_replicas, max_replicas)
         low, high, name = self.bounds(now_s, min_replicas, max_replicas)
         if self.inner is None:
             return ScaleDecision(low, f"{SCHEDULED_CAPACITY};schedule={name}")

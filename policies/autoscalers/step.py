@@ -37,14 +37,15 @@ from policies.autoscalers._common import (
     MAX_WINDOW_S,
     TOO_FEW_REPLICAS,
     TOO_MANY_REPLICAS,
+    AutoscalerBase,
     aggregate,
     check_bounds,
-    check_call_bounds,
     check_choice,
     check_metric,
     check_range,
     clamp,
     metric_values,
+    out_of_bounds,
 )
 from policies.views import ClusterView, ScaleDecision
 
@@ -315,26 +316,20 @@ class _Alarm:
         )
 
 
-class StepScaling:
+class StepScaling(AutoscalerBase):
     """Alarm state, cooldown clocks and the step table of each policy."""
 
     def __init__(self, config: StepConfig | None = None) -> None:
         self.config = config or StepConfig()
         self.alarms = [_Alarm(p) for p in (self.config.scale_out, self.config.scale_in) if p]
 
-    def decide(self, cluster: ClusterView, now_s: float) -> ScaleDecision:
-        cfg = self.config
-        return self.decide_within(cluster, now_s, cfg.min_replicas, cfg.max_replicas)
-
-    def decide_within(
+    def _decide(
         self, cluster: ClusterView, now_s: float, min_replicas: int, max_replicas: int
     ) -> ScaleDecision:
-        check_call_bounds(min_replicas, max_replicas)
         current = cluster.current_replicas
-        if current > max_replicas:
-            return ScaleDecision(max_replicas, TOO_MANY_REPLICAS)
-        if current < min_replicas:
-            return ScaleDecision(min_replicas, TOO_FEW_REPLICAS)
+        clamped = out_of_bounds(current, min_replicas, max_replicas)
+        if clamped is not None:
+            return clamped
         value = aggregate(
             metric_values(cluster.pods, self.config.metric), self.config.metric_aggregation
         )

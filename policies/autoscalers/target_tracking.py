@@ -23,15 +23,12 @@ from typing import NamedTuple
 import numpy as np
 
 from policies.autoscalers._common import (
-    DESIRED_WITHIN_RANGE,
     GONE_STATES,
     NO_METRICS,
     RESOURCE_METRICS,
-    TOO_FEW_REPLICAS,
-    TOO_MANY_REPLICAS,
     WITHIN_TOLERANCE,
+    AutoscalerBase,
     check_bounds,
-    check_call_bounds,
     check_metric,
     check_positive,
     check_range,
@@ -222,7 +219,7 @@ class TargetTrackingConfig:
         check_range("sync_period_s", self.sync_period_s, 1.0, 1800.0)
 
 
-class TargetTracking:
+class TargetTracking(AutoscalerBase):
     """The HPA control loop around `calculate_replicas`.
 
     Each decide, as reconcileAutoscaler does:
@@ -245,22 +242,14 @@ class TargetTracking:
         self.config = config or TargetTrackingConfig()
         self.behavior = Behavior(self.config.scale_up, self.config.scale_down)
 
-    def decide(self, cluster: ClusterView, now_s: float) -> ScaleDecision:
-        cfg = self.config
-        return self.decide_within(cluster, now_s, cfg.min_replicas, cfg.max_replicas)
-
-    def decide_within(
+    def _decide(
         self, cluster: ClusterView, now_s: float, min_replicas: int, max_replicas: int
     ) -> ScaleDecision:
-        check_call_bounds(min_replicas, max_replicas)
         current = cluster.current_replicas
         self.behavior.seed(current, now_s)
-        if current > max_replicas:
-            self.behavior.record_scale(current, max_replicas, now_s)
-            return ScaleDecision(max_replicas, TOO_MANY_REPLICAS)
-        if current < min_replicas:
-            self.behavior.record_scale(current, min_replicas, now_s)
-            return ScaleDecision(min_replicas, TOO_FEW_REPLICAS)
+        clamped = self.behavior.enforce_bounds(current, min_replicas, max_replicas, now_s)
+        if clamped is not None:
+            return clamped
 
         best: tuple[int, str] | None = None
         invalid = 0
@@ -280,14 +269,9 @@ class TargetTracking:
             return ScaleDecision(current, FAILED_COMPUTE_METRICS_REPLICAS)
 
         desired, metric_reason = best
-        final, limit_reason = self.behavior.normalize(
-            current, desired, min_replicas, max_replicas, now_s
+        return self.behavior.normalized_decision(
+            current, desired, metric_reason, min_replicas, max_replicas, now_s
         )
-        if limit_reason is not None:
-            return ScaleDecision(final, limit_reason)
-        if final == current:
-            return ScaleDecision(final, metric_reason)
-        return ScaleDecision(final, DESIRED_WITHIN_RANGE)
 
 
 def build(config: TargetTrackingConfig, rng: np.random.Generator) -> TargetTracking:

@@ -23,13 +23,14 @@ from policies.autoscalers._common import (
     NO_METRICS,
     TOO_FEW_REPLICAS,
     TOO_MANY_REPLICAS,
+    AutoscalerBase,
     aggregate,
     check_bounds,
-    check_call_bounds,
     check_metric,
     check_range,
     clamp,
     metric_values,
+    out_of_bounds,
 )
 from policies.views import ClusterView, ScaleDecision
 
@@ -87,7 +88,7 @@ class ThresholdConfig:
         check_range("sync_period_s", self.sync_period_s, 1.0, 1800.0)
 
 
-class Threshold:
+class Threshold(AutoscalerBase):
     """Consecutive-breach counters and cooldown clocks around a pure comparison."""
 
     def __init__(self, config: ThresholdConfig | None = None) -> None:
@@ -97,20 +98,14 @@ class Threshold:
         self.last_scale_up_s: float | None = None
         self.last_scale_s: float | None = None
 
-    def decide(self, cluster: ClusterView, now_s: float) -> ScaleDecision:
-        cfg = self.config
-        return self.decide_within(cluster, now_s, cfg.min_replicas, cfg.max_replicas)
-
-    def decide_within(
+    def _decide(
         self, cluster: ClusterView, now_s: float, min_replicas: int, max_replicas: int
     ) -> ScaleDecision:
-        check_call_bounds(min_replicas, max_replicas)
         cfg = self.config
         current = cluster.current_replicas
-        if current > max_replicas:
-            return self._scaled(current, max_replicas, TOO_MANY_REPLICAS, now_s)
-        if current < min_replicas:
-            return self._scaled(current, min_replicas, TOO_FEW_REPLICAS, now_s)
+        clamped = out_of_bounds(current, min_replicas, max_replicas)
+        if clamped is not None:
+            return self._scaled(current, clamped.desired_replicas, clamped.reason, now_s)
 
         value = aggregate(metric_values(cluster.pods, cfg.metric))
         if value is None:

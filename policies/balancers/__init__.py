@@ -8,29 +8,26 @@ from policies.balancers.random_choice import RandomChoice, RandomConfig
 from policies.balancers.round_robin import RoundRobin, RoundRobinConfig
 from policies.balancers.sticky import Sticky, StickyConfig
 from policies.balancers.weighted_round_robin import WeightedRoundRobin, WeightedRoundRobinConfig
-from policies.registry import PolicyEntry
+from policies.registry import PolicyEntry, deterministic
 
 ENTRIES = (
-    PolicyEntry("round_robin", "balancer", RoundRobinConfig,
-                lambda cfg, rng: RoundRobin(cfg), "cycle through instances in order"),
-    PolicyEntry("random", "balancer", RandomConfig,
-                lambda cfg, rng: RandomChoice(cfg, rng), "uniformly random instance"),
+    PolicyEntry("round_robin", "balancer", RoundRobinConfig, deterministic(RoundRobin),
+                "cycle through instances in order"),
+    PolicyEntry("random", "balancer", RandomConfig, RandomChoice,
+                "uniformly random instance"),
     PolicyEntry("least_connections", "balancer", LeastConnectionsConfig,
-                lambda cfg, rng: LeastConnections(cfg), "fewest in-flight requests"),
-    PolicyEntry("power_of_two_choices", "balancer", PowerOfTwoConfig,
-                lambda cfg, rng: PowerOfTwoChoices(cfg, rng),
+                deterministic(LeastConnections), "fewest in-flight requests"),
+    PolicyEntry("power_of_two_choices", "balancer", PowerOfTwoConfig, PowerOfTwoChoices,
                 "best of k random choices by in-flight (Envoy least_request)"),
     PolicyEntry("weighted_round_robin", "balancer", WeightedRoundRobinConfig,
-                lambda cfg, rng: WeightedRoundRobin(cfg),
+                deterministic(WeightedRoundRobin),
                 "nginx smooth weighted round robin, optional slow start"),
-    PolicyEntry("least_response_time", "balancer", LeastResponseTimeConfig,
-                lambda cfg, rng: LeastResponseTime(cfg, rng),
+    PolicyEntry("least_response_time", "balancer", LeastResponseTimeConfig, LeastResponseTime,
                 "lowest latency x (in-flight + 1); EWMA or Finagle peak EWMA"),
     PolicyEntry("consistent_hash", "balancer", ConsistentHashConfig,
-                lambda cfg, rng: ConsistentHash(cfg),
+                deterministic(ConsistentHash),
                 "hash ring on session or user id, optional bounded load"),
-    PolicyEntry("sticky", "balancer", StickyConfig,
-                lambda cfg, rng: Sticky(cfg, rng),
+    PolicyEntry("sticky", "balancer", StickyConfig, Sticky,
                 "remember each session's instance; fall back when it is gone"),
 )
 

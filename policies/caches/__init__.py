@@ -77,21 +77,18 @@ from policies.caches.warming import (
     zipf_popularity,
 )
 from policies.caches.wtinylfu import WTinyLFUCache, WTinyLFUConfig
-from policies.registry import PolicyEntry
+from policies.registry import PolicyEntry, deterministic
 
 ENTRIES = (
-    PolicyEntry("lru", "cache", LRUConfig,
-                lambda cfg, rng: LRUCache(cfg), "evict the least recently used key"),
-    PolicyEntry("lfu", "cache", LFUConfig,
-                lambda cfg, rng: LFUCache(cfg),
+    PolicyEntry("lru", "cache", LRUConfig, deterministic(LRUCache),
+                "evict the least recently used key"),
+    PolicyEntry("lfu", "cache", LFUConfig, deterministic(LFUCache),
                 "evict the least frequently used key (LRU among equal counts)"),
-    PolicyEntry("fifo", "cache", FIFOConfig,
-                lambda cfg, rng: FIFOCache(cfg), "evict the key written longest ago"),
-    PolicyEntry("s3fifo", "cache", S3FIFOConfig,
-                lambda cfg, rng: S3FIFOCache(cfg),
+    PolicyEntry("fifo", "cache", FIFOConfig, deterministic(FIFOCache),
+                "evict the key written longest ago"),
+    PolicyEntry("s3fifo", "cache", S3FIFOConfig, deterministic(S3FIFOCache),
                 "small, main and ghost FIFO queues (Yang et al., SOSP 2023)"),
-    PolicyEntry("wtinylfu", "cache", WTinyLFUConfig,
-                lambda cfg, rng: WTinyLFUCache(cfg, rng),
+    PolicyEntry("wtinylfu", "cache", WTinyLFUConfig, WTinyLFUCache,
                 "LRU window, SLRU main, count-min sketch admission (Einziger et al., 2017)"),
 )
 

@@ -63,3 +63,53 @@ def check_fraction(name: str, value: float, *, allow_zero: bool = False) -> None
 def bad_size(size: object) -> ValueError:
     """The error `put` raises for a size that is not > 0."""
     return ValueError(f"size must be > 0, got {size!r}")
+
+
+def reject_put(store: CacheStore, key: Hashable, size: int | float) -> list:
+    """What `put` does with a size outside (0, capacity].
+
+    Raises ValueError for a size that is not > 0. A larger size than the capacity cannot be
+    stored: the key's old entry (if any) is deleted and the key itself is returned as evicted.
+    """
+    if not size > 0:
+        raise bad_size(size)
+    store.delete(key)
+    return [key]
+
+
+# Where a RecordStore's per-key record keeps the expiry and the size: a record is a list
+# [policy field, expiry_s, size, ...]; the first field and any after the size are the policy's.
+RECORD_EXPIRY, RECORD_SIZE = 1, 2
+
+
+class RecordStore:
+    """The shared body of the stores that keep one record per key in a dict `_meta`.
+
+    A subclass declares `_meta` in its slots, keeps records as RECORD_EXPIRY/RECORD_SIZE say,
+    and defines `_remove(key, meta)`, which drops the key with its record `meta` from every
+    structure it is in (and from `used`).
+    """
+
+    __slots__ = ()
+    _meta: dict[Hashable, list]
+
+    def _remove(self, key: Hashable, meta: list) -> None:
+        raise NotImplementedError
+
+    def peek(self, key: Hashable, now_s: float) -> bool:
+        """True if `key` is stored and fresh at now_s; changes nothing."""
+        meta = self._meta.get(key)
+        return meta is not None and meta[RECORD_EXPIRY] > now_s
+
+    def delete(self, key: Hashable) -> bool:
+        meta = self._meta.get(key)
+        if meta is None:
+            return False
+        self._remove(key, meta)
+        return True
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._meta
+
+    def __len__(self) -> int:
+        return len(self._meta)

@@ -11,7 +11,14 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 
-from policies.caches.base import NO_EXPIRY, bad_size, check_capacity
+from policies.caches.base import (
+    NO_EXPIRY,
+    RECORD_EXPIRY,
+    RECORD_SIZE,
+    RecordStore,
+    check_capacity,
+    reject_put,
+)
 
 
 @dataclass(frozen=True)
@@ -38,10 +45,10 @@ class _Bucket:
 
 
 # Per-key record: [bucket, expiry_s, size].
-_BUCKET, _EXPIRY, _SIZE = 0, 1, 2
+_BUCKET, _EXPIRY, _SIZE = 0, RECORD_EXPIRY, RECORD_SIZE
 
 
-class LFUCache:
+class LFUCache(RecordStore):
     """In-cache LFU: a key's count starts at 1 when it is inserted and grows by 1 per hit or
     update; counts are forgotten when a key leaves the cache (no aging).
 
@@ -70,18 +77,10 @@ class LFUCache:
         self._bump(key, meta)
         return True
 
-    def peek(self, key: Hashable, now_s: float) -> bool:
-        """True if `key` is stored and fresh at now_s; changes nothing."""
-        meta = self._meta.get(key)
-        return meta is not None and meta[_EXPIRY] > now_s
-
     def put(self, key: Hashable, now_s: float, size: int | float = 1,
             ttl_s: float | None = None) -> list:
         if not 0 < size <= self.capacity:
-            if not size > 0:
-                raise bad_size(size)
-            self.delete(key)
-            return [key]
+            return reject_put(self, key, size)
         expiry = NO_EXPIRY if ttl_s is None else now_s + ttl_s
         meta = self._meta.get(key)
         if meta is None:
@@ -104,13 +103,6 @@ class LFUCache:
             return []
         return self._evict_for(key)
 
-    def delete(self, key: Hashable) -> bool:
-        meta = self._meta.get(key)
-        if meta is None:
-            return False
-        self._remove(key, meta)
-        return True
-
     def clear(self) -> None:
         self._meta.clear()
         self._root.next = None
@@ -120,12 +112,6 @@ class LFUCache:
         """The access count of a stored key (0 if absent)."""
         meta = self._meta.get(key)
         return 0 if meta is None else meta[_BUCKET].count
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._meta
-
-    def __len__(self) -> int:
-        return len(self._meta)
 
     def __repr__(self) -> str:
         return f"LFUCache(capacity={self.capacity}, used={self.used}, keys={len(self)})"

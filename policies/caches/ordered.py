@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Hashable
 
-from policies.caches.base import NO_EXPIRY, bad_size
+from policies.caches.base import NO_EXPIRY, reject_put
 
 
 class OrderedStore:
@@ -36,10 +36,7 @@ class OrderedStore:
     def put(self, key: Hashable, now_s: float, size: int | float = 1,
             ttl_s: float | None = None) -> list:
         if not 0 < size <= self.capacity:
-            if not size > 0:
-                raise bad_size(size)
-            self.delete(key)
-            return [key]
+            return reject_put(self, key, size)
         entries = self._expiry
         sizes = self._sizes
         used = self.used

@@ -14,7 +14,15 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 
-from policies.caches.base import NO_EXPIRY, bad_size, check_capacity, check_fraction
+from policies.caches.base import (
+    NO_EXPIRY,
+    RECORD_EXPIRY,
+    RECORD_SIZE,
+    RecordStore,
+    check_capacity,
+    check_fraction,
+    reject_put,
+)
 
 
 @dataclass(frozen=True)
@@ -50,10 +58,10 @@ class S3FIFOConfig:
 
 
 # Per-key record: [freq, expiry_s, size, in_main].
-_FREQ, _EXPIRY, _SIZE, _IN_MAIN = 0, 1, 2, 3
+_FREQ, _EXPIRY, _SIZE, _IN_MAIN = 0, RECORD_EXPIRY, RECORD_SIZE, 3
 
 
-class S3FIFOCache:
+class S3FIFOCache(RecordStore):
     """S3-FIFO over three OrderedDicts (old end first); O(1) amortized per operation.
 
     Readings of the pseudo-code where it is silent: "the cache is full" means the new key
@@ -102,18 +110,10 @@ class S3FIFOCache:
             meta[_FREQ] += 1
         return True
 
-    def peek(self, key: Hashable, now_s: float) -> bool:
-        """True if `key` is stored and fresh at now_s; changes nothing."""
-        meta = self._meta.get(key)
-        return meta is not None and meta[_EXPIRY] > now_s
-
     def put(self, key: Hashable, now_s: float, size: int | float = 1,
             ttl_s: float | None = None) -> list:
         if not 0 < size <= self.capacity:
-            if not size > 0:
-                raise bad_size(size)
-            self.delete(key)
-            return [key]
+            return reject_put(self, key, size)
         expiry = NO_EXPIRY if ttl_s is None else now_s + ttl_s
         meta = self._meta.get(key)
         evicted = []
@@ -146,13 +146,6 @@ class S3FIFOCache:
             self._meta[key] = [0, expiry, size, False]
         return evicted
 
-    def delete(self, key: Hashable) -> bool:
-        meta = self._meta.get(key)
-        if meta is None:
-            return False
-        self._remove(key, meta)
-        return True
-
     def clear(self) -> None:
         self._small.clear()
         self._main.clear()
@@ -168,12 +161,6 @@ class S3FIFOCache:
     def in_ghost(self, key: Hashable) -> bool:
         """True if `key` was evicted from S recently enough to be remembered."""
         return key in self._ghost
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._meta
-
-    def __len__(self) -> int:
-        return len(self._meta)
 
     def __repr__(self) -> str:
         return (f"S3FIFOCache(capacity={self.capacity}, small={self._small_used}, "

@@ -18,7 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from policies.caches.base import NO_EXPIRY, bad_size, check_capacity, check_fraction
+from policies.caches.base import (
+    NO_EXPIRY,
+    RECORD_EXPIRY,
+    RECORD_SIZE,
+    RecordStore,
+    check_capacity,
+    check_fraction,
+    reject_put,
+)
 from policies.caches.sketch import CountMinSketch, next_power_of_two
 
 
@@ -60,17 +68,18 @@ class WTinyLFUConfig:
 # Segments, and the per-key record: [segment, expiry_s, size].
 WINDOW, PROBATION, PROTECTED = 0, 1, 2
 SEGMENT_NAMES = ("window", "probation", "protected")
-_SEGMENT, _EXPIRY, _SIZE = 0, 1, 2
+_SEGMENT, _EXPIRY, _SIZE = 0, RECORD_EXPIRY, RECORD_SIZE
 
 
-class WTinyLFUCache:
+class WTinyLFUCache(RecordStore):
     """W-TinyLFU over three OrderedDicts (least recent first) and a CountMinSketch.
 
     The sketch counts reads: every get, hit or miss, is one access (TinyLFU's access stream);
-    a put does not count, since in cache-aside it follows the miss already counted. A hit
-    moves the key to the young end of its segment, and a probation hit promotes it to
-    protected (protected's overflow is demoted to probation's young end). A put of a stored
-    key updates its size and TTL and reorders it as a hit would.
+    a put does not count, since in cache-aside it follows the miss already counted, and a
+    peek changes nothing, the sketch included. A hit moves the key to the young end of its
+    segment, and a probation hit promotes it to protected (protected's overflow is demoted to
+    probation's young end). A put of a stored key updates its size and TTL and reorders it as
+    a hit would.
 
     Admission compares estimates strictly (candidate > victim), so ties keep the resident
     key. With sizes, a winning candidate evicts as many main keys as it needs room for.
@@ -127,18 +136,10 @@ class WTinyLFUCache:
             self._promote(key, meta)
         return True
 
-    def peek(self, key: Hashable, now_s: float) -> bool:
-        """True if `key` is stored and fresh at now_s; changes nothing (the sketch included)."""
-        meta = self._meta.get(key)
-        return meta is not None and meta[_EXPIRY] > now_s
-
     def put(self, key: Hashable, now_s: float, size: int | float = 1,
             ttl_s: float | None = None) -> list:
         if not 0 < size <= self.capacity:
-            if not size > 0:
-                raise bad_size(size)
-            self.delete(key)
-            return [key]
+            return reject_put(self, key, size)
         expiry = NO_EXPIRY if ttl_s is None else now_s + ttl_s
         meta = self._meta.get(key)
         evicted = []
@@ -174,13 +175,6 @@ class WTinyLFUCache:
                 self._drain_window(evicted)
         return evicted
 
-    def delete(self, key: Hashable) -> bool:
-        meta = self._meta.get(key)
-        if meta is None:
-            return False
-        self._remove(key, meta)
-        return True
-
     def clear(self) -> None:
         """Drop every key and every count (a restarted cache process)."""
         self._window.clear()
@@ -194,12 +188,6 @@ class WTinyLFUCache:
         """The segment holding a stored key ("window", "probation", "protected"), else None."""
         meta = self._meta.get(key)
         return None if meta is None else SEGMENT_NAMES[meta[_SEGMENT]]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._meta
-
-    def __len__(self) -> int:
-        return len(self._meta)
 
     def __repr__(self) -> str:
         return (f"WTinyLFUCache(capacity={self.capacity}, window={self._window_used}, "

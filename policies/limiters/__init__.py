@@ -6,13 +6,13 @@ from policies.limiters.token_bucket import (
     TokenBucket,
     TokenBucketConfig,
 )
-from policies.registry import PolicyEntry
+from policies.registry import PolicyEntry, deterministic
 
 ENTRIES = (
-    PolicyEntry("token_bucket", "limiter", TokenBucketConfig,
-                lambda cfg, rng: TokenBucket(cfg), "one token bucket for all requests"),
+    PolicyEntry("token_bucket", "limiter", TokenBucketConfig, deterministic(TokenBucket),
+                "one token bucket for all requests"),
     PolicyEntry("per_user_token_bucket", "limiter", PerUserTokenBucketConfig,
-                lambda cfg, rng: PerUserTokenBucket(cfg), "a token bucket per user_id"),
+                deterministic(PerUserTokenBucket), "a token bucket per user_id"),
 )
 
 __all__ = [

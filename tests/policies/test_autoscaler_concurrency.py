@@ -14,6 +14,7 @@ from policies.autoscalers.concurrency import (
     total_in_flight,
 )
 from policies.views import DRAINING, ClusterView, PodMetrics
+from tests.policies.autoscaler_helpers import decision_log
 
 
 @pytest.mark.parametrize("current, total, target, expected", [
@@ -49,12 +50,8 @@ def test_total_prefers_the_cluster_figure_then_sums_live_instances():
 
 
 def run(policy, totals, start, period_s=30.0):
-    replicas, log = start, []
-    for k, total in enumerate(totals):
-        decision = policy.decide(view(replicas, total=total), k * period_s)
-        replicas = decision.desired_replicas
-        log.append((k * period_s, replicas, decision.reason))
-    return log
+    return decision_log(policy, lambda replicas, total: view(replicas, total=total), totals,
+                        start, period_s)
 
 
 def test_scale_up_follows_the_total_with_the_hpa_rate_limit():

@@ -14,6 +14,7 @@ from policies.autoscalers.scheduled import (
 )
 from policies.autoscalers.target_tracking import TargetTracking, TargetTrackingConfig
 from policies.views import ClusterView, PodMetrics
+from tests.policies.autoscaler_helpers import cpu_cluster
 
 H = 3600.0
 DAY = 24 * H
@@ -84,11 +85,6 @@ def test_first_matching_window_wins_and_unset_bounds_are_inherited():
     assert policy.bounds(12.5 * H, 2, 8) == (6, 8, "lunch")
     assert policy.bounds(14 * H, 2, 8) == (4, 8, "peak")
     assert policy.bounds(23 * H, 2, 8) == (2, 8, "default")
-
-
-def cpu_cluster(replicas, cpu):
-    return ClusterView(replicas, replicas, tuple(PodMetrics(i, cpu_util_frac=cpu)
-                                                 for i in range(replicas)))
 
 
 def test_inner_policy_decides_within_the_window_bounds():

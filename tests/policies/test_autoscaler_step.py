@@ -19,13 +19,8 @@ from policies.autoscalers.step import (
     round_percent_change,
 )
 from policies.views import ClusterView, PodMetrics
-
-
-def cluster(replicas, cpu):
-    cpus = cpu if isinstance(cpu, list) else [cpu] * replicas
-    return ClusterView(replicas, replicas, tuple(PodMetrics(i, cpu_util_frac=c)
-                                                 for i, c in enumerate(cpus)))
-
+from tests.policies.autoscaler_helpers import cpu_cluster as cluster
+from tests.policies.autoscaler_helpers import decision_log
 
 # Breach threshold 50: [0, 10) triggers on 50 <= metric < 60; (-10, 0] on 40 < metric <= 50.
 ABOVE_STEP = StepAdjustment(lower_bound=0.0, upper_bound=10.0, scaling_adjustment=1)
@@ -81,13 +76,7 @@ def in_policy(**kw):
 
 
 def run(config, loads, start, period_s=60.0):
-    policy = StepScaling(config)
-    replicas, log = start, []
-    for k, load in enumerate(loads):
-        decision = policy.decide(cluster(replicas, load), k * period_s)
-        replicas = decision.desired_replicas
-        log.append((k * period_s, replicas, decision.reason))
-    return log
+    return decision_log(StepScaling(config), cluster, loads, start, period_s)
 
 
 def test_breach_size_picks_the_step():

@@ -24,6 +24,7 @@ from policies.autoscalers.target_tracking import (
 )
 from policies.runtime import ControlLoop
 from policies.views import BOOTING, DRAINING, FAILED, ClusterView, PodMetrics
+from tests.policies.autoscaler_helpers import decision_log
 
 R = PodSample  # a ready pod with a value
 MISSING = PodSample(None, True)
@@ -198,13 +199,7 @@ def view(replicas, cpu, *, booting=0, rps=None, ready=None):
 def drive(policy, loads, period_s=15.0, start=None):
     """Apply each decision; loads[k] is the per-pod cpu at step k. Returns [(t, replicas, why)]."""
     replicas = start if start is not None else policy.config.min_replicas
-    log = []
-    for k, load in enumerate(loads):
-        now_s = k * period_s
-        decision = policy.decide(view(replicas, load), now_s)
-        replicas = decision.desired_replicas
-        log.append((now_s, replicas, decision.reason))
-    return log
+    return decision_log(policy, view, loads, replicas, period_s)
 
 
 def test_default_scale_up_adds_max_of_100_percent_or_4_pods_per_15s():

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from policies.autoscalers.threshold import Threshold, ThresholdConfig
 from policies.views import BOOTING, DRAINING, ClusterView, PodMetrics
+from tests.policies.autoscaler_helpers import decision_log
 
 
 def cluster(replicas, cpu, booting=0):
@@ -18,13 +19,7 @@ def cluster(replicas, cpu, booting=0):
 
 def run(config, loads, start, period_s=30.0):
     """Apply each decision; returns [(t, replicas, reason)]."""
-    policy = Threshold(config)
-    replicas, log = start, []
-    for k, load in enumerate(loads):
-        decision = policy.decide(cluster(replicas, load), k * period_s)
-        replicas = decision.desired_replicas
-        log.append((k * period_s, replicas, decision.reason))
-    return log
+    return decision_log(Threshold(config), cluster, loads, start, period_s)
 
 
 def test_service_defaults():
