@@ -30,7 +30,7 @@ from simscale.alerts import AlertsSpec
 from simscale.distributions import Empirical
 from simscale.errors import InputError
 from simscale.sections.autoscaling import AutoscalingSpec
-from simscale.sections.base import BalancerRef, Maybe, Section
+from simscale.sections.base import BalancerRef, Maybe, Section, error_message, plain_name
 from simscale.sections.cache import CacheSpec, DatabaseSpec
 from simscale.sections.resilience import ResilienceSpec
 from simscale.sections.upstream import UpstreamSpec
@@ -110,9 +110,7 @@ class Spec(Section):
     @field_validator("name")
     @classmethod
     def _plain_name(cls, value: str) -> str:
-        if not value or any(c in value for c in "/\\\n\0") or value.startswith("."):
-            raise ValueError("a name must be non-empty, without '/', '\\' or a leading '.'")
-        return value
+        return plain_name(value)
 
     @model_validator(mode="after")
     def _cross_section(self) -> Spec:
@@ -221,7 +219,7 @@ def validation_problems(exc: ValidationError, source: str,
     lines = []
     for error in exc.errors():
         loc = _strip_union_tags([str(p) for p in error["loc"]])
-        msg = error["msg"].removeprefix("Value error, ")
+        msg = error_message(error)
         if not loc and error["type"] == "value_error":  # a cross-section check names its field
             head, sep, rest = msg.partition(": ")
             if sep and head and " " not in head:
@@ -230,10 +228,6 @@ def validation_problems(exc: ValidationError, source: str,
         for path in override_paths:
             if loc[: len(path)] == path or path[: len(loc)] == loc:
                 where = f"--set {'.'.join(path)}"
-        if error["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif error["type"] == "missing":
-            msg = "required field is missing"
         field = ".".join(loc)
         if msg.startswith(("policy:", "params:", "params.")):  # a PolicyRef names its sub-path
             sub, _, msg = msg.partition(": ")

@@ -10,7 +10,7 @@ instance takes to boot and warm up, and how scale-in drains.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
@@ -30,7 +30,7 @@ MAX_METRICS_DELAY_S = 3600.0
 class AutoscalingSpec(PolicyRef):
     """Autoscaling; off unless `enabled` (then the instance count stays instances.count)."""
 
-    family: str = Field("autoscaler", exclude=True, repr=False)
+    family: ClassVar[str] = "autoscaler"
     enabled: bool = Field(
         False, description="run the autoscaler (the service's AUTO_SCALING_ENABLED)")
     policy: str = Field(

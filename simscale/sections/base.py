@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -36,7 +36,7 @@ class Section(BaseModel):
 class PolicyRef(Section):
     """A registered policy by name, with its parameters (validated by the policy's config)."""
 
-    family: str = Field("", exclude=True, repr=False)
+    family: ClassVar[str] = ""  # the registry family; set by each subclass, not by a spec
     policy: str
     params: dict[str, Any] = Field(default_factory=dict)
     _config: Any = PrivateAttr(default=None)
@@ -70,7 +70,32 @@ def _param_problem(error: dict) -> str:
 
 
 class BalancerRef(PolicyRef):
-    family: str = Field("balancer", exclude=True, repr=False)
+    family: ClassVar[str] = "balancer"
     policy: str = Field("round_robin", description="a registered balancer (simscale policies)")
 
+
+def plain_name(value: str) -> str:
+    """A name that is safe as a folder name: non-empty, no '/', '\\' or leading '.'."""
+    if not value or any(c in value for c in "/\\\n\0") or value.startswith("."):
+        raise ValueError("a name must be non-empty, without '/', '\\' or a leading '.'")
+    return value
+
+
+def error_message(error: dict) -> str:
+    """A pydantic error's message as simscale prints it."""
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    if error["type"] == "missing":
+        return "required field is missing"
+    return error["msg"].removeprefix("Value error, ")
+
+
+def problem_lines(exc: ValidationError, source: str) -> list[str]:
+    """One line per pydantic error: 'source: field.path: message'."""
+    lines = []
+    for error in exc.errors():
+        loc = ".".join(str(p) for p in error["loc"])
+        msg = error_message(error)
+        lines.append(f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}")
+    return lines
 

@@ -9,7 +9,7 @@ The database is used only through the cache: misses and writes drive its load.
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -39,7 +39,7 @@ def _check_types(value: dict | list, what: str) -> None:
 class EvictionRef(PolicyRef):
     """The eviction policy of every shard: a registered cache policy and its parameters."""
 
-    family: str = Field("cache", exclude=True, repr=False)
+    family: ClassVar[str] = "cache"
     policy: str = Field("lru", description="a registered cache policy: lru, lfu, fifo, s3fifo, "
                                            "wtinylfu (`simscale policies`)")
     params: dict[str, Any] = Field(

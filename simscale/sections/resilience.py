@@ -22,7 +22,6 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 
 from policies.resilience import (
     CircuitBreakerConfig,
@@ -196,7 +195,7 @@ class RetrySpec(_PolicyTable):
 class LimiterRef(PolicyRef):
     """A rate limiter from the registry; a request it refuses ends `rejected`."""
 
-    family: SkipJsonSchema[Literal["limiter"]] = Field("limiter", exclude=True, repr=False)
+    family: ClassVar[str] = "limiter"
     policy: str = Field(description="a registered limiter: token_bucket, per_user_token_bucket")
     params: dict[str, Any] = Field(default_factory=dict,
                                    description="the limiter's parameters (rate_per_s, burst, …)")

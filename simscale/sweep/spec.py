@@ -1,15 +1,19 @@
 """Sweep specs: a base experiment, the parameters to vary, replications and metrics (TOML).
 
 A sweep file names a base experiment (a path to an experiment spec, or an inline table),
+or several named ones (`bases`: each is a variant of its own, crossed with the design),
 optional `set` overrides applied to it, a design (`grid`, `zip`, `random` or `lhs`) over a
-list of `[[parameters]]`, and how many replications each variant gets. Replication r runs
-with seed `seed + r` for every variant, so comparisons between variants are paired (common
-random numbers). The models here validate the file at the edge (unknown fields are errors);
-`load_sweep` turns every problem into an InputError line naming the file and the field.
+list of `[[parameters]]`, and how many replications each variant gets; `claims` (a claims
+file or an inline list, see simscale.sweep.claims) says what the variants should show.
+Replication r runs with seed `seed + r` for every variant, so comparisons between variants
+are paired (common random numbers). The models here validate the file at the edge (unknown
+fields are errors); `load_sweep` turns every problem into an InputError line naming the file
+and the field.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,8 +29,11 @@ from pydantic import (
 )
 
 from simscale.errors import InputError
+from simscale.sections.base import plain_name, problem_lines
+from simscale.sweep.claims import Claim
 
 Design = Literal["grid", "zip", "random", "lhs"]
+_BASE_NAME = re.compile(r"[A-Za-z0-9_+\-][A-Za-z0-9_.+\-]*")
 
 
 class SweepSection(BaseModel):
@@ -104,8 +111,12 @@ class SweepSpec(SweepSection):
 
     name: str = Field(description="sweep name; the default output is runs/sweeps/<name>/")
     description: str = ""
-    base: str | dict[str, Any] = Field(
-        description="the base experiment: a spec path (relative to this file) or a table"
+    base: str | dict[str, Any] | None = Field(
+        None, description="the base experiment: a spec path (relative to this file) or a table"
+    )
+    bases: dict[str, str | dict[str, Any]] | None = Field(
+        None, description="instead of base: named base experiments (paths or tables), each a "
+                          "variant of its own, crossed with the parameters' design"
     )
     overrides: list[str] = Field(
         default_factory=list, alias="set",
@@ -114,7 +125,8 @@ class SweepSpec(SweepSection):
     design: Design = Field("grid", description="grid | zip | random | lhs")
     samples: PositiveInt | None = Field(None, description="random/lhs: number of variants")
     design_seed: NonNegativeInt = Field(0, description="random/lhs: seed of the sample design")
-    parameters: list[Parameter] = Field(description="the varied fields")
+    parameters: list[Parameter] = Field(
+        default_factory=list, description="the varied fields (may be empty with bases)")
     replications: PositiveInt = Field(5, description="runs per variant (seeds seed..seed+R-1)")
     seed: NonNegativeInt | None = Field(
         None, description="seed of replication 0 (default: the base experiment's seed)"
@@ -127,19 +139,44 @@ class SweepSpec(SweepSection):
     outputs: Literal["full", "summary"] = Field(
         "full", description="full: every run table; summary: no requests.parquet"
     )
+    claims: str | list[Claim] | None = Field(
+        None, description="claims compare judges: a claims file (relative to this file) or "
+                          "an inline list of [[claims]]"
+    )
 
     @field_validator("name")
     @classmethod
     def _plain_name(cls, value: str) -> str:
-        if not value or any(c in value for c in "/\\\n\0") or value.startswith("."):
-            raise ValueError("a name must be non-empty, without '/', '\\' or a leading '.'")
+        return plain_name(value)
+
+    @field_validator("bases")
+    @classmethod
+    def _base_names(cls, value: dict | None) -> dict | None:
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("bases is empty: name at least one base experiment")
+        for name in value:
+            if not _BASE_NAME.fullmatch(name):
+                raise ValueError(f"base name {name!r}: use letters, digits, '_', '-', '+', "
+                                 "'.' (not first)")
         return value
 
     @model_validator(mode="after")
     def _design_fits(self) -> SweepSpec:
+        if (self.base is None) == (self.bases is None):
+            raise ValueError("give either base or bases")
+        if isinstance(self.claims, list) and not self.claims:
+            raise ValueError("claims is empty: nothing to judge")
         if not self.parameters:
-            raise ValueError("parameters is empty: a sweep varies at least one field")
+            if self.bases is None:
+                raise ValueError("parameters is empty: a sweep varies at least one field")
+            if self.design != "grid":
+                raise ValueError(f"design {self.design!r} needs parameters")
+            return self
         paths = [p.path for p in self.parameters]
+        if self.bases is not None and "base" in paths:
+            raise ValueError("parameter base: with bases, 'base' names the base experiment")
         if "seed" in paths:
             raise ValueError("parameter seed: each replication r runs with seed + r; "
                              "set seed and replications instead")
@@ -166,18 +203,7 @@ class SweepSpec(SweepSection):
         return self
 
 
-def sweep_problems(exc: ValidationError, source: str) -> list[str]:
-    """One line per pydantic error: 'source: field.path: message'."""
-    lines = []
-    for error in exc.errors():
-        loc = ".".join(str(p) for p in error["loc"])
-        msg = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif error["type"] == "missing":
-            msg = "required field is missing"
-        lines.append(f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}")
-    return lines
+sweep_problems = problem_lines  # one line per error: 'source: field.path: message'
 
 
 def parse_sweep(data: dict, source: str = "<sweep>") -> SweepSpec:

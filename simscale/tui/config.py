@@ -30,6 +30,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simscale.errors import InputError
+from simscale.sections.base import problem_lines
 
 Column = Literal["left", "right"]
 WindowName = Literal["1m", "5m", "1h", "all"]
@@ -150,16 +151,7 @@ def load_dashboard(path: str | Path) -> DashboardConfig:
     try:
         return DashboardConfig.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            loc = ".".join(str(p) for p in error["loc"])
-            msg = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                msg = "unknown field"
-            elif error["type"] == "missing":
-                msg = "required field is missing"
-            lines.append(f"{path}: {loc}: {msg}" if loc else f"{path}: {msg}")
-        raise InputError(lines) from None
+        raise InputError(problem_lines(exc, str(path))) from None
 
 
 def resolve(patterns: Iterable[str], available: Iterable[str]) -> list[str]:
