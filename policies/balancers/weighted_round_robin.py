@@ -8,8 +8,9 @@ weights. For weights {5, 1, 1} that gives a a b a c a a, never a burst of five a
 row.
 
 Weights come from the config's per-instance map when it names the instance, else from
-InstanceView.weight (read at every pick, so a driver may change it in place). A weight of 0
-drains the instance (nginx and HAProxy treat weight 0 the same way). With `slow_start`, an
+InstanceView.weight (read at every pick, so a driver may change it in place). A view weight
+of 0 (set by the driver) takes the instance out of the rotation; configured weights must be
+> 0, as nginx requires. With `slow_start`, an
 instance's weight ramps up over the window after InstanceView.ready_since_s, by Envoy's
 formula (see policies.resilience.slow_start).
 """
@@ -25,7 +26,7 @@ from policies.views import InstanceView, RequestInfo, Route
 
 @dataclass(frozen=True)
 class WeightedRoundRobinConfig:
-    """weights: instance id → weight (>= 0), overriding InstanceView.weight for those ids.
+    """weights: instance id → weight (> 0), overriding InstanceView.weight for those ids.
     slow_start: ramp a newly ready instance's weight up (None: off)."""
 
     __pydantic_config__ = {"extra": "forbid"}
@@ -34,8 +35,9 @@ class WeightedRoundRobinConfig:
 
     def __post_init__(self) -> None:
         for instance_id, weight in self.weights.items():
-            if not weight >= 0:
-                raise ValueError(f"weights[{instance_id}] must be >= 0")
+            if not weight > 0:
+                raise ValueError(f"weights[{instance_id}] must be > 0 (drain an instance "
+                                 "instead of giving it weight 0)")
 
 
 class WeightedRoundRobin:

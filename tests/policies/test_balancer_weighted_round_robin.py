@@ -104,3 +104,9 @@ def test_slow_start_ramps_a_new_instance(elapsed_s, expected_share_of_new):
 
 def test_reason():
     assert WeightedRoundRobin().choose(REQ, views(1, 2), 0.0)[1] == "WeightedRoundRobin"
+
+
+@pytest.mark.parametrize("weight", [0, -1, 0.0])
+def test_configured_weights_must_be_positive(weight):
+    with pytest.raises(ValueError, match="must be > 0"):
+        WeightedRoundRobinConfig(weights={1: weight})
