@@ -25,7 +25,7 @@ BAD = [
      "resilience.rate_limit.0.policy: unknown limiter policy 'leaky' (known: "),
     # weights that cannot be weights
     ([QUICKSTART, "balancer.policy=weighted_round_robin", "balancer.params={weights = {0 = -1}}"],
-     "balancer.params: weights[0] must be >= 0"),
+     "balancer.params: weights[0] must be > 0"),
     ([DRILL, 'resilience.rate_limit=[{policy = "token_bucket", params = {rate_per_s = 0}}]'],
      "resilience.rate_limit.0.params: rate_per_s must be > 0"),
     # thresholds that cannot be met
