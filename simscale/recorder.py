@@ -131,11 +131,11 @@ class RequestLog:
         inst = np.array(inst, np.int32)
         latency = end - arrival
         self.ok_latency.add(latency[status == 0])
-        if self.sink is None:
-            return
         ttft = np.array(ttft, np.float64)
         self.ttft.add(ttft[(status == 0) & (ttft >= 0)])
         self.output_tokens += int(np.array(output, np.int64)[status == 0].sum())
+        if self.sink is None:
+            return
         never_started = start < 0
         batch = pa.RecordBatch.from_arrays([
             pa.array(np.array(rid, np.int64)),

@@ -142,6 +142,7 @@ def summarize(spec: Spec, model: Model, log: RequestLog, wall_s: float) -> dict:
         "latency_p95_s": p95,
         "latency_p99_s": p99,
         "throughput_rps": ok / spec.duration_s,
+        "peak_throughput_rps": peak_throughput(model.metric_rows, spec.metrics.interval_s),
         "utilization": model.busy_slot_s / model.slot_s if model.slot_s else 0.0,
         **_ttft_totals(log, spec.duration_s),
         "duration_s": spec.duration_s,
@@ -151,6 +152,13 @@ def summarize(spec: Spec, model: Model, log: RequestLog, wall_s: float) -> dict:
         "spec_sha256": spec.sha256(),
         "simscale_version": __version__,
     } | _component_totals(model)
+
+
+def peak_throughput(rows: list[dict], interval_s: float) -> float | None:
+    """The highest throughput_rps of a whole metrics interval (a shorter last interval is left
+    out, unless there is no whole one); None when there are no rows."""
+    whole = [r["throughput_rps"] for r in rows if r["interval_s"] >= interval_s * (1 - 1e-9)]
+    return max(whole or [r["throughput_rps"] for r in rows], default=None)
 
 
 def _ttft_totals(log: RequestLog, duration_s: float) -> dict:

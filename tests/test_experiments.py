@@ -8,8 +8,8 @@ from simscale.runner import run
 from simscale.spec import load_spec
 from tests.conftest import ROOT
 
-# Folders of experiments/ that hold other kinds of TOML (sweeps, dashboards).
-NOT_SPECS = {"sweeps", "dashboards", "phase3_sweeps"}
+# Folders of experiments/ that hold other kinds of TOML (sweeps, dashboards, claims).
+NOT_SPECS = {"sweeps", "dashboards", "phase3_sweeps", "claims"}
 SHORT_S = 20.0
 
 

@@ -79,3 +79,16 @@ def test_a_failing_policy_keeps_what_was_recorded_and_says_so(tmp_run, monkeypat
     assert "round_robin" in summary["failure"] and "boom" in summary["failure"]
     assert 0 < t["requests"].num_rows <= 500
     assert "PolicyFailure:round_robin" in t["events"]["reason"].to_pylist()
+
+
+def test_summary_is_the_same_with_or_without_files(tmp_run):
+    """Totals come from the recorder, not from the files: a run without outputs agrees."""
+    from simscale.runner import run
+    from simscale.spec import load_spec
+    from tests.conftest import ROOT
+
+    spec = load_spec(ROOT / "experiments" / "load_tests" / "smoke.toml", ["duration_s=30"])
+    with_files = run(spec, tmp_run).summary
+    without = run(spec, None).summary
+    for key in ("arrivals", "ok", "latency_p95_s", "ttft_p95_s", "output_tokens_per_s"):
+        assert with_files[key] == without[key], key

@@ -11,12 +11,14 @@ and writes its profile's writes to the database:
 - A key lives on the shard a consistent-hash ring with virtual nodes gives it
   (policies.caches.ShardMap); each shard is a bounded store from policies/caches (LRU, LFU,
   FIFO, S3-FIFO, W-TinyLFU) with TTLs by data type.
-- Lookups are evaluated when the stage starts; their round trips (network + shard time)
-  are summed into one wait. Each miss then reads the database (a pool connection, query
-  times) and fills the cache, one after the other, as the service awaits each; under
-  single flight a miss on a key another request is already loading waits for that load
-  instead (Go's singleflight; nginx proxy_cache_lock). Writes go to the database, then
-  delete, update or leave the cached key (write-invalidate, write-through, TTL-only).
+- Reads are looked up in order, as the service awaits each. A miss reads the database (a
+  pool connection, query times) and fills the cache before the next read is looked up;
+  under single flight a miss on a key another request is already loading waits for that
+  load instead (Go's singleflight; nginx proxy_cache_lock). Writes go to the database,
+  then delete, update or leave the cached key (write-invalidate, write-through, TTL-only).
+- The round trips (network + shard time) of a stage's lookups, fills and invalidations
+  are summed and waited once, at its end: a request whose reads all hit costs one event,
+  and a database operation starts up to a few round trips (about a millisecond) early.
 - A fill stores the value the query read when it completed, atomically, so only TTL-only
   invalidation ever serves a value older than the last write (a stale read); the
   read-fill/invalidate race that leases fix (Nishtala et al., "Scaling Memcache at
@@ -100,34 +102,38 @@ class Profile:
     """A request kind's cache profile, compiled: the data type indices it reads and writes,
     the database queries a miss costs, the round trips of its lookups, and how many
     requests of the kind passed through the cache in the current metrics window (reads by
-    type are counted per profile, misses per read, so a hit costs no counter)."""
+    type are counted per profile, misses per read, so a hit costs no counter).
 
-    __slots__ = ("reads", "writes", "queries_per_miss", "empty", "needs_user",
-                 "needs_session", "per_type", "delay_s", "visits")
+    general: the kind needs the general path of Datastore.access (response reads, per-read
+    extras, or nothing to do); otherwise the fast path serves it.
+    """
+
+    __slots__ = ("reads", "writes", "queries_per_miss", "empty", "general", "per_type",
+                 "delay_s", "visits")
 
     def __init__(self, reads, writes, queries_per_miss: int, responses: bool,
-                 rtt_s: float) -> None:
+                 rtt_s: float, extra: bool = False) -> None:
         self.reads = tuple(_TYPE_INDEX[t] for t in reads
                            if responses or _TYPE_INDEX[t] != RESPONSE)
         self.writes = tuple(_TYPE_INDEX[t] for t in writes if _TYPE_INDEX[t] != RESPONSE)
         self.queries_per_miss = max(1, int(queries_per_miss))
         self.empty = not (self.reads or self.writes)
-        touched = set(self.reads) | set(self.writes)
-        self.needs_user = USER in touched
-        self.needs_session = bool(touched & {SESSION, CONVERSATION})
+        self.general = self.empty or extra or RESPONSE in self.reads
         self.per_type = [self.reads.count(t) for t in range(len(DATA_TYPES))]
         self.delay_s = rtt_s * len(self.reads)
         self.visits = 0
 
 
 class _Shard:
-    """One cache shard: its store, and when each stored key was filled (for stale reads)."""
+    """One cache shard: its store (and the store's get, bound once), and when each stored
+    key was filled (for stale reads)."""
 
-    __slots__ = ("name", "store", "filled_s", "up")
+    __slots__ = ("name", "store", "get", "filled_s", "up")
 
     def __init__(self, name: str, store) -> None:
         self.name = name
         self.store = store
+        self.get = store.get
         self.filled_s: dict[str, float] = {}
         self.up = True
 
@@ -160,6 +166,20 @@ def _never(key, now_s) -> bool:
 class Datastore:
     """The cache cluster and the database; model.datastore. See the module docstring."""
 
+    __slots__ = ("_action", "_blocks", "_by_name", "_counts", "_eid", "_extra", "_flights",
+                 "_end_wait", "_free_events", "_from_workload", "_gets", "_heap",
+                 "_hits_done_callbacks",
+                 "_last_data",
+                 "_last_profile", "_last_write", "_memo", "_pending_fill", "_policy",
+                 "_policy_config", "_profiles", "_prompt_cdf", "_prompt_rank_salt",
+                 "_prompt_salt", "_repeat_frac", "_responses", "_rng_seed", "_rtt_s",
+                 "_shard_for", "_shards_up", "_sized", "_sizes", "_spu", "_stale_check",
+                 "_ttls", "_user_cdf", "_user_salt", "_users", "_waiters",
+                 "_win_coalesced", "_win_evictions", "_win_miss_latency_s", "_win_misses",
+                 "_win_stale", "coalesced", "db", "env", "evictions", "latency_sum_s",
+                 "misses", "model", "reads", "response_hits", "section", "shard_map",
+                 "shards", "stale_reads", "warmed")
+
     # Check every hit for staleness, whatever the invalidation mode (tests: only TTL-only
     # can serve stale values in this model, so runs check only under it).
     verify_stale = False
@@ -170,6 +190,10 @@ class Datastore:
         self._heap = model.env._queue
         self._eid = model.env._eid
         self._free_events: list = []
+        # SimPy swaps an event's callback list out before calling it and never changes it,
+        # so every pooled hit event can share one list
+        self._hits_done_callbacks = [self._hits_done]
+        self._end_wait = model.end_wait
         self.section = section
         seed = model.spec.seed
         self.db = Database(model.env, database, seed)
@@ -189,17 +213,8 @@ class Datastore:
         self._rtt_s = section.network_latency_s + section.hit_latency_s
         self._rng_seed = stream(seed, "cache.shards")
 
-        # placement: the ring names shards. Memos until the ring changes: user id ->
-        # (its key, its shard's get); session id -> (session key, get, conversation key, get)
-        self.shard_map = ShardMap(vnodes=section.vnodes)
-        self.shards: list[_Shard] = []
-        self._by_name: dict[str, _Shard] = {}
-        self._umemo: dict[int, tuple] = {}
-        self._smemo: dict[int, tuple] = {}
-        for _ in range(section.shards):
-            self._new_shard()
-
-        # keys
+        # keys: with source "zipf", each request's entry (see _entry) is drawn in blocks of
+        # request ids; with source "workload" it comes from the request's ids
         keys = section.keys
         salts = stream(seed, "cache.keys").integers(0, 1 << 63, 3).tolist()
         self._user_salt, self._prompt_salt, self._prompt_rank_salt = salts
@@ -207,7 +222,18 @@ class Datastore:
         self._spu = keys.sessions_per_user
         self._users = keys.users
         self._user_cdf = np.cumsum(zipf_popularity(keys.users, keys.zipf_s))
-        self._blocks: dict[int, tuple[list[int], list[int]]] = {}
+        self._blocks: dict[int, list[tuple]] | None = None if self._from_workload else {}
+        self._memo: dict = {}
+
+        # placement: the ring names shards; _gets[i] is shard i's get (the last: a miss)
+        self.shard_map = ShardMap(vnodes=section.vnodes)
+        self.shards: list[_Shard] = []
+        self._by_name: dict[str, _Shard] = {}
+        self._shard_for = self.shard_map.shard_for
+        self._shards_up = 0
+        self._gets: list[Callable] = [_never]
+        for _ in range(section.shards):
+            self._new_shard()
         rc = section.llm_response_cache
         self._responses = rc.enabled
         self._repeat_frac = rc.repeat_frac
@@ -218,6 +244,10 @@ class Datastore:
         if self._from_workload and warming.top_k and warming.on_join:
             self._counts = Counter()
         self._profiles: dict[int, tuple[object, Profile]] = {}
+        self._last_data: object = None        # a one-entry cache in front of _profiles
+        self._last_profile = Profile((), (), 1, False, 0.0)
+        # per-read work only some runs need: stale checks, popularity counts for warming
+        self._extra = self._stale_check or self._counts is not None
 
         # statistics by data type: run totals are folded in from each window
         self.reads = [0, 0, 0, 0]
@@ -232,8 +262,7 @@ class Datastore:
         self.response_hits = 0
 
         if warming.top_k and warming.on_start:
-            for shard in self.shards:
-                self._warm(shard, 0.0)
+            self._warm_all(0.0)
         for fault in section.faults:
             self._schedule(fault.at_s, self._fault_action(fault))
             if getattr(fault, "recover_at_s", None) is not None:
@@ -249,42 +278,50 @@ class Datastore:
         self.shards.append(shard)
         self._by_name[shard.name] = shard
         self.shard_map.add(shard.name)
+        self._shards_up += 1
         self._forget_placement()
         return shard
 
     def shard_of(self, key: str) -> _Shard | None:
         """The shard that owns `key` now (None when every shard is down)."""
-        if not len(self.shard_map):
+        if not self._shards_up:
             return None
-        return self._by_name[self.shard_map.shard_for(key)]
+        return self._by_name[self._shard_for(key)]
 
     def _get_of(self, key: str) -> Callable:
         """The get of the shard owning `key` (a miss when no shard is up)."""
-        shard = self.shard_of(key)
-        return _never if shard is None else shard.store.get
+        return self._gets[self._index_of(key)]
 
-    def _user_entry(self, uid: int) -> tuple:
-        memo = self._umemo
-        if len(memo) >= _MEMO_LIMIT:
-            memo.clear()
-        key = f"user:{uid}"
-        entry = memo[uid] = (key, self._get_of(key))
-        return entry
+    def _index_of(self, key: str) -> int:
+        """Index in _gets of the shard owning `key` (the last entry: no shard is up)."""
+        if not self._shards_up:
+            return len(self.shards)
+        return int(self._shard_for(key)[6:])
 
-    def _session_entry(self, sid: int) -> tuple:
-        memo = self._smemo
-        if len(memo) >= _MEMO_LIMIT:
-            memo.clear()
-        session = f"session:{sid}"
-        conversation = f"conversation:{sid}"
-        entry = memo[sid] = (session, self._get_of(session),
-                             conversation, self._get_of(conversation))
+    def _entry(self, uid: int, sid: int) -> tuple:
+        """The keys a request of user `uid` in session `sid` may touch, and their shards:
+        (user key, session key, conversation key, and their indices in _gets), indexed by
+        data type (key at [t], shard at [t + 3]). Memoized by session (by user and session
+        when the workload gives the ids); only strings and ints, so the garbage collector
+        stops tracking them."""
+        memo = self._memo
+        memo_key = sid if self._blocks is not None else (uid, sid)
+        entry = memo.get(memo_key)
+        if entry is None:
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            user, session, conversation = f"user:{uid}", f"session:{sid}", f"conversation:{sid}"
+            index = self._index_of
+            entry = memo[memo_key] = (user, session, conversation, index(user),
+                                      index(session), index(conversation))
         return entry
 
     def _forget_placement(self) -> None:
-        """The ring changed: drop the memos of which shard holds what."""
-        self._umemo.clear()
-        self._smemo.clear()
+        """The shards changed: drop what remembers which shard holds what."""
+        self._memo.clear()
+        if self._blocks is not None:
+            self._blocks.clear()
+        self._gets = [shard.get for shard in self.shards] + [_never]
 
     def _schedule(self, at_s: float, action: Callable[[], None]) -> None:
         ev = self.env.timeout(max(0.0, at_s - self.env._now))
@@ -302,6 +339,7 @@ class Datastore:
         shard = self.shards[index]
         shard.up = False
         self.shard_map.remove(shard.name)
+        self._shards_up -= 1
         self._forget_placement()
         shard.store.clear()
         shard.filled_s.clear()
@@ -314,6 +352,7 @@ class Datastore:
         shard = self.shards[index]
         shard.up = True
         self.shard_map.add(shard.name)
+        self._shards_up += 1
         self._forget_placement()
         self.model.event("cache", shard.name, "ShardRecovered")
         if self.section.warming.top_k and self.section.warming.on_join:
@@ -345,6 +384,34 @@ class Datastore:
                     for j in range(spu):
                         yield f"{t}:{rank * spu + j}"
 
+    def _warm_all(self, now: float) -> None:
+        """Preload every shard with the top-K keys it owns, in one pass over the keys by
+        popularity (the same keys _warm would pick shard by shard)."""
+        k = self.section.warming.top_k
+        if self._from_workload:
+            for shard in self.shards:
+                self._warm(shard, now)
+            return
+        chosen: dict[str, list[str]] = {shard.name: [] for shard in self.shards}
+        open_shards = len(chosen)
+        shard_for = self._shard_for
+        for key in self.keys_by_rank():
+            keys = chosen[shard_for(key)]
+            if len(keys) < k:
+                keys.append(key)
+                if len(keys) == k:
+                    open_shards -= 1
+                    if not open_shards:
+                        break
+        for shard in self.shards:
+            self._preload(shard, chosen[shard.name], now)
+
+    def _preload(self, shard: _Shard, keys: list[str], now: float) -> None:
+        for key in reversed(keys):
+            self._fill(key, _TYPE_INDEX[key.partition(":")[0]], now)
+        self.warmed += len(keys)
+        self.model.event("cache", shard.name, f"Warmed:{len(keys)}")
+
     def _warm(self, shard: _Shard, now: float) -> None:
         """Preload the top-K keys `shard` owns, least popular first, so that recency- and
         insertion-ordered policies keep the most popular when K exceeds the room."""
@@ -357,10 +424,7 @@ class Datastore:
             keys = top_k_by_count(self._counts, k, keep=owns) if self._counts else []
         else:
             keys = top_k_by_rank(self.keys_by_rank(), k, keep=owns)
-        for key in reversed(keys):
-            self._fill(key, _TYPE_INDEX[key.partition(":")[0]], now)
-        self.warmed += len(keys)
-        self.model.event("cache", shard.name, f"Warmed:{len(keys)}")
+        self._preload(shard, keys, now)
 
     # ------------------------------------------------------------ profiles and keys
 
@@ -369,34 +433,48 @@ class Datastore:
         reads, writes, db_queries; see simscale.model.workload)."""
         entry = self._profiles.get(id(data))
         if entry is None:
-            queries = getattr(data, "db_queries", 1) if data is not None else 1
-            profile = (Profile(data.reads, data.writes, queries, self._responses, self._rtt_s)
-                       if data is not None else Profile((), (), 1, False, 0.0))
+            if data is None:
+                profile = Profile((), (), 1, False, 0.0)
+            else:
+                profile = Profile(data.reads, data.writes, getattr(data, "db_queries", 1),
+                                  self._responses, self._rtt_s, self._extra)
             entry = self._profiles[id(data)] = (data, profile)
+        self._last_data = data
+        self._last_profile = entry[1]
         return entry[1]
 
     def ids_of(self, info) -> tuple[int, int]:
         """(user id, session id) of a request."""
-        if self._from_workload:
+        if self._blocks is None:
             return info[2], info[3]
         rid = info[0]
-        block = self._blocks.get(rid >> _BLOCK_BITS)
-        if block is None:
-            block = self._id_block(rid >> _BLOCK_BITS)
-        i = rid & _BLOCK_MASK
-        return block[0][i], block[1][i]
+        h = mix64_array(np.array([rid], dtype=np.uint64) ^ np.uint64(self._user_salt))
+        user, session = self._users_of(h)
+        return int(user[0]), int(session[0])
 
-    def _id_block(self, b: int) -> tuple[list[int], list[int]]:
-        """Users and sessions of request ids [b·2^14, (b+1)·2^14): user rank r with
-        probability ∝ r^-zipf_s (inverse CDF of a keyed uniform), a session uniformly among
-        the user's."""
-        rids = np.arange(b << _BLOCK_BITS, (b + 1) << _BLOCK_BITS, dtype=np.uint64)
-        h = mix64_array(rids ^ np.uint64(self._user_salt))
+    def entry_of(self, info) -> tuple:
+        """The request's keys and their shards (see _entry)."""
+        if self._blocks is None:
+            return self._entry(info[2], info[3])
+        rid = info[0]
+        block = self._blocks.get(rid >> _BLOCK_BITS) or self._id_block(rid >> _BLOCK_BITS)
+        return block[rid & _BLOCK_MASK]
+
+    def _users_of(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Users and sessions from keyed hashes: user rank r with probability ∝ r^-zipf_s
+        (inverse CDF of the hash as a uniform), a session uniformly among the user's."""
         u = (h >> np.uint64(11)).astype(np.float64) * _UNIT
         users = np.minimum(np.searchsorted(self._user_cdf, u, side="right"), self._users - 1)
         spu = self._spu
-        sessions = users * spu + (h & np.uint64(0xFFFFFFFF)).astype(np.int64) % spu
-        block = (users.tolist(), sessions.tolist())
+        return users, users * spu + (h & np.uint64(0xFFFFFFFF)).astype(np.int64) % spu
+
+    def _id_block(self, b: int) -> list[tuple]:
+        """The entries of request ids [b·2^14, (b+1)·2^14), drawn at once (keys.source =
+        "zipf"); a few recent blocks are kept."""
+        rids = np.arange(b << _BLOCK_BITS, (b + 1) << _BLOCK_BITS, dtype=np.uint64)
+        users, sessions = self._users_of(mix64_array(rids ^ np.uint64(self._user_salt)))
+        memo, entry = self._memo, self._entry
+        block = [memo.get(s) or entry(u, s) for u, s in zip(users.tolist(), sessions.tolist())]
         blocks = self._blocks
         if len(blocks) >= _BLOCKS_KEPT:
             del blocks[min(blocks)]
@@ -426,102 +504,129 @@ class Datastore:
         model.respond, so the LLM call is skipped). A request with nothing to read or write
         goes on at once.
         """
-        entry = self._profiles.get(id(req.data))
-        prof = entry[1] if entry is not None else self.profile_of(req.data)
+        data = req.data
+        prof = self._last_profile if data is self._last_data else self.profile_of(data)
+        if prof.general:
+            self._access_general(instance, req, now, then, on_response_hit, prof)
+            return
+        prof.visits += 1
+        blocks = self._blocks
+        if blocks is None:
+            e = self.entry_of(req.info)
+        else:
+            rid = req.info[0]
+            block = blocks.get(rid >> _BLOCK_BITS) or self._id_block(rid >> _BLOCK_BITS)
+            e = block[rid & _BLOCK_MASK]
+        gets = self._gets
+        reads = prof.reads
+        for t in reads:
+            if gets[e[t + 3]](e[t], now):
+                continue
+            # the first miss loads from the database; the later reads are looked up in turn
+            self._win_misses[t] += 1
+            i = reads.index(t)  # a repeated type hit or missed with its first occurrence
+            ops = [(_MISS, e[t], t)]
+            ops += [(_READ, e[r], r) for r in reads[i + 1:]]
+            ops += [(_WRITE, e[w], w) for w in prof.writes]
+            self._visit(instance, req, then, on_response_hit, ops, self._rtt_s * (i + 1),
+                        prof.queries_per_miss, now)
+            return
+        if prof.writes:
+            self._visit(instance, req, then, on_response_hit,
+                        [(_WRITE, e[w], w) for w in prof.writes], prof.delay_s,
+                        prof.queries_per_miss, now)
+            return
+        # every read hit: one wait for all the round trips
+        if not prof.delay_s:
+            then(instance, req, now)
+            return
+        instance.waiting.add(req)  # model.begin_wait, inlined
+        # self._after(prof.delay_s, (instance, req, then), self._hits_done), inlined
+        free = self._free_events
+        if free:
+            ev = free.pop()
+        else:
+            ev = simpy.Event(self.env)
+            ev._ok = True
+        ev._value = (instance, req, then)
+        ev.callbacks = self._hits_done_callbacks
+        heappush(self._heap, (now + prof.delay_s, NORMAL, next(self._eid), ev))
+
+    def _access_general(self, instance, req, now: float, then, on_response_hit,
+                        prof: Profile) -> None:
+        """access() for the kinds the fast path does not serve: response-cache reads,
+        per-read extras (stale checks, popularity counts), nothing to do."""
         if prof.empty:
             then(instance, req, now)
             return
         prof.visits += 1
         info = req.info
-        if self._from_workload:
-            uid = info[2]
-            sid = info[3]
-        else:
-            rid = info[0]
-            block = self._blocks.get(rid >> _BLOCK_BITS) or self._id_block(rid >> _BLOCK_BITS)
-            uid = block[0][rid & _BLOCK_MASK]
-            sid = block[1][rid & _BLOCK_MASK]
-        u = s = None
-        if prof.needs_user:
-            u = self._umemo.get(uid) or self._user_entry(uid)
-        if prof.needs_session:
-            s = self._smemo.get(sid) or self._session_entry(sid)
-        counts = self._counts
+        e = self.entry_of(info)
         ops = None
         for i, t in enumerate(prof.reads):
-            if t == USER:
-                key, get = u
-            elif t == SESSION:
-                key = s[0]
-                get = s[1]
-            elif t == CONVERSATION:
-                key = s[2]
-                get = s[3]
-            else:
-                key = self.prompt_key(info)
-                get = self._get_of(key)
-            if counts is not None:
-                counts[key] += 1
-            if get(key, now):
-                if self._stale_check:
-                    self._check_stale(key)
-                if t == RESPONSE:
-                    self.response_hits += 1
-                    then = on_response_hit or self.model.respond
+            key = e[t] if t != RESPONSE else self.prompt_key(info)
+            at = e[t + 3] if t != RESPONSE else self._index_of(key)
+            if self._gets[at](key, now):
+                then = self._hit_extra(key, t, then, on_response_hit)
                 continue
             self._win_misses[t] += 1
-            if t == RESPONSE:
-                self._pending_fill[req] = key
+            if self._miss_extra(req, key, t):
                 continue
-            # the first miss: it loads from the database; later reads are looked up in turn
             ops = [(_MISS, key, t)]
-            ops += [(_READ, self._key_of(r, u, s, info), r) for r in prof.reads[i + 1:]]
+            ops += [(_READ, e[r] if r != RESPONSE else self.prompt_key(info), r)
+                    for r in prof.reads[i + 1:]]
             delay = self._rtt_s * (i + 1)
             break
         else:
             delay = prof.delay_s
-        for t in prof.writes:
-            key = u[0] if t == USER else s[0] if t == SESSION else s[2]
-            if ops is None:
-                ops = [(_WRITE, key, t)]
-            else:
-                ops.append((_WRITE, key, t))
-        if ops is None:  # every read hit: one wait for all the round trips
+        writes = [(_WRITE, e[w], w) for w in prof.writes]
+        if ops is None and not writes:
             if delay > 0.0:
-                instance.waiting.add(req)  # model.begin_wait, inlined
+                self.model.begin_wait(instance, req)
                 self._after(delay, (instance, req, then), self._hits_done)
             else:
                 then(instance, req, now)
             return
-        visit = _Visit(instance, req, then, on_response_hit, ops, delay, prof.queries_per_miss)
+        ops = (ops or []) + writes
+        self._visit(instance, req, then, on_response_hit, ops, delay, prof.queries_per_miss,
+                    now)
+
+    def _visit(self, instance, req, then, on_response_hit, ops: list, delay_s: float,
+               queries: int, now: float) -> None:
+        """Start the slow part of a stage: database reads, later lookups, writes."""
+        visit = _Visit(instance, req, then, on_response_hit, ops, delay_s, queries)
         self.model.begin_wait(instance, req)
         self._step(visit, now)
 
-    def _key_of(self, t: int, u: tuple | None, s: tuple | None, info) -> str:
-        if t == USER:
-            return u[0]
-        if t == SESSION:
-            return s[0]
-        if t == CONVERSATION:
-            return s[2]
-        return self.prompt_key(info)
-
-    def _read(self, v: _Visit, key: str, t: int, now: float) -> bool:
-        """A visit's later read, looked up at its turn; True on a hit."""
+    def _hit_extra(self, key: str, t: int, then, on_response_hit):
+        """What a hit needs besides counting: popularity counts (warming by observed reads),
+        the stale check, and for the response cache the stage's next step."""
         if self._counts is not None:
             self._counts[key] += 1
+        if self._stale_check:
+            self._check_stale(key)
+        if t == RESPONSE:
+            self.response_hits += 1
+            return on_response_hit or self.model.respond
+        return then
+
+    def _miss_extra(self, req, key: str, t: int) -> bool:
+        """What a miss needs besides counting; True when there is nothing to load (a
+        response is filled when its request ends)."""
+        if self._counts is not None:
+            self._counts[key] += 1
+        if t == RESPONSE:
+            self._pending_fill[req] = key
+            return True
+        return False
+
+    def _read(self, v: _Visit, key: str, t: int, now: float) -> bool:
+        """A visit's later read, looked up at its turn; True when nothing is left to load."""
         if self._get_of(key)(key, now):
-            if self._stale_check:
-                self._check_stale(key)
-            if t == RESPONSE:
-                self.response_hits += 1
-                v.then = v.on_response_hit or self.model.respond
+            v.then = self._hit_extra(key, t, v.then, v.on_response_hit)
             return True
         self._win_misses[t] += 1
-        if t == RESPONSE:
-            self._pending_fill[v.req] = key
-            return True  # nothing to load: the response is filled when the request ends
-        return False
+        return self._miss_extra(v.req, key, t)
 
     def _after(self, delay_s: float, value, callback: Callable) -> None:
         """callback(event) in delay_s seconds, with event._value = value: a pooled event
@@ -538,10 +643,9 @@ class Datastore:
 
     def _hits_done(self, ev) -> None:
         instance, req, then = ev._value
-        ev._value = None
         self._free_events.append(ev)
         now = self.env._now
-        if self.model.end_wait(instance, req, now):
+        if self._end_wait(instance, req, now):
             then(instance, req, now)
 
     def _check_stale(self, key: str) -> None:
@@ -554,13 +658,8 @@ class Datastore:
                 self._win_stale += 1
 
     def _step(self, v: _Visit, now: float) -> None:
-        """Advance a visit: wait out its pending round trips, run its next database
-        operation, or finish."""
-        if v.delay_s > 0.0:
-            delay = v.delay_s
-            v.delay_s = 0.0
-            self._after(delay, v, self._resume)
-            return
+        """Advance a visit: look up its next reads, run its next database operation, or
+        wait out its round trips (summed over the whole stage, waited once at the end)."""
         ops = v.ops
         rtt = self._rtt_s
         while v.pos < len(ops) and ops[v.pos][0] == _READ:
@@ -571,13 +670,12 @@ class Datastore:
             else:
                 ops[v.pos] = (_MISS, key, t)
                 break
-        if v.delay_s > 0.0:
-            delay = v.delay_s
-            v.delay_s = 0.0
-            self._after(delay, v, self._resume)
-            return
         if v.pos == len(ops):
-            if self.model.end_wait(v.instance, v.req, now):
+            if v.delay_s > 0.0:
+                delay = v.delay_s
+                v.delay_s = 0.0
+                self._after(delay, v, self._resume)
+            elif self.model.end_wait(v.instance, v.req, now):
                 v.then(v.instance, v.req, now)
             return
         kind, key, t = ops[v.pos]
@@ -595,10 +693,10 @@ class Datastore:
                     waiters.append(v)
                 return
             leader = role == LEADER
-            # a flight's read runs even when its leader is gone: followers wait for it
             self.db.submit(v.queries, False,
                            lambda done_s: self._loaded(v, key, t, leader, done_s),
-                           None if leader else (lambda at_s: self._alive(v, at_s)), now)
+                           (lambda at_s: self._still_needed(v, key, at_s)) if leader
+                           else (lambda at_s: self._alive(v, at_s)), now)
         else:
             self.db.submit(1, True, lambda done_s: self._written(v, key, t, done_s),
                            lambda at_s: self._alive(v, at_s), now)
@@ -610,6 +708,14 @@ class Datastore:
         now = self.env._now
         if self._alive(v, now):
             self._step(v, now)
+
+    def _still_needed(self, v: _Visit, key: str, now: float) -> bool:
+        """A flight's read gets its connection: it runs while its leader still waits or
+        followers do; otherwise the flight closes without reading."""
+        if self._alive(v, now) or self._waiters.get(key):
+            return True
+        self._flights.end(key)
+        return False
 
     def _alive(self, v: _Visit, now: float) -> bool:
         """True when the visit's request still waits on this attempt; otherwise give back

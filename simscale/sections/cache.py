@@ -51,8 +51,8 @@ class EvictionRef(PolicyRef):
     @classmethod
     def _no_capacity(cls, value: dict[str, Any]) -> dict[str, Any]:
         if "capacity" in value:
-            raise ValueError("params.capacity: set cache.capacity_items or cache.capacity_bytes "
-                             "instead")
+            raise ValueError("capacity is set by cache.capacity_items or cache.capacity_bytes, "
+                             "not here")
         return value
 
     def config_with_capacity(self, capacity: int) -> Any:

@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simscale.errors import InputError
+from simscale.sections.base import problem_lines
 from simscale.sweep.compare import Interval, t_interval
 from simscale.sweep.table import SummaryData
 
@@ -154,12 +155,10 @@ def judge(data: SummaryData, claims: list[Claim], confidence: float = 0.95) -> l
 
 def parse_claims(data: dict, source: str = "<claims>") -> ClaimsFile:
     """Validate a parsed claims table; InputError with one 'source: field: problem' line each."""
-    from simscale.sweep.spec import sweep_problems
-
     try:
         return ClaimsFile.model_validate(data)
     except ValidationError as exc:
-        raise InputError(sweep_problems(exc, source)) from None
+        raise InputError(problem_lines(exc, source)) from None
 
 
 def read_claims(path: str | Path) -> ClaimsFile:

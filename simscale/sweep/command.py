@@ -165,24 +165,37 @@ def compare_command(
                  "(default: the first)")] = None,
     png: Annotated[Path | None, typer.Option("--png", help="plot file (default: "
                    "FOLDER/<metric>_vs_<param>.png)")] = None,
+    claims: Annotated[Path | None, typer.Option("--claims", help="judge the claims of this "
+                      "file (TOML) instead of those the sweep carries")] = None,
 ) -> None:
-    """Means with confidence intervals, paired differences against a baseline, ranking, Pareto."""
+    """Means with confidence intervals, paired differences against a baseline, ranking, Pareto;
+    and the verdict on each claim the sweep carries (or --claims gives)."""
+    from simscale.sweep.claims import claims_of_folder, judge, read_claims
     from simscale.sweep.compare import compare
     from simscale.sweep.report import (
+        claims_markdown,
         comparison_csv,
         comparison_markdown,
         plot_metric,
+        print_claims,
         print_comparison,
     )
     from simscale.sweep.table import read_summary
 
     try:
         data = read_summary(folder)
+        claim_set = read_claims(claims) if claims is not None else claims_of_folder(folder)
         goal = None if maximize is None else ("max" if maximize else "min")
         result = compare(data, metric, baseline, confidence, rank_by, goal, wilcoxon)
+        judged = judge(data, claim_set.claims, confidence) if claim_set is not None else None
         print_comparison(result, wilcoxon)
+        if judged is not None:
+            print_claims(judged, confidence, title=claim_set.title)
         if markdown is not None:
-            markdown.write_text(comparison_markdown(result, wilcoxon))
+            text = comparison_markdown(result, wilcoxon)
+            if judged is not None:
+                text += "\n" + claims_markdown(judged, confidence, title=claim_set.title)
+            markdown.write_text(text)
             typer.echo(f"markdown: {markdown}")
         if csv is not None:
             csv.write_text(comparison_csv(result, wilcoxon))

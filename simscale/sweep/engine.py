@@ -4,7 +4,8 @@ Layout of a sweep folder DIR:
 
     DIR/manifest.json                 the sweep and every planned run: folder, seed, spec
                                       sha256 and status (rewritten at most once a second
-                                      and when the sweep ends or is interrupted)
+                                      and when the sweep ends or is interrupted); the
+                                      sweep's claims, when it has any
     DIR/runs/<variant>/<rep>/         one finished run: the run's outputs plus run.json,
                                       the run's own manifest entry with its summary
     DIR/summary.parquet               one row per run: parameters and summary metrics
@@ -37,10 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from simscale.errors import InputError
+from simscale.sweep.claims import ClaimsFile, read_claims
 from simscale.sweep.design import Variant, param_text, variants
 from simscale.sweep.spec import SweepSpec, read_sweep
 
 ENGINES = ("local", "dask")
+# With `bases`, the parameter (and summary column param.base) naming each run's base.
+BASE_PARAMETER = "base"
 FINISHED = ("ok", "incomplete")
 RUN_RECORD = "run.json"
 MANIFEST = "manifest.json"
@@ -82,10 +86,12 @@ class Sweep:
     source: str
     variants: list[Variant]
     tasks: list[RunTask]
+    claims: ClaimsFile | None = None
 
     @property
     def parameters(self) -> list[str]:
-        return [p.path for p in self.spec.parameters]
+        paths = [p.path for p in self.spec.parameters]
+        return [BASE_PARAMETER, *paths] if self.spec.bases is not None else paths
 
     @property
     def baseline(self) -> str:
@@ -121,28 +127,48 @@ def load_sweep(path: str | Path, overrides: Iterable[str] = (),
 
 def build_sweep(spec: SweepSpec, base_dir: Path, source: str = "<sweep>",
                 overrides: Iterable[str] = (), replications: int | None = None) -> Sweep:
-    """The run list of a validated sweep spec (paths in it are relative to base_dir)."""
+    """The run list of a validated sweep spec (paths in it are relative to base_dir).
+
+    With `bases`, each base crossed with each point of the design is a variant, named
+    `<base>` (no parameters) or `<base>,<point>`, with parameter `base` = the base's name.
+    """
     from simscale.spec import spec_from_dict
 
-    try:
-        if isinstance(spec.base, str):
-            base = base_data(base_dir / spec.base, [*spec.overrides, *overrides])
-        else:
-            base = base_data(base_dir / f"{spec.name}.toml", [*spec.overrides, *overrides],
-                             data=dict(spec.base))
-    except InputError as exc:
-        raise InputError([f"{source}: base: {p}" for p in exc.problems]) from None
+    named = spec.bases if spec.bases is not None else {"": spec.base}
+    bases: dict[str, dict] = {}
+    for label, entry in named.items():
+        where = f"bases.{label}" if spec.bases is not None else "base"
+        try:
+            if isinstance(entry, str):
+                bases[label] = base_data(base_dir / entry, [*spec.overrides, *overrides])
+            else:
+                bases[label] = base_data(base_dir / f"{label or spec.name}.toml",
+                                         [*spec.overrides, *overrides], data=dict(entry))
+        except InputError as exc:
+            raise InputError([f"{source}: {where}: {p}" for p in exc.problems]) from None
 
-    design = variants(spec)
-    if spec.baseline is not None and spec.baseline not in {v.name for v in design}:
-        known = ", ".join(v.name for v in design[:20])
+    # (base label, design point, the variant as named and recorded)
+    points = variants(spec) if spec.parameters else [Variant(0, "", {})]
+    design: list[tuple[str, Variant, Variant]] = []
+    for label in bases:
+        for v in points:
+            if spec.bases is None:
+                design.append((label, v, v))
+                continue
+            name = f"{label},{v.name}" if v.name else label
+            design.append((label, v, Variant(len(design), name,
+                                             {BASE_PARAMETER: label, **v.params})))
+    design_variants = [v for _, _, v in design]
+    claims = _claims(spec, base_dir, source, design_variants)
+    if spec.baseline is not None and spec.baseline not in {v.name for v in design_variants}:
+        known = ", ".join(v.name for v in design_variants[:20])
         raise InputError(f"{source}: baseline: no variant named {spec.baseline!r} "
                          f"(variants: {known})")
     problems: list[str] = []
     checked: list[tuple[Variant, dict, Any]] = []
-    for v in design:
+    for label, point, v in design:
         where = f"{source}: variant {v.name!r} ({param_text(v.params)})"
-        data = _with_params(base, v.params, where, problems)
+        data = _with_params(bases[label], point.params, where, problems)
         if data is None:
             continue
         try:
@@ -165,7 +191,29 @@ def build_sweep(spec: SweepSpec, base_dir: Path, source: str = "<sweep>",
             seeded = validated.model_copy(update={"seed": seed0 + r})
             tasks.append(RunTask(v.name, v.index, r, seed0 + r, v.params,
                                  {**data, "seed": seed0 + r}, seeded.sha256(), spec.outputs))
-    return Sweep(spec, source, design, tasks)
+    return Sweep(spec, source, design_variants, tasks, claims)
+
+
+def _claims(spec: SweepSpec, base_dir: Path, source: str,
+            design: list[Variant]) -> ClaimsFile | None:
+    """The sweep's claims (read from their file when `claims` is a path); InputError when one
+    names a variant the sweep does not have."""
+    if spec.claims is None:
+        return None
+    if isinstance(spec.claims, str):
+        try:
+            claims = read_claims(base_dir / spec.claims)
+        except InputError as exc:
+            raise InputError([f"{source}: claims: {p}" for p in exc.problems]) from None
+    else:
+        claims = ClaimsFile(claims=list(spec.claims))
+    names = [v.name for v in design]
+    problems = [f"{source}: claims: {c.claim!r}: no variant named {c.variant!r} "
+                f"(variants: {', '.join(names[:20])})"
+                for c in claims.claims if c.variant not in names]
+    if problems:
+        raise InputError(problems)
+    return claims
 
 
 def base_data(path: Path, overrides: Iterable[str] = (), seed: int | None = None,
@@ -226,7 +274,7 @@ def execute_run(task: RunTask, runs_dir: str | None) -> dict:
         record["run_wall_s"] = time.perf_counter() - sim_start
         summary = result.summary
         record["summary"] = summary
-        record["derived"] = _derived(summary, result.metric_rows)
+        record["derived"] = _derived(summary, result.metric_rows, tmp)
         if summary.get("complete", True):
             record["status"] = "ok"
         else:
@@ -275,16 +323,35 @@ def _write_light_outputs(spec, result, out_dir: Path) -> None:
     _write_json(out_dir / "summary.json", result.summary)
 
 
-def _derived(summary: dict, metric_rows: list[dict]) -> dict:
-    """Metrics computed from the run's tables: instance_hours (Σ ready instances × interval)."""
-    if "instance_hours" in summary:
-        return {}
-    total = 0.0
-    for row in metric_rows:
-        ready = row.get("instances_ready")
-        if ready is not None:
-            total += ready * row.get("interval_s", 0.0)
-    return {"instance_hours": total / 3600.0}
+def _derived(summary: dict, metric_rows: list[dict], run_dir: Path | None = None) -> dict:
+    """Metrics computed from the run's tables: instance_hours (Σ ready instances × interval)
+    when the summary has none, and, when run_dir holds requests.parquet, the API response
+    time (api_latency_p95_s)."""
+    derived: dict[str, float | None] = {}
+    if "instance_hours" not in summary:
+        total = 0.0
+        for row in metric_rows:
+            ready = row.get("instances_ready")
+            if ready is not None:
+                total += ready * row.get("interval_s", 0.0)
+        derived["instance_hours"] = total / 3600.0
+    if run_dir is not None and (run_dir / "requests.parquet").exists():
+        derived["api_latency_p95_s"] = api_latency_p95(run_dir / "requests.parquet")
+    return derived
+
+
+def api_latency_p95(path: Path) -> float | None:
+    """p95 latency, s, of the ok responses that streamed no LLM answer (ttft_s is null: the
+    kinds without an LLM call, and LLM requests answered from the response cache); None when
+    there are none."""
+    import numpy as np
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=["status", "latency_s", "ttft_s"])
+    api = pc.and_(pc.equal(table["status"], "ok"), pc.is_null(table["ttft_s"]))
+    latency = table["latency_s"].filter(api).to_numpy()
+    return float(np.quantile(latency, 0.95)) if latency.size else None
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -566,5 +633,7 @@ def write_manifest(path: Path, sweep: Sweep, records: dict[tuple[str, int], dict
         "baseline": sweep.baseline,
         "runs": runs,
     }
+    if sweep.claims is not None:
+        data["claims"] = sweep.claims.model_dump(mode="json", exclude_defaults=True)
     _write_json(path, data)
 

@@ -1,4 +1,5 @@
-"""Show a Comparison: terminal tables (rich), Markdown, CSV, and a PNG plot with a CI band."""
+"""Show a Comparison: terminal tables (rich), Markdown, CSV, and a PNG plot with a CI band;
+and judged claims as a table."""
 
 from __future__ import annotations
 
@@ -118,6 +119,80 @@ def print_comparison(cmp: Comparison, wilcoxon: bool = False, console=None) -> N
     if left:
         console.print("runs left out (not complete): "
                       + ", ".join(f"{v}: {n}" for v, n in left.items()), style="yellow")
+
+
+CLAIMS_TITLE = "claims"
+VERDICT_STYLES = {"holds": "green", "fails": "bold red", "inconclusive": "yellow"}
+
+
+def fmt_ci(iv) -> str:
+    """'mean [low, high]' of an Interval ('mean' alone when the interval is undefined)."""
+    if not math.isfinite(iv.high):
+        return fmt(iv.mean)
+    return f"{fmt(iv.mean)} [{fmt(iv.low)}, {fmt(iv.high)}]"
+
+
+def claims_rows(results, confidence: float) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the claims table: claim (variant: label), metric, claimed,
+    simulated mean with its interval, verdict."""
+    from simscale.sweep.claims import claimed_text
+
+    header = ["claim", "metric", "claimed", f"simulated mean [{confidence:.0%} CI]", "verdict"]
+    rows = []
+    for r in results:
+        simulated = fmt_ci(r.interval)
+        if r.interval.n == 1:
+            simulated += " (1 run)"
+        rows.append([f"{r.claim.variant}: {r.claim.claim}", r.claim.metric,
+                     claimed_text(r.claim), simulated, r.verdict])
+    return header, rows
+
+
+def claims_notes(results) -> list[str]:
+    """The claims' notes, one line each, for under the table."""
+    return [f"{r.claim.variant}: {r.claim.claim}: {r.claim.note}" for r in results
+            if r.claim.note]
+
+
+def claims_counts(results) -> str:
+    """'holds 3, fails 1, …': how many claims got each verdict, in table order."""
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    return ", ".join(f"{v} {n}" for v, n in counts.items())
+
+
+def print_claims(results, confidence: float, console=None, title: str = CLAIMS_TITLE) -> None:
+    """Judged claims as a rich table, then their notes."""
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = console or Console()
+    header, rows = claims_rows(results, confidence)
+    table = Table(title=f"{title} (the {confidence:.0%} CI of the mean over complete runs: "
+                        "inside the claim, holds; outside, fails; across an edge, "
+                        "inconclusive)", title_justify="left", box=box.SIMPLE_HEAD)
+    for i, name in enumerate(header):
+        table.add_column(escape(name), justify="right" if i in (2, 3) else "left",
+                         overflow="fold")
+    for row in rows:
+        table.add_row(*map(escape, row[:-1]),
+                      f"[{VERDICT_STYLES.get(row[-1], 'dim')}]{escape(row[-1])}[/]")
+    console.print(table)
+    for line in claims_notes(results):
+        console.print(f"note: {escape(line)}", style="dim")
+    console.print(f"verdicts: {claims_counts(results)}")
+
+
+def claims_markdown(results, confidence: float, title: str = CLAIMS_TITLE) -> str:
+    """Judged claims as a Markdown table with their notes."""
+    header, rows = claims_rows(results, confidence)
+    out = [f"### {title}", "", _md_table(header, rows, ["---", "---", "--:", "--:", "---"]),
+           ""]
+    out += [f"- {line}" for line in claims_notes(results)]
+    return "\n".join(out) + "\n"
 
 
 def comparison_markdown(cmp: Comparison, wilcoxon: bool = False) -> str:
