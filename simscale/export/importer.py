@@ -404,7 +404,8 @@ def import_nginx(text: str, source: str) -> tuple[dict, list[str]]:
             if int(values["weight"]) != 1:
                 weights[str(n)] = int(values["weight"])
         if "down" in values:
-            weights[str(n)] = 0
+            warnings.append(f"{where}: down is not modelled (drain the instance instead); "
+                            "counted as an instance")
         if "backup" in values:
             warnings.append(f"{where}: backup servers are not modelled; counted as an instance")
         if "slow_start" in values:

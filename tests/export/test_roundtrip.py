@@ -29,7 +29,7 @@ def balancers(draw) -> dict:
     params: dict = {}
     if policy == "weighted_round_robin":
         weights = draw(st.dictionaries(st.integers(0, 5), st.one_of(
-            st.integers(0, 8), st.sampled_from([0.5, 1.5, 2.5, 0.25])), max_size=4))
+            st.integers(1, 8), st.sampled_from([0.5, 1.5, 2.5, 0.25])), max_size=4))
         params["weights"] = {str(k): v for k, v in weights.items()}
         if draw(st.booleans()):
             params["slow_start"] = {"window_s": draw(seconds)}
