@@ -28,7 +28,13 @@ and writes its profile's writes to the database:
 
 The request holds its slot throughout (model.begin_wait/end_wait); a request that times
 out, is abandoned or whose instance crashes stops at its next step, and a database wait it
-no longer needs is given away. Shard faults remove a shard from the ring (its keys remap, a
+no longer needs is given away (a flight's read still runs while followers wait for it).
+
+Speed: a request whose reads all hit costs its lookups and one pooled event pushed straight
+onto SimPy's queue, with no per-key objects: its keys and their shards come precomputed in
+one tuple per session (drawn for blocks of request ids at once), reads are counted per
+request kind and only misses per read. Everything else (misses, writes, response reads,
+stale checks) takes the general path. Shard faults remove a shard from the ring (its keys remap, a
 miss storm follows) and put it back empty; a joining shard takes its share of keys. Warming
 preloads the most popular keys (policies.caches.top_k_by_rank) at start and on a join,
 out of band (from a snapshot, not through the pool).
@@ -167,18 +173,16 @@ class Datastore:
     """The cache cluster and the database; model.datastore. See the module docstring."""
 
     __slots__ = ("_action", "_blocks", "_by_name", "_counts", "_eid", "_extra", "_flights",
-                 "_end_wait", "_free_events", "_from_workload", "_gets", "_heap",
-                 "_hits_done_callbacks",
-                 "_last_data",
-                 "_last_profile", "_last_write", "_memo", "_pending_fill", "_policy",
-                 "_policy_config", "_profiles", "_prompt_cdf", "_prompt_rank_salt",
+                 "_free_events", "_from_workload", "_gets", "_heap", "_hits_done_callbacks",
+                 "_last_data", "_last_profile", "_last_write", "_memo", "_pending_fill",
+                 "_policy", "_policy_config", "_profiles", "_prompt_cdf", "_prompt_rank_salt",
                  "_prompt_salt", "_repeat_frac", "_responses", "_rng_seed", "_rtt_s",
                  "_shard_for", "_shards_up", "_sized", "_sizes", "_spu", "_stale_check",
-                 "_ttls", "_user_cdf", "_user_salt", "_users", "_waiters",
-                 "_win_coalesced", "_win_evictions", "_win_miss_latency_s", "_win_misses",
-                 "_win_stale", "coalesced", "db", "env", "evictions", "latency_sum_s",
-                 "misses", "model", "reads", "response_hits", "section", "shard_map",
-                 "shards", "stale_reads", "warmed")
+                 "_ttls", "_user_cdf", "_user_salt", "_users", "_waiters", "_win_coalesced",
+                 "_win_evictions", "_win_miss_latency_s", "_win_misses", "_win_reads_adjust",
+                 "_win_stale", "coalesced", "db", "env", "evictions", "latency_sum_s", "misses",
+                 "model", "reads", "response_hits", "section", "shard_map", "shards",
+                 "stale_reads", "warmed")
 
     # Check every hit for staleness, whatever the invalidation mode (tests: only TTL-only
     # can serve stale values in this model, so runs check only under it).
@@ -193,7 +197,6 @@ class Datastore:
         # SimPy swaps an event's callback list out before calling it and never changes it,
         # so every pooled hit event can share one list
         self._hits_done_callbacks = [self._hits_done]
-        self._end_wait = model.end_wait
         self.section = section
         seed = model.spec.seed
         self.db = Database(model.env, database, seed)
@@ -253,6 +256,7 @@ class Datastore:
         self.reads = [0, 0, 0, 0]
         self.misses = [0, 0, 0, 0]
         self._win_misses = [0, 0, 0, 0]
+        self._win_reads_adjust = [0, 0, 0, 0]
         self.latency_sum_s = 0.0
         self._win_miss_latency_s = 0.0   # what misses add to the lookups' round trips
         self.stale_reads = self._win_stale = 0
@@ -408,7 +412,7 @@ class Datastore:
 
     def _preload(self, shard: _Shard, keys: list[str], now: float) -> None:
         for key in reversed(keys):
-            self._fill(key, _TYPE_INDEX[key.partition(":")[0]], now)
+            self._fill(key, _TYPE_INDEX[key.partition(":")[0]], now, shard)
         self.warmed += len(keys)
         self.model.event("cache", shard.name, f"Warmed:{len(keys)}")
 
@@ -527,6 +531,7 @@ class Datastore:
             i = reads.index(t)  # a repeated type hit or missed with its first occurrence
             ops = [(_MISS, e[t], t)]
             ops += [(_READ, e[r], r) for r in reads[i + 1:]]
+            self._defer(reads[i + 1:])
             ops += [(_WRITE, e[w], w) for w in prof.writes]
             self._visit(instance, req, then, on_response_hit, ops, self._rtt_s * (i + 1),
                         prof.queries_per_miss, now)
@@ -575,6 +580,7 @@ class Datastore:
             ops = [(_MISS, key, t)]
             ops += [(_READ, e[r] if r != RESPONSE else self.prompt_key(info), r)
                     for r in prof.reads[i + 1:]]
+            self._defer(prof.reads[i + 1:])
             delay = self._rtt_s * (i + 1)
             break
         else:
@@ -620,8 +626,16 @@ class Datastore:
             return True
         return False
 
+    def _defer(self, types) -> None:
+        """Reads counted with their request's profile that will be looked up later: they
+        count in the window where they are looked up (if ever), as their misses do."""
+        adjust = self._win_reads_adjust
+        for t in types:
+            adjust[t] -= 1
+
     def _read(self, v: _Visit, key: str, t: int, now: float) -> bool:
         """A visit's later read, looked up at its turn; True when nothing is left to load."""
+        self._win_reads_adjust[t] += 1
         if self._get_of(key)(key, now):
             v.then = self._hit_extra(key, t, v.then, v.on_response_hit)
             return True
@@ -642,11 +656,19 @@ class Datastore:
         heappush(self._heap, (self.env._now + delay_s, NORMAL, next(self._eid), ev))
 
     def _hits_done(self, ev) -> None:
+        """The round trips of a request whose reads all hit are over: it goes on."""
         instance, req, then = ev._value
         self._free_events.append(ev)
         now = self.env._now
-        if self._end_wait(instance, req, now):
-            then(instance, req, now)
+        # model.end_wait(instance, req, now), inlined: this is the hot path
+        waiting = instance.waiting
+        if req not in waiting:
+            return  # its instance crashed meanwhile
+        waiting.discard(req)
+        if req.status != PENDING or req.instance is not instance:
+            instance.release(req, now, None)  # it timed out or was abandoned meanwhile
+            return
+        then(instance, req, now)
 
     def _check_stale(self, key: str) -> None:
         """A hit on a value filled before the key's last write is a stale read."""
@@ -731,11 +753,12 @@ class Datastore:
             self.model.end_wait(instance, req, now)
         return False
 
-    def _fill(self, key: str, t: int, now: float) -> None:
-        """Store the value read (or written) at `now` on the key's shard."""
-        shard = self.shard_of(key)
+    def _fill(self, key: str, t: int, now: float, shard: _Shard | None = None) -> None:
+        """Store the value read (or written) at `now` on the key's shard (given, or found)."""
         if shard is None:
-            return
+            shard = self.shard_of(key)
+            if shard is None:
+                return
         evicted = shard.store.put(key, now, self._sizes[t], self._ttls[t])
         if self._stale_check:
             filled = shard.filled_s
@@ -790,8 +813,8 @@ class Datastore:
 
     def _window(self) -> tuple[list[int], float]:
         """Reads by type in the open window and their lookups' round trips, from the
-        profiles' visit counts."""
-        reads = [0, 0, 0, 0]
+        profiles' visit counts (less the reads deferred to a later lookup, plus those made)."""
+        reads = list(self._win_reads_adjust)
         latency = self._win_miss_latency_s
         for _data, prof in self._profiles.values():
             visits = prof.visits
@@ -831,6 +854,7 @@ class Datastore:
         for _data, prof in self._profiles.values():
             prof.visits = 0
         self._win_misses = [0, 0, 0, 0]
+        self._win_reads_adjust = [0, 0, 0, 0]
         self._win_miss_latency_s = 0.0
         self._win_evictions = self._win_stale = self._win_coalesced = 0
 

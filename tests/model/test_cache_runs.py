@@ -129,6 +129,11 @@ def test_single_flight_reduces_database_load_in_an_expiry_storm():
     assert window_mean(none.metric_rows, "db_queries_rps", 5, 20) == 0
     assert max(r["db_queue"] for r in none.metric_rows if 20 <= r["t_s"] < 23) > 0
     assert (single.summary["db_wait_mean_s"] < none.summary["db_wait_mean_s"])
+    # reads looked up after a long database wait count in the window of their lookup
+    for row in none.metric_rows + single.metric_rows:
+        for column in ("cache_hit_rate", "cache_hit_rate_user", "cache_hit_rate_session",
+                       "cache_hit_rate_conversation"):
+            assert row[column] is None or 0.0 <= row[column] <= 1.0
 
 
 def test_a_shard_loss_causes_a_miss_storm_and_the_hit_rate_recovers():
