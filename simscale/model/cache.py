@@ -45,11 +45,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator
-from heapq import heappush
 
 import numpy as np
-import simpy
-from simpy.core import NORMAL
 
 from policies import registry
 from policies.caches import (
@@ -67,6 +64,7 @@ from policies.caches import (
     zipf_popularity,
 )
 from simscale.model.database import Database
+from simscale.model.events import EventPool
 from simscale.model.request import OK, PENDING
 from simscale.streams import stream
 
@@ -172,8 +170,8 @@ def _never(key, now_s) -> bool:
 class Datastore:
     """The cache cluster and the database; model.datastore. See the module docstring."""
 
-    __slots__ = ("_action", "_blocks", "_by_name", "_counts", "_eid", "_extra", "_flights",
-                 "_free_events", "_from_workload", "_gets", "_heap", "_hits_done_callbacks",
+    __slots__ = ("_action", "_blocks", "_by_name", "_counts", "_events", "_extra", "_flights",
+                 "_free_events", "_from_workload", "_gets", "_hits_done_callbacks",
                  "_last_data", "_last_profile", "_last_write", "_memo", "_pending_fill",
                  "_policy", "_policy_config", "_profiles", "_prompt_cdf", "_prompt_rank_salt",
                  "_prompt_salt", "_repeat_frac", "_responses", "_rng_seed", "_rtt_s",
@@ -191,9 +189,8 @@ class Datastore:
     def __init__(self, model, section, database) -> None:
         self.model = model
         self.env = model.env
-        self._heap = model.env._queue
-        self._eid = model.env._eid
-        self._free_events: list = []
+        self._events = EventPool(model.env)
+        self._free_events = self._events.free
         # SimPy swaps an event's callback list out before calling it and never changes it,
         # so every pooled hit event can share one list
         self._hits_done_callbacks = [self._hits_done]
@@ -546,16 +543,7 @@ class Datastore:
             then(instance, req, now)
             return
         instance.waiting.add(req)  # model.begin_wait, inlined
-        # self._after(prof.delay_s, (instance, req, then), self._hits_done), inlined
-        free = self._free_events
-        if free:
-            ev = free.pop()
-        else:
-            ev = simpy.Event(self.env)
-            ev._ok = True
-        ev._value = (instance, req, then)
-        ev.callbacks = self._hits_done_callbacks
-        heappush(self._heap, (now + prof.delay_s, NORMAL, next(self._eid), ev))
+        self._events.at(now + prof.delay_s, (instance, req, then), self._hits_done_callbacks)
 
     def _access_general(self, instance, req, now: float, then, on_response_hit,
                         prof: Profile) -> None:
@@ -643,17 +631,8 @@ class Datastore:
         return self._miss_extra(v.req, key, t)
 
     def _after(self, delay_s: float, value, callback: Callable) -> None:
-        """callback(event) in delay_s seconds, with event._value = value: a pooled event
-        pushed straight onto SimPy's queue (as the instance does for CPU jobs)."""
-        free = self._free_events
-        if free:
-            ev = free.pop()
-        else:
-            ev = simpy.Event(self.env)
-            ev._ok = True
-        ev._value = value
-        ev.callbacks = [callback]
-        heappush(self._heap, (self.env._now + delay_s, NORMAL, next(self._eid), ev))
+        """callback(event) in delay_s seconds, with event._value = value (a pooled event)."""
+        self._events.at(self.env._now + delay_s, value, [callback])
 
     def _hits_done(self, ev) -> None:
         """The round trips of a request whose reads all hit are over: it goes on."""

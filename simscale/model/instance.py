@@ -21,9 +21,9 @@ from heapq import heappop, heappush
 from itertools import count
 
 import simpy
-from simpy.core import NORMAL
 
 from policies.views import BOOTING, DRAINING, FAILED, READY, TERMINATED, InstanceView
+from simscale.model.events import EventPool
 
 # The simulator owns the views it hands out and refreshes them in place. Calling the slot
 # descriptors' __set__ directly bypasses the frozen dataclass's __setattr__ (and is faster
@@ -90,10 +90,11 @@ class Instance:
         self._wake_token = 0
         self._ps_cpu_area = 0.0
         self._ps_area_at = now
-        # completion events are reused: the heap entry layout is SimPy's (time, priority, id, event)
-        self._free_events: list = []
+        # CPU jobs are pooled events (simscale.model.events); crash handling scans the queue
+        self._events = EventPool(self.env)
+        self._free_events = self._events.free
+        self._cpu_callbacks = [self._cpu_finished]
         self._heap = self.env._queue
-        self._eid = self.env._eid
 
     # ------------------------------------------------------------ integrals
 
@@ -201,15 +202,7 @@ class Instance:
             # run_cpu(req, req.work_s, now), inlined: this is the hot path
             self.cpu_active += 1
             self._cpu_sum -= now
-            free = self._free_events
-            if free:
-                ev = free.pop()
-            else:
-                ev = simpy.Event(self.env)
-                ev._ok = True
-            ev._value = req
-            ev.callbacks = [self._cpu_finished]
-            heappush(self._heap, (now + req.work_s * self.slowdown, NORMAL, next(self._eid), ev))
+            self._events.at(now + req.work_s * self.slowdown, req, self._cpu_callbacks)
             return True
         limit = self.queue_limit
         if limit is not None and len(self.queue) >= limit:
@@ -239,15 +232,7 @@ class Instance:
             return
         self.cpu_active += 1
         self._cpu_sum -= now
-        free = self._free_events
-        if free:
-            ev = free.pop()
-        else:
-            ev = simpy.Event(self.env)
-            ev._ok = True
-        ev._value = req
-        ev.callbacks = [self._cpu_finished]
-        heappush(self._heap, (now + work_s, NORMAL, next(self._eid), ev))
+        self._events.at(now + work_s, req, self._cpu_callbacks)
 
     def _cpu_finished(self, ev) -> None:
         req = ev._value
