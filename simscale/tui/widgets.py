@@ -11,6 +11,7 @@ import math
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.events import Click
 from textual.message import Message
@@ -408,3 +409,16 @@ def cursor_fraction(view: View) -> float | None:
         return None
     return view.index / max(1, view.rows - 1)
 
+
+def timeline_bindings(end_action: str, end_label: str) -> list[Binding]:
+    """The keys of a screen with a timeline: scrub, jump to either end, window, back."""
+    return [
+        Binding("left", "scrub(-1)", "Scrub", key_display="←→"),
+        Binding("right", "scrub(1)", "Scrub", key_display="→", show=False),
+        Binding("shift+left,pageup", "scrub(-10)", "Back 10 rows", show=False),
+        Binding("shift+right,pagedown", "scrub(10)", "Forward 10 rows", show=False),
+        Binding("home", "seek_start", "First row", show=False),
+        Binding("end", end_action, end_label),
+        Binding("w", "window", "Window"),
+        Binding("escape", "back", "Back"),
+    ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
@@ -13,7 +12,7 @@ from simscale.alerts import rules_from_spec
 from simscale.tui.config import DashboardConfig
 from simscale.tui.rundir import RunData
 from simscale.tui.state import DashboardState
-from simscale.tui.widgets import MetricChart, fmt, passive
+from simscale.tui.widgets import MetricChart, fmt, passive, timeline_bindings
 
 SUMMARY_KEYS = (
     "complete", "arrivals", "ok", "error", "timeout", "rejected", "throughput_rps",
@@ -50,16 +49,7 @@ def _scalar(value) -> bool:
 class CompareScreen(Screen):
     """Two or more finished runs; one cursor (by row) moves through all of them."""
 
-    BINDINGS = [
-        Binding("left", "scrub(-1)", "Scrub", key_display="←→"),
-        Binding("right", "scrub(1)", "Scrub", key_display="→", show=False),
-        Binding("shift+left,pageup", "scrub(-10)", "Back 10 rows", show=False),
-        Binding("shift+right,pagedown", "scrub(10)", "Forward 10 rows", show=False),
-        Binding("home", "seek_start", "First row", show=False),
-        Binding("end", "seek_end", "Last row"),
-        Binding("w", "window", "Window"),
-        Binding("escape", "back", "Back"),
-    ]
+    BINDINGS = timeline_bindings(end_action="seek_end", end_label="Last row")
 
     def __init__(self, runs: list[RunData], config: DashboardConfig, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -36,7 +36,13 @@ from simscale.tui.live import (
 )
 from simscale.tui.rundir import RunData
 from simscale.tui.state import DashboardState, View
-from simscale.tui.widgets import DashboardWidget, Timeline, build_widget, cursor_fraction
+from simscale.tui.widgets import (
+    DashboardWidget,
+    Timeline,
+    build_widget,
+    cursor_fraction,
+    timeline_bindings,
+)
 
 STATE_MARKS = {RUNNING: ("▶", "bold green"), PAUSED: ("‖", "bold yellow"),
                FINISHED: ("■", "bold cyan"), STOPPED: ("■", "bold yellow"),
@@ -46,16 +52,7 @@ STATE_MARKS = {RUNNING: ("▶", "bold green"), PAUSED: ("‖", "bold yellow"),
 class DashboardScreen(Screen):
     """Status line, timeline slider, two columns of configured widgets, key footer."""
 
-    BINDINGS = [
-        Binding("left", "scrub(-1)", "Scrub", key_display="←→"),
-        Binding("right", "scrub(1)", "Scrub", key_display="→", show=False),
-        Binding("shift+left,pageup", "scrub(-10)", "Back 10 rows", show=False),
-        Binding("shift+right,pagedown", "scrub(10)", "Forward 10 rows", show=False),
-        Binding("home", "seek_start", "First row", show=False),
-        Binding("end", "follow", "Latest"),
-        Binding("w", "window", "Window"),
-        Binding("escape", "back", "Back"),
-    ]
+    BINDINGS = timeline_bindings(end_action="follow", end_label="Latest")
 
     REDRAW_S = 0.25  # live data is redrawn at most 4 times a second; keys redraw at once
 
