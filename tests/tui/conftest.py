@@ -151,3 +151,12 @@ async def wait_for(pilot, predicate, timeout_s: float = 30.0, step_s: float = 0.
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {predicate}")
         await pilot.pause(step_s)
+
+
+async def start_live(pilot, app):
+    """Start the picked experiment (Ctrl+R) and return its live screen once it shows."""
+    from simscale.tui.screens.dashboard import LiveScreen
+
+    await pilot.press("ctrl+r")
+    await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
+    return app.screen

@@ -20,7 +20,7 @@ from simscale.tui.screens import (
     RunsScreen,
 )
 from simscale.tui.widgets import AlertsPanel, EventLog, InstancesTable, MetricChart
-from tests.tui.conftest import screen_text, wait_for, write_run
+from tests.tui.conftest import screen_text, start_live, wait_for, write_run
 
 
 def make_app(experiments, tmp_path, **kwargs) -> SimscaleApp:
@@ -51,9 +51,7 @@ async def test_pick_edit_start_watch_pause_finish(experiments, tmp_path):
         assert picker.overrides == ["instances.count=6"]
         await wait_for(pilot, lambda: "--set instances.count=6" in screen_text(app))
 
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
-        live: LiveScreen = app.screen
+        live = await start_live(pilot, app)
         await wait_for(pilot, lambda: live.run_state == PAUSED)  # the breakpoint at t=30
         await pilot.pause(0.2)
         paused_rows = len(live.state.rows)
@@ -91,9 +89,7 @@ async def test_an_alert_fires_and_is_highlighted(experiments, tmp_path):
     app = make_app(experiments, tmp_path, pause_at_s=100.0)
     async with app.run_test(size=(100, 30)) as pilot:
         await pick(pilot, "overload")
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
-        live: LiveScreen = app.screen
+        live = await start_live(pilot, app)
         await wait_for(pilot, lambda: live.run_state == PAUSED)
         await pilot.pause(0.3)
         panel = live.query_one(AlertsPanel)
@@ -243,9 +239,7 @@ async def test_a_failing_run_shows_its_error_and_the_app_stays_usable(experiment
     app = make_app(experiments, tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await pick(pilot, "quick")
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
-        live: LiveScreen = app.screen
+        live = await start_live(pilot, app)
         await wait_for(pilot, lambda: live.done is not None)
         await pilot.pause(0.1)
         assert live.done.state == FAILED
@@ -276,9 +270,7 @@ async def test_a_policy_failure_is_shown(experiments, tmp_path, monkeypatch):
     app = make_app(experiments, tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await pick(pilot, "explode")
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
-        live: LiveScreen = app.screen
+        live = await start_live(pilot, app)
         await wait_for(pilot, lambda: live.done is not None)
         await pilot.pause(0.1)
         assert live.done.state == FAILED
@@ -338,9 +330,7 @@ async def test_keys_work_during_an_as_fast_as_possible_run(experiments, tmp_path
     app = make_app(experiments, tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await pick(pilot, "long")
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
-        live: LiveScreen = app.screen
+        live = await start_live(pilot, app)
         await wait_for(pilot, lambda: len(live.state.rows) >= 3)
         await pilot.press("space")
         await wait_for(pilot, lambda: live.live.state == PAUSED, timeout_s=5)
