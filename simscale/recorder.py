@@ -8,7 +8,6 @@ batches, turned into Arrow arrays (compact), and written once a row group's wort
 from __future__ import annotations
 
 import os
-from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +40,25 @@ EVENTS_SCHEMA = pa.schema([
     ("kind", pa.string()),
     ("subject", pa.string()),
     ("reason", pa.string()),
+])
+
+# A request's row as the hot path appends it (see RequestLog): RequestInfo's fields, then
+# the outcome. -1 marks "none" in instance_id, start_s and ttft_s.
+ROW_TYPE = pa.struct([
+    ("request_id", pa.int64()),
+    ("kind", pa.string()),
+    ("user_id", pa.int64()),
+    ("session_id", pa.int64()),
+    ("prompt_tokens", pa.int32()),
+    ("output_tokens", pa.int32()),
+    ("arrival_s", pa.float64()),
+    ("status", pa.int8()),
+    ("end_s", pa.float64()),
+    ("start_s", pa.float64()),
+    ("instance_id", pa.int32()),
+    ("attempts", pa.int16()),
+    ("reason", pa.string()),
+    ("ttft_s", pa.float64()),
 ])
 
 _STATUS_DICT = pa.array(STATUS_NAMES, pa.string())
@@ -83,10 +101,13 @@ class ParquetSink:
 class RequestLog:
     """One row per terminated request; buffered, converted in batches, flushed per row group.
 
-    The hot path appends one tuple per request; every `batch` rows the tuples are transposed
-    into Arrow arrays, which are compact. Latencies of ok requests and times to first token
-    go to digests for the summary's percentiles: exact up to five million values, then
-    within 0.5%, in bounded memory either way.
+    The hot path appends one flat tuple per request, laid out as ROW_TYPE. A tuple holding
+    only numbers and strings is dropped from the garbage collector's tracking, so the
+    buffer costs no collection time (a nested RequestInfo would keep every row tracked).
+    Every `batch` rows the tuples become Arrow columns in one pass, which are compact.
+    Latencies of ok requests and times to first token go to digests for the summary's
+    percentiles: exact up to five million values, then within 0.5%, in bounded memory
+    either way.
     """
 
     BATCH = 65_536
@@ -106,9 +127,9 @@ class RequestLog:
     def add(self, req, status: int, end_s: float, reason: str) -> None:
         """Record a request that has just reached its terminal status."""
         inst = req.instance
-        self.rows.append((req.info, status, end_s, req.start_s,
-                          -1 if inst is None else inst.instance_id, req.attempts, reason,
-                          req.ttft_s))
+        self.rows.append(req.info + (status, end_s, req.start_s,
+                                     -1 if inst is None else inst.instance_id, req.attempts,
+                                     reason, req.ttft_s))
         if len(self.rows) >= self.batch:
             self._convert()
 
@@ -121,38 +142,38 @@ class RequestLog:
         if not rows:
             return
         self.rows = []
-        infos, status, end, start, inst, attempts, reason, ttft = _columns(rows, 8)
-        rid, kind, user, session, prompt, output, arrival = _columns(infos, 7)
-        status = np.array(status, np.int8)
+        # one pass in C from row tuples to typed columns (a struct array's fields)
+        column = pa.array(rows, type=ROW_TYPE).field
+        status = column(7).to_numpy()
         self.counts = [c + int(k) for c, k in zip(self.counts, np.bincount(status, minlength=4))]
-        arrival = np.array(arrival, np.float64)
-        end = np.array(end, np.float64)
-        start = np.array(start, np.float64)
-        inst = np.array(inst, np.int32)
-        latency = end - arrival
-        self.ok_latency.add(latency[status == 0])
-        ttft = np.array(ttft, np.float64)
-        self.ttft.add(ttft[(status == 0) & (ttft >= 0)])
-        self.output_tokens += int(np.array(output, np.int64)[status == 0].sum())
+        arrival = column(6).to_numpy()
+        start = column(9).to_numpy()
+        inst = column(10).to_numpy()
+        ttft = column(13).to_numpy()
+        latency = column(8).to_numpy() - arrival
+        ok = status == 0
+        self.ok_latency.add(latency[ok])
+        self.ttft.add(ttft[ok & (ttft >= 0)])
+        self.output_tokens += int(column(5).to_numpy()[ok].sum())
         if self.sink is None:
             return
         never_started = start < 0
         batch = pa.RecordBatch.from_arrays([
-            pa.array(np.array(rid, np.int64)),
-            pa.array(arrival),
-            pa.array(end),
+            column(0),
+            column(6),
+            column(8),
             pa.array(latency, mask=status >= 2),  # no response: timeout, rejected
             pa.array(np.where(never_started, np.nan, start - arrival), mask=never_started),
-            pa.DictionaryArray.from_arrays(pa.array(status), _STATUS_DICT).cast(pa.string()),
+            pa.DictionaryArray.from_arrays(column(7), _STATUS_DICT).cast(pa.string()),
             pa.array(inst, mask=inst < 0),
-            pa.array(np.array(attempts, np.int16)),
-            pa.array(kind, pa.string()),
-            pa.array(np.array(session, np.int64)),
-            pa.array(np.array(user, np.int64)),
-            pa.array(np.array(prompt, np.int32)),
-            pa.array(np.array(output, np.int32)),
-            pa.array(ttft, pa.float64(), mask=np.array(ttft) < 0),
-            pa.array(reason, pa.string()),
+            column(11),
+            column(1),
+            column(3),
+            column(2),
+            column(4),
+            column(5),
+            pa.array(ttft, mask=ttft < 0),
+            column(12),
         ], schema=REQUESTS_SCHEMA)
         self._batches.append(batch)
         self._pending_rows += batch.num_rows
@@ -170,11 +191,6 @@ class RequestLog:
         self._convert()
         self._write()
 
-
-
-def _columns(rows: list, width: int) -> list[list]:
-    """Transpose a list of equal-length tuples into `width` column lists."""
-    return [list(map(itemgetter(k), rows)) for k in range(width)]
 
 
 def write_table(path: Path, table: pa.Table, metadata: dict[str, str],

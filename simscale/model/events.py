@@ -1,8 +1,10 @@
 """Reused SimPy events for the model's own timers (CPU jobs, cache round trips).
 
 An event is pushed straight onto SimPy's queue, in SimPy's own heap-entry layout
-(time, priority, id, event), with its value and callbacks; its callback puts it back in
+(time, priority, id, event), with its value and one callback; the callback puts it back in
 `free` when it fires. No process and, once the pool is warm, no allocation per timer.
+Because a pooled event is always ok and has exactly one callback, Model.run_until fires it
+without going through Environment.step() (see PooledEvent).
 """
 
 from __future__ import annotations
@@ -13,26 +15,41 @@ import simpy
 from simpy.core import NORMAL
 
 
+class PooledEvent(simpy.Event):
+    """An event owned by an EventPool: always ok, with exactly one callback.
+
+    Environment.step() would pop it, set `now`, and call its callbacks; run_until does the
+    same inline for this class, saving a call per CPU job and cache round trip. `owner` is
+    the pool's owner (an instance owns its CPU jobs), fixed when the event is made.
+    """
+
+    owner = None
+
+
 class EventPool:
     """Pooled events for one environment. A callback returns its event with free.append(ev)."""
 
-    __slots__ = ("_env", "_heap", "_eid", "free")
+    __slots__ = ("_env", "_heap", "_eid", "_owner", "free")
 
-    def __init__(self, env: simpy.Environment) -> None:
+    def __init__(self, env: simpy.Environment, owner=None) -> None:
         self._env = env
+        self._owner = owner
         self._heap = env._queue
         self._eid = env._eid
         self.free: list[simpy.Event] = []
 
+    def new(self) -> PooledEvent:
+        """A fresh event for the pool (callers take from `free` first)."""
+        ev = PooledEvent(self._env)
+        ev._ok = True
+        ev.owner = self._owner
+        return ev
+
     def at(self, time_s: float, value, callbacks: list) -> simpy.Event:
-        """Fire callbacks(event) at `time_s` with event._value = value. `callbacks` may be a
-        list shared by many events: SimPy only reads it."""
+        """Fire callbacks[0](event) at `time_s` with event._value = value. `callbacks` holds
+        exactly one callback and may be shared by many events: nothing writes to it."""
         free = self.free
-        if free:
-            ev = free.pop()
-        else:
-            ev = simpy.Event(self._env)
-            ev._ok = True
+        ev = free.pop() if free else self.new()
         ev._value = value
         ev.callbacks = callbacks
         heappush(self._heap, (time_s, NORMAL, next(self._eid), ev))

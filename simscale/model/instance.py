@@ -21,6 +21,7 @@ from heapq import heappop, heappush
 from itertools import count
 
 import simpy
+from simpy.core import NORMAL
 
 from policies.views import BOOTING, DRAINING, FAILED, READY, TERMINATED, InstanceView
 from simscale.model.events import EventPool
@@ -41,7 +42,8 @@ _VTIME_EPS = 1e-9
 
 
 class Instance:
-    """One instance. The model calls submit(); the instance calls model.cpu_done()."""
+    """One instance. The model calls submit(); when a request's CPU work is done, the model's
+    cpu_job_done (no contention) or the instance (processor sharing) calls model.cpu_done()."""
 
     def __init__(self, model, instance_id: int, slots: int, cores: int,
                  queue_limit: int | None, ewma_alpha: float, state: str = READY,
@@ -90,11 +92,13 @@ class Instance:
         self._wake_token = 0
         self._ps_cpu_area = 0.0
         self._ps_area_at = now
-        # CPU jobs are pooled events (simscale.model.events); crash handling scans the queue
-        self._events = EventPool(self.env)
+        # CPU jobs are pooled events (simscale.model.events) owned by this instance, whose one
+        # callback is the model's cpu_job_done; crash handling scans the queue for them
+        self._events = EventPool(self.env, owner=self)
         self._free_events = self._events.free
-        self._cpu_callbacks = [self._cpu_finished]
+        self._cpu_callbacks = model.cpu_job_callbacks
         self._heap = self.env._queue
+        self._eid = self.env._eid
 
     # ------------------------------------------------------------ integrals
 
@@ -163,7 +167,7 @@ class Instance:
         else:
             for entry in self._heap:
                 ev = entry[3]
-                if ev.callbacks and ev.callbacks[0] == self._cpu_finished:
+                if self._is_cpu_job(ev):
                     held.append(ev._value)
                     ev.callbacks = [self._recycle]
             self._cpu_sum += self.cpu_active * now
@@ -181,8 +185,7 @@ class Instance:
         if self.shared:
             computing = [job[2] for job in self._jobs]
         else:
-            computing = [entry[3]._value for entry in self._heap
-                         if entry[3].callbacks and entry[3].callbacks[0] == self._cpu_finished]
+            computing = [entry[3]._value for entry in self._heap if self._is_cpu_job(entry[3])]
         return [*self.queue, *self.waiting, *computing]
 
     # ------------------------------------------------------------ requests
@@ -199,10 +202,14 @@ class Instance:
             if self.shared or self.hung:
                 self.run_cpu(req, req.work_s, now)
                 return True
-            # run_cpu(req, req.work_s, now), inlined: this is the hot path
+            # run_cpu(req, req.work_s, now) and EventPool.at, inlined: this is the hot path
             self.cpu_active += 1
             self._cpu_sum -= now
-            self._events.at(now + req.work_s * self.slowdown, req, self._cpu_callbacks)
+            free = self._free_events
+            ev = free.pop() if free else self._events.new()
+            ev._value = req
+            ev.callbacks = self._cpu_callbacks
+            heappush(self._heap, (now + req.work_s * self.slowdown, NORMAL, next(self._eid), ev))
             return True
         limit = self.queue_limit
         if limit is not None and len(self.queue) >= limit:
@@ -214,12 +221,6 @@ class Instance:
         _set_in_flight(view, self.in_flight)
         _set_queued(view, len(self.queue))
         return True
-
-    def _start(self, req, now: float) -> None:
-        self.busy += 1
-        self._busy_sum -= now
-        req.start_s = now
-        self.run_cpu(req, req.work_s, now)
 
     def run_cpu(self, req, work_s: float, now: float) -> None:
         """Start `work_s` core-seconds of CPU work for `req`; model.cpu_done(self, req) follows."""
@@ -234,13 +235,9 @@ class Instance:
         self._cpu_sum -= now
         self._events.at(now + work_s, req, self._cpu_callbacks)
 
-    def _cpu_finished(self, ev) -> None:
-        req = ev._value
-        self._free_events.append(ev)
-        now = self.env._now
-        self.cpu_active -= 1
-        self._cpu_sum += now
-        self.model.cpu_done(self, req, now)
+    def _is_cpu_job(self, ev) -> bool:
+        """Whether a queued event is one of this instance's pending CPU jobs."""
+        return ev.callbacks is self._cpu_callbacks and ev.owner is self
 
     def _recycle(self, ev) -> None:
         """A CPU job whose instance crashed: its event returns to the pool, nothing else."""
@@ -269,7 +266,10 @@ class Instance:
                 continue
             _set_queued(view, len(queue))
             _set_in_flight(view, self.in_flight)
-            self._start(nxt, now)
+            self.busy += 1
+            self._busy_sum -= now
+            nxt.start_s = now
+            self.run_cpu(nxt, nxt.work_s, now)
             return
         if view.queued:
             _set_queued(view, 0)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from heapq import heappop
+from math import nextafter
 
 import numpy as np
 import simpy
@@ -24,6 +26,7 @@ import simpy
 from policies import registry
 from policies.views import BOOTING, DRAINING, FAILED, READY, TERMINATED, RequestInfo
 from simscale.errors import PolicyFailure
+from simscale.model.events import PooledEvent
 from simscale.model.instance import Instance
 from simscale.model.request import ERROR, OK, PENDING, REJECTED, TIMEOUT, Request
 from simscale.model.workload import Workload, stage_chain
@@ -60,6 +63,8 @@ class Model:
         # None keeps the hot path free; the resilience component sets it only while needed.
         self.on_send: Callable[[Instance, Request, float], bool] | None = None
 
+        # the one callback of every instance's CPU-job events (see cpu_job_done)
+        self.cpu_job_callbacks = [self.cpu_job_done]
         inst = spec.instances
         self.instances: list[Instance] = []
         for _ in range(spec.autoscaling.initial_count(inst.count)):
@@ -101,7 +106,7 @@ class Model:
         # metrics: window accumulators and run totals
         self.interval_s = spec.metrics.interval_s
         self._win_arrivals = 0
-        self._win_counts = [0, 0, 0, 0]
+        self._win_counts = [0, 0, 0, 0]  # by status; ok is len(_win_latencies)
         self._win_latencies: list[float] = []
         self._win_start = 0.0
         self._win_marks: dict[int, tuple[float, float, float]] = {}
@@ -231,7 +236,26 @@ class Model:
             self._load_chunk()
         rid = self._next_id
         self._next_id = rid + 1
-        self.admit(Request(_new_info(RequestInfo, (rid, self._kind, rid, rid, 0, 0, t)), work), t)
+        req = Request(_new_info(RequestInfo, (rid, self._kind, rid, rid, 0, 0, t)), work)
+        if self.admission or self._timeout_s is not None or self.on_send is not None:
+            self.admit(req, t)
+            return
+        # admit(req, t) then dispatch(req, t), inlined for the common case (no admission
+        # checks, no request timeout, nothing intercepting the send): this is the hot path
+        self._win_arrivals += 1
+        candidates = self.candidates
+        if not candidates:
+            self.finish(req, REJECTED, t, "NoHealthyInstance")
+            return
+        try:
+            index, _reason = self.balancer.choose(req.info, candidates, t)
+            instance = self._candidate_instances[index]
+        except Exception as exc:
+            raise PolicyFailure(self.balancer_name, t, exc) from exc
+        req.attempts = 1
+        req.instance = instance
+        if not instance.submit(req, t):
+            self.finish(req, REJECTED, t, "QueueFull")
 
     def _arrive_rich(self, t: float) -> None:
         """_arrive for a workload whose requests have kinds, ids or tokens."""
@@ -302,6 +326,16 @@ class Model:
 
     # ------------------------------------------------------------ completion
 
+    def cpu_job_done(self, ev: PooledEvent) -> None:
+        """A CPU job of an instance without contention ended (the callback of its event)."""
+        instance = ev.owner
+        req = ev._value
+        instance._free_events.append(ev)
+        now = self.env._now
+        instance.cpu_active -= 1
+        instance._cpu_sum += now
+        self.cpu_done(instance, req, now)
+
     def cpu_done(self, instance: Instance, req: Request, now: float) -> None:
         """An instance finished the request's CPU work: go on to its next stage or respond."""
         if req.status != PENDING or req.instance is not instance:
@@ -313,14 +347,15 @@ class Model:
             self.respond(instance, req, now)
         else:
             # respond(instance, req, now) inlined: this is the hot path
-            latency = now - req.info.arrival_s
+            info = req.info
+            latency = now - info.arrival_s
             req.status = OK
-            self._win_counts[OK] += 1
-            self._win_latencies.append(latency)
+            self._win_latencies.append(latency)  # ok requests are counted by their latencies
             log = self.log
-            log.rows.append((req.info, OK, now, req.start_s, instance.instance_id,
-                             req.attempts, "", -1.0))
-            if len(log.rows) >= log.batch:
+            rows = log.rows
+            rows.append(info + (OK, now, req.start_s, instance.instance_id, req.attempts, "",
+                                -1.0))
+            if len(rows) >= log.batch:
                 log.flush_rows()
             instance.release(req, now, latency)
 
@@ -365,9 +400,10 @@ class Model:
     def finish(self, req: Request, status: int, now: float, reason: str) -> None:
         """Give a request its one terminal status and record it."""
         req.status = status
-        self._win_counts[status] += 1
         if status == OK:
             self._win_latencies.append(now - req.info.arrival_s)
+        else:
+            self._win_counts[status] += 1
         self.log.add(req, status, now, reason)
         for hook in self.end_hooks:
             hook(req, status, now)
@@ -456,6 +492,7 @@ class Model:
                 cores += inst.cores
         ready = states[READY]
         counts = self._win_counts
+        counts[OK] = len(self._win_latencies)
         ended = sum(counts)
         lat = np.asarray(self._win_latencies)
         p50, p95, p99 = (np.quantile(lat, [0.5, 0.95, 0.99]).tolist() if len(lat)
@@ -520,17 +557,25 @@ class Model:
         heap = env._queue
         step = env.step
         arrive = self._arrive
+        before_until = nextafter(until, -INF)  # "strictly before until" as t <= before_until
         while True:
             t_arrival = self._next_arrival_s
-            if t_arrival < until:
-                while heap and heap[0][0] <= t_arrival:
+            arriving = t_arrival < until
+            limit = t_arrival if arriving else before_until
+            while heap:
+                t, _, _, ev = heap[0]
+                if t > limit:
+                    break
+                if ev.__class__ is PooledEvent:  # what step() would do, without the call
+                    heappop(heap)
+                    env._now = t
+                    ev.callbacks[0](ev)
+                else:
                     step()
-                env._now = t_arrival
-                arrive(t_arrival)
-            else:
-                while heap and heap[0][0] < until:
-                    step()
+            if not arriving:
                 break
+            env._now = t_arrival
+            arrive(t_arrival)
         if until > env._now:
             env._now = until
 
