@@ -37,6 +37,8 @@ _set_latency = InstanceView.latency_ewma_s.__set__
 # Lifecycle states that are billed and may hold work.
 _RUNNING = (BOOTING, READY, DRAINING)
 
+INF = float("inf")
+
 # Relative tolerance when deciding which processor-sharing jobs have finished at a wake-up.
 _VTIME_EPS = 1e-9
 
@@ -87,11 +89,12 @@ class Instance:
         # processor-sharing mode state
         self._jobs: list = []    # heap of (finish_vtime, seq, request)
         self._seq = count()
-        self._vtime = 0.0
-        self._vtime_at = now
-        self._wake_token = 0
+        self._vtime = 0.0        # virtual time: CPU seconds each active job has received
+        self._wake_token = 0     # the valid pending wake-up carries this value
+        self._wake_at = INF      # when it fires (INF: none)
+        self._wake_callbacks = [self._ps_on_wake]
         self._ps_cpu_area = 0.0
-        self._ps_area_at = now
+        self._ps_at = now        # when _vtime and _ps_cpu_area were brought up to date
         # CPU jobs are pooled events (simscale.model.events) owned by this instance, whose one
         # callback is the model's cpu_job_done; crash handling scans the queue for them
         self._events = EventPool(self.env, owner=self)
@@ -113,7 +116,7 @@ class Instance:
     def cpu_area(self, now: float) -> float:
         """Core-seconds of CPU used over [0, now]."""
         if self.shared:
-            self._ps_account(now)
+            self._ps_advance(now)
             return self._ps_cpu_area
         return self._cpu_sum + self.cpu_active * now
 
@@ -160,9 +163,10 @@ class Instance:
         held = [*self.queue, *self.waiting]
         if self.shared:
             held += [job[2] for job in self._jobs]
-            self._ps_account(now)
+            self._ps_advance(now)
             self._jobs.clear()
             self._wake_token += 1  # the pending wake-up becomes stale
+            self._wake_at = INF
             self.cpu_active = 0
         else:
             for entry in self._heap:
@@ -279,48 +283,55 @@ class Instance:
 
     # ------------------------------------------------------------ processor sharing
 
-    def _ps_account(self, now: float) -> None:
-        dt = now - self._ps_area_at
+    def _ps_advance(self, now: float) -> None:
+        """Bring virtual time and the CPU area up to `now`: each of n jobs got
+        min(1, cores/n) of a core since the last update."""
+        dt = now - self._ps_at
         if dt > 0.0:
             n = len(self._jobs)
-            self._ps_cpu_area += (n if n < self.cores else self.cores) * dt
-            self._ps_area_at = now
+            cores = self.cores
+            if n > cores:
+                self._vtime += dt * cores / n
+                self._ps_cpu_area += cores * dt
+            elif n:
+                self._vtime += dt
+                self._ps_cpu_area += n * dt
+            self._ps_at = now
 
     def _ps_add(self, req, work_s: float, now: float) -> None:
-        self._ps_account(now)
+        self._ps_advance(now)
         jobs = self._jobs
         n = len(jobs)
         cores = self.cores
-        if n:
-            self._vtime += (now - self._vtime_at) * (1.0 if n <= cores else cores / n)
-        self._vtime_at = now
         entry = (self._vtime + work_s, next(self._seq), req)
         heappush(jobs, entry)
         self.cpu_active = n + 1
-        # The pending wake-up stays right unless this job is the new head or the rate dropped.
-        if jobs[0] is entry or n >= cores:
-            self._ps_schedule_wake(now)
+        # The pending wake-up may be early, never late: a lower rate only delays every job,
+        # and an early wake-up looks again. Only a new head that ends sooner needs a new one.
+        if jobs[0] is entry:
+            at = now + work_s * (1.0 if n < cores else (n + 1) / cores)
+            if at < self._wake_at:
+                self._ps_schedule_wake(now)
 
     def _ps_schedule_wake(self, now: float) -> None:
+        """Schedule the wake-up for the head job's end (any earlier one becomes stale)."""
+        self._wake_token += 1
         jobs = self._jobs
         if not jobs:
+            self._wake_at = INF
             return
         n = len(jobs)
-        rate = 1.0 if n <= self.cores else self.cores / n
-        self._wake_token += 1
-        delay = (jobs[0][0] - self._vtime) / rate
-        ev = self.env.timeout(delay if delay > 0.0 else 0.0, self._wake_token)
-        ev.callbacks.append(self._ps_on_wake)
+        delay = (jobs[0][0] - self._vtime) * (1.0 if n <= self.cores else n / self.cores)
+        self._wake_at = at = now + delay if delay > 0.0 else now
+        self._events.at(at, self._wake_token, self._wake_callbacks)
 
     def _ps_on_wake(self, ev) -> None:
+        self._free_events.append(ev)
         if ev._value != self._wake_token:
             return  # superseded by a later schedule
         now = self.env._now
-        self._ps_account(now)
+        self._ps_advance(now)
         jobs = self._jobs
-        n = len(jobs)
-        self._vtime += (now - self._vtime_at) * (1.0 if n <= self.cores else self.cores / n)
-        self._vtime_at = now
         limit = self._vtime + _VTIME_EPS * (1.0 + abs(self._vtime))
         finished = []
         while jobs and jobs[0][0] <= limit:

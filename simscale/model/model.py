@@ -343,21 +343,8 @@ class Model:
             instance.release(req, now, None)
         elif req.after_cpu is not None:
             req.after_cpu(instance, req, now)
-        elif instance.error_frac or self.end_hooks:
-            self.respond(instance, req, now)
         else:
-            # respond(instance, req, now) inlined: this is the hot path
-            info = req.info
-            latency = now - info.arrival_s
-            req.status = OK
-            self._win_latencies.append(latency)  # ok requests are counted by their latencies
-            log = self.log
-            rows = log.rows
-            rows.append(info + (OK, now, req.start_s, instance.instance_id, req.attempts, "",
-                                -1.0))
-            if len(rows) >= log.batch:
-                log.flush_rows()
-            instance.release(req, now, latency)
+            self.respond(instance, req, now)
 
     def respond(self, instance: Instance, req: Request, now: float) -> None:
         """The instance answers the request (or, under a failing-fraction fault, errors)."""
@@ -367,8 +354,20 @@ class Model:
         if instance.error_frac and self._error_rng.random() < instance.error_frac:
             self.attempt_failed(instance, req, now, "InstanceError")
             return
-        latency = now - req.info.arrival_s
-        self.finish(req, OK, now, "")
+        info = req.info
+        latency = now - info.arrival_s
+        if self.end_hooks:
+            self.finish(req, OK, now, "")
+        else:
+            # finish(req, OK, now, "") and RequestLog.add inlined: this is the hot path
+            req.status = OK
+            self._win_latencies.append(latency)  # ok requests are counted by their latencies
+            log = self.log
+            rows = log.rows
+            rows.append(info + (OK, now, req.start_s, instance.instance_id, req.attempts, "",
+                                req.ttft_s))
+            if len(rows) >= log.batch:
+                log.flush_rows()
         instance.release(req, now, latency)
 
     def attempt_failed(self, instance: Instance, req: Request, now: float, reason: str) -> None:
