@@ -237,25 +237,11 @@ class Model:
         rid = self._next_id
         self._next_id = rid + 1
         req = Request(_new_info(RequestInfo, (rid, self._kind, rid, rid, 0, 0, t)), work)
-        if self.admission or self._timeout_s is not None or self.on_send is not None:
+        if self.admission or self._timeout_s is not None:
             self.admit(req, t)
-            return
-        # admit(req, t) then dispatch(req, t), inlined for the common case (no admission
-        # checks, no request timeout, nothing intercepting the send): this is the hot path
-        self._win_arrivals += 1
-        candidates = self.candidates
-        if not candidates:
-            self.finish(req, REJECTED, t, "NoHealthyInstance")
-            return
-        try:
-            index, _reason = self.balancer.choose(req.info, candidates, t)
-            instance = self._candidate_instances[index]
-        except Exception as exc:
-            raise PolicyFailure(self.balancer_name, t, exc) from exc
-        req.attempts = 1
-        req.instance = instance
-        if not instance.submit(req, t):
-            self.finish(req, REJECTED, t, "QueueFull")
+        else:  # admit(req, t) with no checks to run and no deadline to track
+            self._win_arrivals += 1
+            self.dispatch(req, t)
 
     def _arrive_rich(self, t: float) -> None:
         """_arrive for a workload whose requests have kinds, ids or tokens."""
