@@ -6,8 +6,9 @@ waiting (cache, database, the LLM stream): waiting holds a slot but no CPU. CPU 
 `cores` cores. When slots <= cores no two CPU jobs ever compete, so each job simply finishes
 `work` seconds after it starts (one reused event per job). Otherwise each of n CPU-active jobs
 progresses at rate min(1, cores/n): processor sharing, tracked by virtual time, so the
-instance keeps one pending wake-up however many jobs share its cores. With slots = cores and
-exponential work, one instance is exactly an M/M/c FCFS queue.
+instance keeps one pending wake-up however many jobs share its cores. That wake-up may come
+early (a job that arrived since lowered the rate), never late; an early one looks again.
+With slots = cores and exponential work, one instance is exactly an M/M/c FCFS queue.
 
 Time integrals (utilization, memory, Little's law) use the identity
 ∫ busy(t) dt over [0, T] = Σ ends − Σ starts + busy(T)·T, so each start subtracts `now` and

@@ -3,8 +3,9 @@
 Speed is designed in: there is no SimPy process per request. Arrivals are known ahead in
 sorted chunks, so run_until() merges them with SimPy's event queue instead of pushing each
 into it; each CPU job is one reused event (or, under processor sharing, each instance keeps
-one pending wake-up); timeouts are one timer over a deadline-ordered queue; metrics are one
-periodic event. Control loops (autoscaler, health checks, faults) are components: ordinary
+one pending wake-up), and run_until fires these pooled events itself rather than through
+Environment.step(); timeouts are one timer over a deadline-ordered queue; metrics are one
+periodic event. docs/performance.md has the measurements. Control loops (autoscaler, health checks, faults) are components: ordinary
 long-lived SimPy processes that change instances through the lifecycle methods below.
 
 A request's life: arrive → admission checks → balancer picks an instance → slot (or queue)
