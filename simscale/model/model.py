@@ -5,8 +5,9 @@ sorted chunks, so run_until() merges them with SimPy's event queue instead of pu
 into it; each CPU job is one reused event (or, under processor sharing, each instance keeps
 one pending wake-up), and run_until fires these pooled events itself rather than through
 Environment.step(); timeouts are one timer over a deadline-ordered queue; metrics are one
-periodic event. docs/performance.md has the measurements. Control loops (autoscaler, health checks, faults) are components: ordinary
-long-lived SimPy processes that change instances through the lifecycle methods below.
+periodic event (docs/performance.md has the measurements). Control loops (autoscaler,
+health checks, faults) are components: ordinary long-lived SimPy processes that change
+instances through the lifecycle methods below.
 
 A request's life: arrive → admission checks → balancer picks an instance → slot (or queue)
 → CPU work → `after_cpu` stages (cache, database, LLM upstream; each a wait that holds the

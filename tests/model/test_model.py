@@ -144,6 +144,37 @@ def test_processor_sharing_two_equal_jobs_finish_together():
     assert np.allclose(log.ok_latency.values(), [2.0, 2.0])
 
 
+@pytest.mark.parametrize(("cores", "jobs", "ends"), [
+    # a second job halves the first one's rate: its pending wake-up at t = 1 comes early
+    (1, [(0.0, 1.0), (0.5, 1.0)], [1.5, 2.0]),
+    # a short job arrives and ends first: it needs a wake-up sooner than the pending one
+    (1, [(0.0, 3.0), (1.0, 0.5)], [3.5, 2.0]),
+    # two cores, two jobs at full speed, then a third: all three share 2 cores and end together
+    (2, [(0.0, 2.0), (0.0, 2.0), (1.0, 1.0)], [2.5, 2.5, 2.5]),
+])
+def test_processor_sharing_end_times(cores, jobs, ends):
+    """Jobs (arrival_s, work_s) on one instance with `cores` cores end at the PS times."""
+    from policies.views import RequestInfo
+    from simscale.model import Model
+    from simscale.model.request import Request
+    from simscale.recorder import RequestLog
+
+    spec = small_spec(
+        duration_s=0.0015,
+        workload={"arrivals": {"kind": "poisson", "rate_rps": 1.0},
+                  "service": {"kind": "deterministic", "value_s": 1.0}},
+        instances={"count": 1, "slots": 8, "cores": cores}, timeouts={"request_s": "none"},
+    )
+    model = Model(spec, RequestLog(None, 10))
+    ended: dict[int, float] = {}
+    model.end_hooks.append(lambda req, _status, now: ended.update({req.info.request_id: now}))
+    for rid, (arrival_s, work_s) in enumerate(jobs, start=100):
+        model.run_until(arrival_s)
+        model.dispatch(Request(RequestInfo(rid, arrival_s=arrival_s), work_s), arrival_s)
+    model.run_until(10.0)
+    assert [ended[rid] for rid in range(100, 100 + len(jobs))] == pytest.approx(ends)
+
+
 def test_processor_sharing_m_m_1_ps_mean_response():
     """M/M/1-PS has the same mean response time as FCFS: 1/(mu - lambda) (Kleinrock 1976)."""
     means = []
