@@ -322,7 +322,10 @@ class Model:
         now = self.env._now
         instance.cpu_active -= 1
         instance._cpu_sum += now
-        self.cpu_done(instance, req, now)
+        if req.after_cpu is None:
+            self.respond(instance, req, now)  # what cpu_done would do: respond checks status
+        else:
+            self.cpu_done(instance, req, now)
 
     def cpu_done(self, instance: Instance, req: Request, now: float) -> None:
         """An instance finished the request's CPU work: go on to its next stage or respond."""
