@@ -7,6 +7,8 @@ the run: what was recorded so far is kept and summary.json says `"complete": fal
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
 import os
 import time
@@ -52,6 +54,25 @@ def metadata(spec: Spec) -> dict[str, str]:
     }
 
 
+def frozen_before(fn: Callable) -> Callable:
+    """Run `fn` with every object that exists before the call (modules, the spec, the
+    caller's data) frozen, so the cycle collector's full passes walk only what the call
+    creates: in a quickstart run those passes had cost about 7% of the time. The objects are
+    unfrozen afterwards (also when `fn` raises), so garbage among them is collected as
+    before."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        gc.freeze()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.unfreeze()
+
+    return wrapper
+
+
+@frozen_before
 def run(spec: Spec, out_dir: Path | None, *,
         on_progress: Callable[[float, float], None] | None = None,
         on_metrics: Callable[[dict], None] | None = None,

@@ -6,6 +6,7 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from simscale import __version__
 from tests.conftest import run_tables, small_spec
@@ -92,3 +93,24 @@ def test_summary_is_the_same_with_or_without_files(tmp_run):
     without = run(spec, None).summary
     for key in ("arrivals", "ok", "latency_p95_s", "ttft_p95_s", "output_tokens_per_s"):
         assert with_files[key] == without[key], key
+
+
+def test_a_run_leaves_the_collector_as_it_found_it(tmp_run, monkeypatch):
+    """run() freezes the objects that exist before it; it unfreezes them, also on error."""
+    import gc
+
+    from simscale.runner import run
+
+    frozen = gc.get_freeze_count()
+    seen = []
+    run(small_spec(), None, on_start=lambda _model: seen.append(gc.get_freeze_count()))
+    assert seen and seen[0] > frozen
+    assert gc.get_freeze_count() == frozen
+
+    def fail(_model):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(small_spec(), tmp_run, on_start=fail)
+    assert gc.get_freeze_count() == frozen
+    assert not any(tmp_run.iterdir())
