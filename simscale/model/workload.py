@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -282,23 +283,11 @@ def stage_chain(model, profile: KindProfile) -> Callable | None:
     respond = model.respond
     datastore = model.datastore if profile.touches_data else None
     upstream = model.upstream if profile.llm else None
-    if upstream is not None:
-        call = upstream.call
-
-        def llm(instance, req, now: float) -> None:
-            call(instance, req, now, respond)
-
-        after_data = llm
-    else:
-        after_data = respond
+    # partial() rather than a closure: one Python frame fewer per request
+    after_data = partial(upstream.call, then=respond) if upstream is not None else respond
     if datastore is None:
         return after_data if upstream is not None else None
-    access = datastore.access
-
-    def data(instance, req, now: float) -> None:
-        access(instance, req, now, after_data)
-
-    return data
+    return partial(datastore.access, then=after_data)
 
 
 # ---------------------------------------------------------------- the component
