@@ -22,7 +22,6 @@ from heapq import heappop, heappush
 from itertools import count
 
 import simpy
-from simpy.core import NORMAL
 
 from policies.views import BOOTING, DRAINING, FAILED, READY, TERMINATED, InstanceView
 from simscale.model.events import EventPool
@@ -102,7 +101,6 @@ class Instance:
         self._free_events = self._events.free
         self._cpu_callbacks = model.cpu_job_callbacks
         self._heap = self.env._queue
-        self._eid = self.env._eid
 
     # ------------------------------------------------------------ integrals
 
@@ -207,14 +205,10 @@ class Instance:
             if self.shared or self.hung:
                 self.run_cpu(req, req.work_s, now)
                 return True
-            # run_cpu(req, req.work_s, now) and EventPool.at, inlined: this is the hot path
+            # run_cpu(req, req.work_s, now), inlined: this is the hot path
             self.cpu_active += 1
             self._cpu_sum -= now
-            free = self._free_events
-            ev = free.pop() if free else self._events.new()
-            ev._value = req
-            ev.callbacks = self._cpu_callbacks
-            heappush(self._heap, (now + req.work_s * self.slowdown, NORMAL, next(self._eid), ev))
+            self._events.at(now + req.work_s * self.slowdown, req, self._cpu_callbacks)
             return True
         limit = self.queue_limit
         if limit is not None and len(self.queue) >= limit:
