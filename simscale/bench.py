@@ -205,4 +205,6 @@ def print_bench(results: list[BenchResult]) -> None:
     for r in results:
         ratio = "–" if r.name in GENERATION_CASES else f"{r.rate / baseline:.2f}"
         table.add_row(r.name, f"{r.requests:,}", f"{r.seconds:.3f}", f"{r.rate:,.0f}", ratio)
+    table.caption = ("ratios are to the textbook model timed in the same run; the ceiling case "
+                     "is the engine design with nothing on it (docs/performance.md)")
     Console().print(table)
