@@ -144,36 +144,36 @@ class RequestLog:
         self.rows = []
         # one pass in C from row tuples to typed columns (a struct array's fields)
         column = pa.array(rows, type=ROW_TYPE).field
-        status = column(7).to_numpy()
+        status = column("status").to_numpy()
         self.counts = [c + int(k) for c, k in zip(self.counts, np.bincount(status, minlength=4))]
-        arrival = column(6).to_numpy()
-        start = column(9).to_numpy()
-        inst = column(10).to_numpy()
-        ttft = column(13).to_numpy()
-        latency = column(8).to_numpy() - arrival
+        arrival = column("arrival_s").to_numpy()
+        start = column("start_s").to_numpy()
+        inst = column("instance_id").to_numpy()
+        ttft = column("ttft_s").to_numpy()
+        latency = column("end_s").to_numpy() - arrival
         ok = status == 0
         self.ok_latency.add(latency[ok])
         self.ttft.add(ttft[ok & (ttft >= 0)])
-        self.output_tokens += int(column(5).to_numpy()[ok].sum())
+        self.output_tokens += int(column("output_tokens").to_numpy()[ok].sum())
         if self.sink is None:
             return
         never_started = start < 0
         batch = pa.RecordBatch.from_arrays([
-            column(0),
-            column(6),
-            column(8),
+            column("request_id"),
+            column("arrival_s"),
+            column("end_s"),
             pa.array(latency, mask=status >= 2),  # no response: timeout, rejected
             pa.array(np.where(never_started, np.nan, start - arrival), mask=never_started),
-            pa.DictionaryArray.from_arrays(column(7), _STATUS_DICT).cast(pa.string()),
+            pa.DictionaryArray.from_arrays(column("status"), _STATUS_DICT).cast(pa.string()),
             pa.array(inst, mask=inst < 0),
-            column(11),
-            column(1),
-            column(3),
-            column(2),
-            column(4),
-            column(5),
+            column("attempts"),
+            column("kind"),
+            column("session_id"),
+            column("user_id"),
+            column("prompt_tokens"),
+            column("output_tokens"),
             pa.array(ttft, mask=ttft < 0),
-            column(12),
+            column("reason"),
         ], schema=REQUESTS_SCHEMA)
         self._batches.append(batch)
         self._pending_rows += batch.num_rows
