@@ -19,21 +19,17 @@ class PooledEvent(simpy.Event):
     """An event owned by an EventPool: always ok, with exactly one callback.
 
     Environment.step() would pop it, set `now`, and call its callbacks; run_until does the
-    same inline for this class, saving a call per CPU job and cache round trip. `owner` is
-    the pool's owner (an instance owns its CPU jobs), fixed when the event is made.
+    same inline for this class, saving a call per CPU job and cache round trip.
     """
-
-    owner = None
 
 
 class EventPool:
     """Pooled events for one environment. A callback returns its event with free.append(ev)."""
 
-    __slots__ = ("_env", "_heap", "_eid", "_owner", "free")
+    __slots__ = ("_env", "_heap", "_eid", "free")
 
-    def __init__(self, env: simpy.Environment, owner=None) -> None:
+    def __init__(self, env: simpy.Environment) -> None:
         self._env = env
-        self._owner = owner
         self._heap = env._queue
         self._eid = env._eid
         self.free: list[simpy.Event] = []
@@ -42,7 +38,6 @@ class EventPool:
         """A fresh event for the pool (callers take from `free` first)."""
         ev = PooledEvent(self._env)
         ev._ok = True
-        ev.owner = self._owner
         return ev
 
     def at(self, time_s: float, value, callbacks: list) -> simpy.Event:

@@ -44,8 +44,7 @@ _VTIME_EPS = 1e-9
 
 
 class Instance:
-    """One instance. The model calls submit(); when a request's CPU work is done, the model's
-    cpu_job_done (no contention) or the instance (processor sharing) calls model.cpu_done()."""
+    """One instance. The model calls submit(); the instance calls model.cpu_done()."""
 
     def __init__(self, model, instance_id: int, slots: int, cores: int,
                  queue_limit: int | None, ewma_alpha: float, state: str = READY,
@@ -95,11 +94,10 @@ class Instance:
         self._wake_callbacks = [self._ps_on_wake]
         self._ps_cpu_area = 0.0
         self._ps_at = now        # when _vtime and _ps_cpu_area were brought up to date
-        # CPU jobs are pooled events (simscale.model.events) owned by this instance, whose one
-        # callback is the model's cpu_job_done; crash handling scans the queue for them
-        self._events = EventPool(self.env, owner=self)
+        # CPU jobs are pooled events (simscale.model.events); crash handling scans the queue
+        self._events = EventPool(self.env)
         self._free_events = self._events.free
-        self._cpu_callbacks = model.cpu_job_callbacks
+        self._cpu_callbacks = [self._cpu_finished]
         self._heap = self.env._queue
 
     # ------------------------------------------------------------ integrals
@@ -236,7 +234,15 @@ class Instance:
 
     def _is_cpu_job(self, ev) -> bool:
         """Whether a queued event is one of this instance's pending CPU jobs."""
-        return ev.callbacks is self._cpu_callbacks and ev.owner is self
+        return ev.callbacks is self._cpu_callbacks
+
+    def _cpu_finished(self, ev) -> None:
+        req = ev._value
+        self._free_events.append(ev)
+        now = self.env._now
+        self.cpu_active -= 1
+        self._cpu_sum += now
+        self.model.cpu_done(self, req, now)
 
     def _recycle(self, ev) -> None:
         """A CPU job whose instance crashed: its event returns to the pool, nothing else."""

@@ -65,8 +65,6 @@ class Model:
         # None keeps the hot path free; the resilience component sets it only while needed.
         self.on_send: Callable[[Instance, Request, float], bool] | None = None
 
-        # the one callback of every instance's CPU-job events (see cpu_job_done)
-        self.cpu_job_callbacks = [self.cpu_job_done]
         inst = spec.instances
         self.instances: list[Instance] = []
         for _ in range(spec.autoscaling.initial_count(inst.count)):
@@ -313,19 +311,6 @@ class Model:
             self.finish(req, REJECTED, now, "QueueFull")
 
     # ------------------------------------------------------------ completion
-
-    def cpu_job_done(self, ev: PooledEvent) -> None:
-        """A CPU job of an instance without contention ended (the callback of its event)."""
-        instance = ev.owner
-        req = ev._value
-        instance._free_events.append(ev)
-        now = self.env._now
-        instance.cpu_active -= 1
-        instance._cpu_sum += now
-        if req.after_cpu is None:
-            self.respond(instance, req, now)  # what cpu_done would do: respond checks status
-        else:
-            self.cpu_done(instance, req, now)
 
     def cpu_done(self, instance: Instance, req: Request, now: float) -> None:
         """An instance finished the request's CPU work: go on to its next stage or respond."""
