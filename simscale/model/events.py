@@ -34,17 +34,15 @@ class EventPool:
         self._eid = env._eid
         self.free: list[simpy.Event] = []
 
-    def new(self) -> PooledEvent:
-        """A fresh event for the pool (callers take from `free` first)."""
-        ev = PooledEvent(self._env)
-        ev._ok = True
-        return ev
-
     def at(self, time_s: float, value, callbacks: list) -> simpy.Event:
         """Fire callbacks[0](event) at `time_s` with event._value = value. `callbacks` holds
         exactly one callback and may be shared by many events: nothing writes to it."""
         free = self.free
-        ev = free.pop() if free else self.new()
+        if free:
+            ev = free.pop()
+        else:
+            ev = PooledEvent(self._env)
+            ev._ok = True
         ev._value = value
         ev.callbacks = callbacks
         heappush(self._heap, (time_s, NORMAL, next(self._eid), ev))

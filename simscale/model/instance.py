@@ -219,6 +219,13 @@ class Instance:
         _set_queued(view, len(self.queue))
         return True
 
+    def _start(self, req, now: float) -> None:
+        """A queued request takes the slot just freed."""
+        self.busy += 1
+        self._busy_sum -= now
+        req.start_s = now
+        self.run_cpu(req, req.work_s, now)
+
     def run_cpu(self, req, work_s: float, now: float) -> None:
         """Start `work_s` core-seconds of CPU work for `req`; model.cpu_done(self, req) follows."""
         if self.hung:
@@ -271,10 +278,7 @@ class Instance:
                 continue
             _set_queued(view, len(queue))
             _set_in_flight(view, self.in_flight)
-            self.busy += 1
-            self._busy_sum -= now
-            nxt.start_s = now
-            self.run_cpu(nxt, nxt.work_s, now)
+            self._start(nxt, now)
             return
         if view.queued:
             _set_queued(view, 0)
