@@ -54,6 +54,8 @@ def run(
     progress = None if quiet else progress_printer(loaded.name)
     try:
         result = run_spec(loaded, out_dir, on_progress=progress)
+    except InputError as exc:  # e.g. an unusable run directory, found before the simulation
+        fail(exc)
     finally:
         if progress is not None:
             progress.close()

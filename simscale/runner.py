@@ -1,16 +1,22 @@
 """Run one experiment: build the model, drive it, write the run directory.
 
 A run directory holds requests.parquet, metrics.parquet, events.parquet and summary.json.
-Each is written under a temporary name and renamed when complete. A policy that raises stops
-the run: what was recorded so far is kept and summary.json says `"complete": false`.
+A run replaces its directory as a whole (simscale.staging): the files are written into a
+hidden folder beside it, `.NAME.partial-HOST-PID-N`, summary.json last, and that folder is
+swapped in only once complete, so a run killed or crashing at any moment leaves the previous
+run in place (or the new one, if the swap was reached), never neither and never a mix;
+leftovers of killed runs are removed by the next run into the same place. The checks on
+the output path (a file, a path under a file, a place that cannot be written, a folder
+holding other files) come before the simulation. A policy that raises, or a stop, ends
+the run: what was recorded so far is kept and swapped in, and summary.json says
+`"complete": false` with the reason. summary.json is strict JSON: a total that is not a
+finite number is null and named under `non_finite`.
 """
 
 from __future__ import annotations
 
 import functools
 import gc
-import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,9 +24,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from simscale import __version__
+from simscale import __version__, staging
 from simscale.errors import PolicyFailure
 from simscale.model import Model
+from simscale.outputs import ensure_dir, non_finite_keys, write_json
 from simscale.recorder import (
     EVENTS_SCHEMA,
     REQUESTS_SCHEMA,
@@ -31,6 +38,8 @@ from simscale.recorder import (
 from simscale.spec import Spec
 
 OUTPUT_NAMES = ("requests.parquet", "metrics.parquet", "events.parquet", "summary.json")
+# What a run directory may hold: its outputs, and their temporary names in older versions.
+RUN_DIR_ENTRIES = frozenset(OUTPUT_NAMES) | {f".{name}.partial" for name in OUTPUT_NAMES}
 REQUEST_FLOAT_COLUMNS = ["arrival_s", "end_s", "latency_s", "wait_s"]
 
 
@@ -78,7 +87,8 @@ def run(spec: Spec, out_dir: Path | None, *,
         on_metrics: Callable[[dict], None] | None = None,
         on_start: Callable[[Model], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
-        slice_s: float | None = None) -> RunResult:
+        slice_s: float | None = None,
+        in_place: bool = False) -> RunResult:
     """Simulate `spec`; write the run directory when `out_dir` is given.
 
     on_progress(sim_t, end_t) is called between slices of simulated time; on_metrics(row)
@@ -86,16 +96,40 @@ def run(spec: Spec, out_dir: Path | None, *,
     view may read, never change, its instances); should_stop() ends the run early (recorded as
     incomplete). Callbacks run on the simulating thread; on_progress may block to pace or
     pause the run.
+
+    The run is written beside out_dir and swapped in whole when complete (simscale.staging);
+    an exception leaves out_dir as it was. InputError, before any simulation, when out_dir
+    cannot be a run directory. in_place=True writes straight into out_dir, a fresh folder the
+    caller makes atomic itself (a sweep's run folder).
     """
     wall_start = time.perf_counter()
-    meta = metadata(spec)
-    sink = None
+    write_dir = None
     if out_dir is not None:
         out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for name in OUTPUT_NAMES:
-            (out_dir / name).unlink(missing_ok=True)
-        sink = ParquetSink(out_dir / "requests.parquet", REQUESTS_SCHEMA, meta,
+        if in_place:
+            write_dir = ensure_dir(out_dir)
+        else:
+            write_dir = staging.begin(out_dir, RUN_DIR_ENTRIES)
+    try:
+        summary, model = _simulate(spec, write_dir, wall_start, on_progress, on_metrics,
+                                   on_start, should_stop, slice_s)
+        if write_dir is not None and not in_place:
+            staging.commit(write_dir, out_dir)
+    except BaseException:
+        if write_dir is not None and not in_place:
+            staging.abort(write_dir)
+        raise
+    return RunResult(summary, out_dir, model.metric_rows, model.events)
+
+
+def _simulate(spec: Spec, write_dir: Path | None, wall_start: float, on_progress, on_metrics,
+              on_start, should_stop, slice_s) -> tuple[dict, Model]:
+    """Drive the model to the end (or a stop, or a policy failure); write the outputs into
+    write_dir (summary.json last); return the summary and the model."""
+    meta = metadata(spec)
+    sink = None
+    if write_dir is not None:
+        sink = ParquetSink(write_dir / "requests.parquet", REQUESTS_SCHEMA, meta,
                            float_columns=REQUEST_FLOAT_COLUMNS,
                            dictionary_columns=["status", "kind", "reason", "instance_id"])
     log = RequestLog(sink, spec.output.row_group_rows)
@@ -108,21 +142,8 @@ def run(spec: Spec, out_dir: Path | None, *,
             model.metric_listeners.append(on_metrics)
         if on_start is not None:
             on_start(model)
-        drain_s = spec.timeouts.request_s if spec.timeouts.request_s is not None else 60.0
-        end = spec.duration_s
-        step = slice_s or max(spec.metrics.interval_s, spec.duration_s / 200)
         try:
-            t = 0.0
-            while t < end:
-                if should_stop is not None and should_stop():
-                    stopped = True
-                    break
-                t = min(end, t + step)
-                model.run_until(t)
-                if on_progress is not None:
-                    on_progress(t, end)
-            if not stopped:
-                model.close_out(drain_s)
+            stopped = _drive(spec, model, on_progress, should_stop, slice_s)
         except PolicyFailure as exc:
             failure = str(exc)
             model.event("run", "simscale", f"PolicyFailure:{exc.policy}")
@@ -137,18 +158,43 @@ def run(spec: Spec, out_dir: Path | None, *,
         summary["failure"] = failure
     elif stopped:
         summary["failure"] = f"stopped at t={model.now:.3f}s"
-    if out_dir is not None:
+    if write_dir is not None:
         sink.close()
-        write_table(out_dir / "metrics.parquet", metrics_table(model.metric_rows), meta)
-        write_table(out_dir / "events.parquet", events_table(model.events), meta)
-        tmp = out_dir / ".summary.json.partial"
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-        os.replace(tmp, out_dir / "summary.json")
-    return RunResult(summary, out_dir, model.metric_rows, model.events)
+        write_table(write_dir / "metrics.parquet", metrics_table(model.metric_rows), meta)
+        write_table(write_dir / "events.parquet", events_table(model.events), meta)
+        write_json(write_dir / "summary.json", summary)
+    return summary, model
+
+
+def _drive(spec: Spec, model: Model, on_progress, should_stop, slice_s) -> bool:
+    """Run the arrival window slice by slice, then the drain; True when stopped early."""
+    drain_s = spec.timeouts.request_s if spec.timeouts.request_s is not None else 60.0
+    end = spec.duration_s
+    step = slice_s or max(spec.metrics.interval_s, spec.duration_s / 200)
+    t = 0.0
+    while t < end:
+        if should_stop is not None and should_stop():
+            return True
+        t = min(end, t + step)
+        model.run_until(t)
+        if on_progress is not None:
+            on_progress(t, end)
+    model.close_out(drain_s)
+    return False
 
 
 def summarize(spec: Spec, model: Model, log: RequestLog, wall_s: float) -> dict:
-    """The run's totals (summary.json)."""
+    """The run's totals (summary.json). A total that is not a finite number (an overflow)
+    is None, and its key is listed under "non_finite"."""
+    totals = _totals(spec, model, log, wall_s)
+    bad = non_finite_keys(totals)
+    if bad:
+        totals = {k: (None if k in bad else v) for k, v in totals.items()}
+        totals["non_finite"] = bad
+    return totals
+
+
+def _totals(spec: Spec, model: Model, log: RequestLog, wall_s: float) -> dict:
     ok, error, timeout, rejected = log.counts
     p50, p95, p99 = log.ok_latency.quantiles([0.5, 0.95, 0.99]) or (None,) * 3
     simulated_s = model.now

@@ -113,4 +113,4 @@ def test_a_run_leaves_the_collector_as_it_found_it(tmp_run, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run(small_spec(), tmp_run, on_start=fail)
     assert gc.get_freeze_count() == frozen
-    assert not any(tmp_run.iterdir())
+    assert list(tmp_run.parent.iterdir()) == []  # no run folder, no staging folder beside it

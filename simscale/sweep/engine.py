@@ -306,7 +306,7 @@ def _simulate(task: RunTask, out_dir: Path | None):
 
     spec = spec_from_dict(task.spec_data, f"variant {task.variant!r}")
     if out_dir is None or task.outputs == "full":
-        return run(spec, out_dir)
+        return run(spec, out_dir, in_place=out_dir is not None)  # the folder is renamed whole
     result = run(spec, None)
     _write_light_outputs(spec, result, out_dir)
     return result
@@ -355,9 +355,9 @@ def api_latency_p95(path: Path) -> float | None:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    from simscale.outputs import write_json
+
+    write_json(path, data)
 
 
 # ---------------------------------------------------------------- executors

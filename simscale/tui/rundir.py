@@ -2,7 +2,9 @@
 
 A run directory holds requests.parquet, metrics.parquet, events.parquet and summary.json.
 Loading one never raises for a damaged directory: every missing, partial or unreadable
-file becomes a line in `problems`, and whatever could be read is still shown.
+file becomes a line in `problems`, and whatever could be read is still shown. A run
+directory that a killed swap left missing is put back first (simscale.staging.recover);
+the hidden folders a run writes beside its directory are never listed as runs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simscale import staging
 from simscale.errors import InputError
 
 OUTPUTS = ("requests.parquet", "metrics.parquet", "events.parquet", "summary.json")
@@ -61,7 +64,8 @@ def find_runs(root: str | Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if is_run_dir(p)]
+    staging.recover_all(root)
+    found = [p for p in root.iterdir() if not staging.is_staging_name(p.name) and is_run_dir(p)]
     if is_run_dir(root):
         found.append(root)
     return sorted(found, key=lambda p: (-_mtime(p), p.name))
@@ -79,6 +83,7 @@ def load_run(path: str | Path) -> RunData:
     import pyarrow.parquet as pq
 
     path = Path(path)
+    staging.recover(path)
     if not path.exists():
         raise InputError(f"{path}: no such directory")
     if not is_run_dir(path):
