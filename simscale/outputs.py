@@ -50,7 +50,8 @@ def ensure_dir(path: Path, label: str = "", name: Path | None = None) -> Path:
     path = Path(path)
     where = f"{label}{path if name is None else name}"
     if path.exists() and not path.is_dir():
-        what = "exists and is not a directory" if name is None else f"{path} is not a directory"
+        what = ("exists and is not a directory" if name is None
+                else f"{path} is a file, not a directory")
         raise InputError(f"{where}: {what}")
     blocker = _non_directory_ancestor(path)
     if blocker is not None:

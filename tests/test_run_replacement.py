@@ -200,7 +200,7 @@ def test_a_staging_folder_of_a_live_process_is_left_alone(tmp_path):
 
 @pytest.mark.parametrize("setup, expected", [
     ("file", "exists and is not a directory"),
-    ("under a file", "f is not a directory"),
+    ("under a file", "f is a file, not a directory"),
     ("foreign", "holds files that are not run outputs (notes.txt)"),
 ])
 def test_an_unusable_run_directory_is_refused_before_the_run(tmp_path, setup, expected):

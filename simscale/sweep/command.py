@@ -170,6 +170,7 @@ def compare_command(
 ) -> None:
     """Means with confidence intervals, paired differences against a baseline, ranking, Pareto;
     and the verdict on each claim the sweep carries (or --claims gives)."""
+    from simscale.outputs import check_file_target, write_text
     from simscale.sweep.claims import claims_of_folder, judge, read_claims
     from simscale.sweep.compare import compare
     from simscale.sweep.report import (
@@ -183,6 +184,9 @@ def compare_command(
     from simscale.sweep.table import read_summary
 
     try:
+        for label, target in (("--markdown", markdown), ("--csv", csv), ("--png", png)):
+            if target is not None:
+                check_file_target(target, f"{label} ")
         data = read_summary(folder)
         claim_set = read_claims(claims) if claims is not None else claims_of_folder(folder)
         goal = None if maximize is None else ("max" if maximize else "min")
@@ -195,10 +199,10 @@ def compare_command(
             text = comparison_markdown(result, wilcoxon)
             if judged is not None:
                 text += "\n" + claims_markdown(judged, confidence, title=claim_set.title)
-            markdown.write_text(text)
+            write_text(markdown, text)
             typer.echo(f"markdown: {markdown}")
         if csv is not None:
-            csv.write_text(comparison_csv(result, wilcoxon))
+            write_text(csv, comparison_csv(result, wilcoxon))
             typer.echo(f"csv: {csv}")
         if plot is not None:
             x_param = x or (data.parameters[0] if data.parameters else "")
@@ -240,8 +244,7 @@ def plan_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no per-point lines")] = False,
 ) -> None:
     """Capacity planning: the cheapest setting that meets an SLO with confidence; stress."""
-    import json
-
+    from simscale.outputs import check_file_target, write_json
     from simscale.sweep.plan import parse_slo, parse_vary, plan
     from simscale.sweep.report import fmt
 
@@ -254,6 +257,8 @@ def plan_command(
         typer.echo(f"  {vary_path}={fmt(point.value)}: {checks}{extra}", err=True)
 
     try:
+        if out is not None:
+            check_file_target(out, "--out ")
         slos = [parse_slo(s) for s in slo]
         parsed = parse_vary(vary) if vary is not None else None
         vary_path = parsed.path if parsed else "workload.arrivals.rate_rps"
@@ -265,7 +270,7 @@ def plan_command(
         _fail(exc)
     print_plan(result)
     if out is not None:
-        out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        write_json(out, result.to_dict())
         typer.echo(f"plan: {out}")
     if result.best is None:
         raise typer.Exit(1)

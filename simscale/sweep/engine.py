@@ -9,6 +9,8 @@ Layout of a sweep folder DIR:
     DIR/runs/<variant>/<rep>/         one finished run: the run's outputs plus run.json,
                                       the run's own manifest entry with its summary
     DIR/summary.parquet               one row per run: parameters and summary metrics
+    DIR/sweep.lock                    while a sweep writes DIR: its pid, host and start
+                                      time (simscale.sweep.lock)
 
 A run is written into `DIR/runs/<variant>/.<rep>.partial` and renamed when complete, so an
 interrupted sweep leaves only complete run folders (partial ones are removed). A run that
@@ -16,7 +18,14 @@ raises is recorded (status "error", with its message and traceback) and the othe
 `--resume` skips every planned run whose folder holds a run.json with status ok or
 incomplete and the same resolved spec (sha256): run.json is renamed into place with its
 run, so it is exact even when the sweep was killed before the manifest caught up. Errored
-runs, and runs whose spec changed, are run again.
+runs, and runs whose spec changed, are run again. Only one process writes DIR at a time:
+another sweep into it (`--resume` included) exits 2 naming the holder while it lives, and
+takes the lock over once it is gone.
+
+Workers never outlive the sweep: a local-pool worker exits as soon as the process that
+started the pool is gone, even when that process was SIGKILLed (exit_with_parent); the
+workers of Dask's LocalCluster do the same through their nanny processes, which watch
+their parent the same way.
 
 Both engines are a `concurrent.futures.Executor` (a ProcessPoolExecutor, or a Dask client's
 `get_executor`), and results depend only on each run's spec and seed, so every engine
@@ -363,12 +372,34 @@ def _write_json(path: Path, data: Any) -> None:
 # ---------------------------------------------------------------- executors
 
 
+def exit_with_parent(alive) -> None:
+    """Worker initializer: end this worker at once when the process that started the pool is
+    gone, however it ended (a SIGKILL included), so no run goes on without its sweep.
+
+    `alive` is the read end of a pipe whose only write end the pool's owner holds: the
+    system closes it when the owner dies, and the read returns. The same watch as Dask's
+    nanny processes keep on their parent.
+    """
+    import threading
+
+    def watch() -> None:
+        try:
+            alive.recv_bytes()
+        except (EOFError, OSError):
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="simscale-parent-watch", daemon=True).start()
+
+
 class LocalPool:
-    """A process pool; `renew()` replaces it after a worker process died."""
+    """A process pool; `renew()` replaces it after a worker process died. Its workers exit
+    when this process does (exit_with_parent)."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.slots = workers
+        self._pipes: tuple = ()
         self.executor = self._make()
 
     def _make(self):
@@ -379,10 +410,19 @@ class LocalPool:
         # imported already, so start-up is cheap and no parent thread is copied.
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+        reader, writer = ctx.Pipe(duplex=False)
+        self._pipes = (reader, writer)
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                   initializer=exit_with_parent, initargs=(reader,))
+
+    def _close_pipes(self) -> None:
+        for conn in self._pipes:
+            conn.close()
+        self._pipes = ()
 
     def renew(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self._close_pipes()  # workers of the broken pool that are still up exit
         self.executor = self._make()
 
     def close(self, abort: bool = False) -> None:
@@ -396,6 +436,7 @@ class LocalPool:
                 proc.join(timeout=5)
         else:
             self.executor.shutdown(wait=True)
+        self._close_pipes()
 
 
 class DaskPool:
@@ -513,19 +554,33 @@ def run_sweep(sweep: Sweep, out_dir: str | Path, *, workers: int | None = None,
     """Run every task of `sweep` into out_dir; write the manifest and summary.parquet.
 
     on_start(to_run, skipped) is called once the pool is up; on_record(record) after each
-    finished run. Raises InputError when out_dir already holds a sweep and resume is False,
-    or when the engine cannot start. On KeyboardInterrupt, running tasks are stopped, only
-    complete run folders stay, summary.parquet covers the finished runs, and the interrupt
-    propagates.
+    finished run. Raises InputError when out_dir cannot be a folder (a file, under a file,
+    not writable), when another live process is writing it (DIR/sweep.lock), when it already
+    holds a sweep and resume is False, or when the engine cannot start. On KeyboardInterrupt,
+    running tasks are stopped, only complete run folders stay, summary.parquet covers the
+    finished runs, and the interrupt propagates.
     """
-    out = Path(out_dir)
+    from simscale.outputs import ensure_dir
+    from simscale.sweep.lock import SweepLock
+
+    out = ensure_dir(Path(out_dir))
+    with SweepLock(out):
+        return _run_sweep_locked(sweep, out, workers, engine, address, resume, on_start,
+                                 on_record, dask_processes)
+
+
+def _run_sweep_locked(sweep: Sweep, out: Path, workers: int | None, engine: str,
+                      address: str | None, resume: bool,
+                      on_start: Callable[[int, int], None] | None,
+                      on_record: Callable[[dict], None] | None,
+                      dask_processes: bool) -> SweepResult:
+    """run_sweep, once this process holds the folder's lock."""
     runs_dir = out / "runs"
     manifest_path = out / MANIFEST
     if manifest_path.exists() and not resume:
         raise InputError(f"{out}: already holds a sweep (use --resume, or another --out)")
     previous = finished_records(out, sweep) if resume else {}
     todo = [t for t in sweep.tasks if (t.variant, t.replication) not in previous]
-    out.mkdir(parents=True, exist_ok=True)
     remove_partial_folders(runs_dir)
     records: dict[tuple[str, int], dict] = dict(previous)
     result = SweepResult(out, [], skipped=len(sweep.tasks) - len(todo))

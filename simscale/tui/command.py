@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Pick, edit, run and watch an experiment live; replay or compare finished runs."""
         try:
-            config, loaded, speed_value = prepare(dashboard, run or [], speed)
+            config, loaded, speed_value = prepare(dashboard, run or [], speed, spec, runs)
         except InputError as exc:
             for line in exc.problems:
                 typer.echo(f"error: {line}", err=True)
@@ -42,8 +42,13 @@ def register(app: typer.Typer) -> None:
                     dashboard=config, speed=speed_value).run()
 
 
-def prepare(dashboard: Path | None, run_dirs: list[Path], speed: str):
-    """Check the inputs before the screen opens: (dashboard config, loaded runs, speed)."""
+def prepare(dashboard: Path | None, run_dirs: list[Path], speed: str,
+            spec: Path | None = None, runs_dir: Path | None = None):
+    """Check the inputs before the screen opens: (dashboard config, loaded runs, speed).
+
+    A spec must be a file (its content is checked in the picker, which shows its problems);
+    the folder of run directories must be a folder, when it exists.
+    """
     from simscale.tui.config import DEFAULT_DASHBOARD, DEFAULT_PATH, load_dashboard
     from simscale.tui.live import parse_speed
     from simscale.tui.rundir import load_run
@@ -55,6 +60,11 @@ def prepare(dashboard: Path | None, run_dirs: list[Path], speed: str):
     else:
         config = DEFAULT_DASHBOARD
     problems: list[str] = []
+    if spec is not None and not spec.is_file():
+        problems.append(f"{spec}: is a directory, expected a spec file (TOML)" if spec.is_dir()
+                        else f"{spec}: no such file")
+    if runs_dir is not None and runs_dir.exists() and not runs_dir.is_dir():
+        problems.append(f"--runs {runs_dir}: is not a directory")
     loaded = []
     for path in run_dirs:
         try:

@@ -43,6 +43,7 @@ def test_help_lists_the_options(cli):
 
 
 def test_opens_the_picker_with_a_spec(cli, launched, tmp_path):
+    (tmp_path / "x.toml").write_text("")  # its problems are the picker's to show
     result = CliRunner().invoke(cli, ["tui", str(tmp_path / "x.toml"), "--speed", "max",
                                       "--runs", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
