@@ -40,8 +40,10 @@ def check_file_target(path: Path, label: str = "") -> Path:
     return path
 
 
-def ensure_dir(path: Path, label: str = "", name: Path | None = None) -> Path:
-    """Make the folder `path` (and its parents) if missing and check that it takes new files.
+def ensure_dir(path: Path, label: str = "", name: Path | None = None,
+               probe: bool = True) -> Path:
+    """Make the folder `path` (and its parents) if missing and check that it takes new files
+    (by creating and removing one; probe=False: the caller's next write is the check).
 
     Raises InputError when path is a file, lies under a file, or cannot be created or
     written (a read-only place, /proc, no permission). Messages start with `label` and
@@ -60,7 +62,8 @@ def ensure_dir(path: Path, label: str = "", name: Path | None = None) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{where}: cannot create it ({exc.strerror})") from None
-    _probe(path, where)
+    if probe:
+        _probe(path, where)
     return path
 
 

@@ -80,6 +80,8 @@ def print_summary(summary: dict, out_dir: Path | None) -> None:
     table.add_row("simulated_s / wall_s",
                   f"{summary['simulated_s']:,.1f} / {summary['wall_s']:.2f}")
     console.print(table)
+    if summary.get("non_finite"):
+        console.print(f"not finite, written as null: {', '.join(summary['non_finite'])}")
     if out_dir is not None:
         console.print(f"outputs: {out_dir}/")
 

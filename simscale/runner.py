@@ -107,7 +107,7 @@ def run(spec: Spec, out_dir: Path | None, *,
     if out_dir is not None:
         out_dir = Path(out_dir)
         if in_place:
-            write_dir = ensure_dir(out_dir)
+            write_dir = ensure_dir(out_dir, probe=False)
         else:
             write_dir = staging.begin(out_dir, RUN_DIR_ENTRIES)
     try:

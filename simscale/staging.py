@@ -61,7 +61,7 @@ def begin(final: Path, owned: Collection[str]) -> Path:
     final = _resolved(given)
     if final.exists() and not final.is_dir():
         raise InputError(f"{given}: exists and is not a directory")
-    ensure_dir(final.parent, name=given)
+    ensure_dir(final.parent, name=given, probe=False)  # making the staging folder probes
     recover(final)
     clean(final)
     if final.is_dir():
