@@ -14,6 +14,7 @@ import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from simscale import __version__
@@ -51,6 +52,14 @@ def rate_limited(request: Request) -> None:
 def problems_response(exc: InputError) -> JSONResponse:
     """422 with one entry per problem, each with its field path."""
     return JSONResponse({"detail": [problem_detail(line) for line in exc.problems]}, 422)
+
+
+async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 for a body, query or path that does not fit its model: where and what, without
+    echoing the input (which may not even be JSON, e.g. NaN)."""
+    detail = [{"loc": list(e["loc"]), "field": ".".join(str(p) for p in e["loc"][1:]),
+               "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return JSONResponse({"detail": detail}, 422)
 
 
 class Accounting:
@@ -106,6 +115,7 @@ def create_app(services) -> FastAPI:
                               "experiments, fleets run the policies of policies/ unchanged.")
     app.state.services = services
     app.add_middleware(Accounting, services=services)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.include_router(monitoring)
     app.include_router(scaling)
 
