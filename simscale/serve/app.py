@@ -29,15 +29,16 @@ def services_of(request: Request):
     return request.app.state.services
 
 
-def authorized(request: Request) -> None:
-    """Dependency: the bearer token, when the server has one (401 otherwise)."""
+async def authorized(request: Request) -> None:
+    """Dependency: the bearer token, when the server has one (401 otherwise). Async: cheap
+    checks run on the event loop, not in the thread pool."""
     token = services_of(request).settings.token
     if token is not None and not token_matches(request.headers.get("authorization"), token):
         raise HTTPException(401, "a valid bearer token is required",
                             headers={"WWW-Authenticate": "Bearer"})
 
 
-def rate_limited(request: Request) -> None:
+async def rate_limited(request: Request) -> None:
     """Dependency: the client's token bucket (429 with Retry-After when empty)."""
     services = services_of(request)
     client = request.client.host if request.client else "unknown"

@@ -97,8 +97,8 @@ class AppendStore:
         self._opened_s = now_s
 
     def _close_segment(self) -> None:
-        """Close the open segment (lock held); it waits in _pending for compaction."""
-        os.fsync(self._fd)
+        """Close the open segment (lock held); it waits in _pending for compaction (which
+        syncs what it writes: no disk wait while appends are held up)."""
         os.close(self._fd)
         self._fd = None
         self._pending.append(self.root / WAL / f"{self._seq:08d}.jsonl")
@@ -106,12 +106,18 @@ class AppendStore:
 
     def maybe_roll(self, now_s: float) -> None:
         """Sync the open segment; close it when roll_s old; compact the closed segments."""
+        synced = None
         with self._lock:
             if self._fd is not None:
                 if self._opened_s is not None and now_s - self._opened_s >= self.roll_s:
                     self._close_segment()
                 else:
-                    os.fsync(self._fd)
+                    synced = os.dup(self._fd)  # synced outside the lock: appends go on
+        if synced is not None:
+            try:
+                os.fsync(synced)
+            finally:
+                os.close(synced)
         self._compact_pending()
 
     def roll(self) -> None:
@@ -149,6 +155,7 @@ class AppendStore:
 
     def _compact(self, segment: Path) -> None:
         """Write the segment's rows as one part per table, then delete the segment."""
+        _fsync_path(segment)
         seq = _seq_of(segment.name)
         by_table: dict[str, list[dict]] = {name: [] for name in self.schemas}
         with open(segment, "rb") as f:
