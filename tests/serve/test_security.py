@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from simscale.cli import app as cli
 from simscale.errors import InputError
 from simscale.serve.security import ClientLimiter, read_token, token_matches
+from tests.serve.clock import wait_until
 from tests.serve.conftest import AUTH, TOKEN, fleet_spec, spec_text
 
 PROTECTED = [
@@ -142,9 +143,13 @@ def test_monitoring_routes_answer_429_with_retry_after(serve):
 
 def test_scaling_access_is_logged(serve, caplog):
     running = serve(token=TOKEN, fleets=[fleet_spec()])
+    def lines():
+        return [r.getMessage() for r in caplog.records if r.name == "simscale.serve.access"]
+
     with caplog.at_level("INFO", logger="simscale.serve.access"):
         running.client.get("/api/scaling/auto-scale")
         running.client.get("/api/scaling/auto-scale", headers=AUTH)
-    lines = [r.getMessage() for r in caplog.records if r.name == "simscale.serve.access"]
-    assert lines == ["scaling access: client=127.0.0.1 GET /api/scaling/auto-scale status=401",
-                     "scaling access: client=127.0.0.1 GET /api/scaling/auto-scale status=200"]
+        # the line is written once the answer has gone out
+        wait_until(lambda: len(lines()) == 2, what="two access lines")
+    assert lines() == ["scaling access: client=127.0.0.1 GET /api/scaling/auto-scale status=401",
+                       "scaling access: client=127.0.0.1 GET /api/scaling/auto-scale status=200"]
