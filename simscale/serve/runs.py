@@ -206,6 +206,7 @@ class RunPool:
                 entry.cancel = None
         self._messages.close()
         self._messages.join_thread()
+        self._messages = None  # its semaphores are released with it (no warning at exit)
 
     # ------------------------------------------------------------ the supervisor thread
 
