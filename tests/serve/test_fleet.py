@@ -17,7 +17,7 @@ from policies.autoscalers.target_tracking import TargetTracking, TargetTrackingC
 from simscale.serve.hooks import Command
 from tests.policies.autoscaler_helpers import decision_log
 from tests.policies.test_autoscaler_target_tracking import view
-from tests.serve.clock import SteppedClock
+from tests.serve.clock import SteppedClock, wait_until
 from tests.serve.conftest import AUTH, TOKEN, fleet_spec, wait_for
 
 PERIOD_S = 15.0
@@ -189,3 +189,26 @@ def test_unknown_fleet_and_no_fleet(serve):
     bare = serve(root=running.services.settings.spec_root / "bare", token=TOKEN)
     assert bare.client.get("/api/scaling/auto-scale?fleet=a",
                            headers=AUTH).status_code == 404
+
+
+def test_a_reopened_fleet_has_its_last_decisions_and_recent_samples(tmp_path):
+    from simscale.serve.fleet import Fleet
+
+    clock = SteppedClock(-PERIOD_S)
+    fleet = Fleet(fleet_spec(), tmp_path, clock=clock, sleep=clock.sleep)
+    fleet.start()
+    for k in range(3):
+        clock.set(k * PERIOD_S - 1.0)
+        fleet.add_samples([{"instance": f"pod-{i}", "cpu_util_frac": 4.0} for i in range(2)])
+        clock.set(k * PERIOD_S)
+        wait_until(lambda k=k: len(fleet.decisions) > k, what="a decision")
+    fleet._stop.set()
+    clock.close()
+    fleet.stop()
+    before = list(fleet.decisions)
+
+    clock = SteppedClock(2 * PERIOD_S + 5.0)  # restarted 5 s after the last decision
+    again = Fleet(fleet_spec(), tmp_path, clock=clock, sleep=clock.sleep)
+    assert list(again.decisions) == before and again.desired == before[-1]["desired_replicas"]
+    assert sorted(again.scraper.tracks) == ["pod-0", "pod-1"]  # the window's samples are back
+    assert again.scraper.view(clock()).current_replicas == 2
