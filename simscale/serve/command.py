@@ -51,7 +51,11 @@ def register(app: typer.Typer) -> None:
             for line in exc.problems:
                 typer.echo(f"error: {line}", err=True)
             raise typer.Exit(2) from None
-        start(settings, sock, host)
+        try:
+            start(settings, sock, host)
+        except OSError as exc:  # a folder that cannot be created or written
+            typer.echo(f"error: {exc.filename or ''}: cannot use ({exc.strerror})", err=True)
+            raise typer.Exit(2) from None
 
 
 def prepare(host, port, runs, fleets, fleet_specs, token_file, spec_root, workers, max_queued,

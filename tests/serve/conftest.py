@@ -1,4 +1,4 @@
-"""Helpers for the serve tests: a real uvicorn server on 127.0.0.1, port 0, and an httpx client."""
+"""Fixtures for the serve tests: a real uvicorn server on 127.0.0.1, port 0, and an httpx client."""
 
 from __future__ import annotations
 

@@ -145,3 +145,16 @@ def test_dashboard_shows_the_tui_numbers_live_and_after(serve):
     assert after["aggregates"]["errors"]["kind"] == "sum"
     assert after["aggregates"]["errors"]["value"] == sum(r["errors"] for r in minute)
     assert after["series"]["t_s"] == [r["t_s"] for r in minute]
+
+
+def test_a_worker_that_dies_fails_its_run(serve):
+    running = serve(token=TOKEN)
+    client = running.client
+    run_id = client.post("/api/monitoring/load-test", headers=AUTH,
+                         json={"spec": spec_text("doomed", 20000, 100)}).json()["id"]
+    wait_for(client, f"/api/monitoring/load-test/{run_id}",
+             lambda run: run["state"] == "running" and run["sim_t_s"] > 0)
+    running.services.pool._entries[run_id].process.kill()  # as the OOM killer would
+    done = wait_for(client, f"/api/monitoring/load-test/{run_id}", finished)
+    assert done["state"] == "failed" and done["error"] == "worker exited with code -9"
+    assert client.get("/api/health").json()["runs"]["failed"] == 1

@@ -153,3 +153,13 @@ def test_scaling_access_is_logged(serve, caplog):
         wait_until(lambda: len(lines()) == 2, what="two access lines")
     assert lines() == ["scaling access: client=127.0.0.1 GET /api/scaling/auto-scale status=401",
                        "scaling access: client=127.0.0.1 GET /api/scaling/auto-scale status=200"]
+
+
+def test_an_unusable_records_folder_exits_2(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "web.toml").write_text("[autoscaling]\nenabled = true\n")
+    (tmp_path / "taken").write_text("a file, not a folder")
+    result = CliRunner().invoke(cli, ["serve", "--port", "0", "--fleet", "web.toml",
+                                      "--fleets", "taken"])
+    assert result.exit_code == 2
+    assert "error: taken/web/wal: cannot use (Not a directory)" in result.output
