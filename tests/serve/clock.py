@@ -13,6 +13,7 @@ class SteppedClock:
     def __init__(self, start_s: float = 0.0) -> None:
         self.now_s = start_s
         self.closed = False
+        self.sleeping = 0
         self._cond = threading.Condition()
 
     def __call__(self) -> float:
@@ -22,10 +23,24 @@ class SteppedClock:
     def sleep(self, seconds: float) -> None:
         with self._cond:
             target = self.now_s + seconds
+            self.sleeping += 1
+            self._cond.notify_all()
             while self.now_s < target - 1e-9 and not self.closed:
                 self._cond.wait(1.0)
+            self.sleeping -= 1
         if self.closed:
             time.sleep(0.01)  # a closed clock releases sleepers without letting them spin
+
+    def wait_for_sleeper(self, timeout_s: float = 10.0) -> None:
+        """Return once a thread sleeps on this clock: moving the clock before the loop has
+        gone to sleep would make it sleep from the new time. AssertionError after timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self.sleeping == 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("no thread went to sleep on the clock")
+                self._cond.wait(left)
 
     def set(self, t_s: float) -> None:
         with self._cond:

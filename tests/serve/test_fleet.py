@@ -28,6 +28,7 @@ def drive_fleet(running, clock, loads, start, fleet="web"):
     client, replicas, log = running.client, start, []
     for k, load in enumerate(loads):
         t = k * PERIOD_S
+        clock.wait_for_sleeper()  # the loop waits for step k's time
         clock.set(t - 1.0)  # the samples of step k, stamped inside the scrape window at t
         samples = [{"instance": f"pod-{i}", "cpu_util_frac": load} for i in range(replicas)]
         r = client.put(f"/api/scaling/auto-scale/metrics?fleet={fleet}", headers=AUTH,
@@ -170,6 +171,7 @@ def test_a_raising_policy_stops_the_loop_and_health_says_so(serve, monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(fleet.policy, "decide", broken)
+    clock.wait_for_sleeper()
     clock.set(0.0)
     health = wait_for(running.client, "/api/health", lambda h: h["status"] != "ok", 10.0)
     assert health["fleets"]["web"]["state"] == "failed"
@@ -198,6 +200,7 @@ def test_a_reopened_fleet_has_its_last_decisions_and_recent_samples(tmp_path):
     fleet = Fleet(fleet_spec(), tmp_path, clock=clock, sleep=clock.sleep)
     fleet.start()
     for k in range(3):
+        clock.wait_for_sleeper()
         clock.set(k * PERIOD_S - 1.0)
         fleet.add_samples([{"instance": f"pod-{i}", "cpu_util_frac": 4.0} for i in range(2)])
         clock.set(k * PERIOD_S)
