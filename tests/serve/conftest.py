@@ -74,13 +74,12 @@ def wait_for(client: httpx.Client, path: str, condition, timeout_s: float = 60.0
         time.sleep(0.05)
 
 
-@pytest.fixture
-def serve(tmp_path):
-    """start(**settings) → Running; servers and clocks are stopped at the end of the test."""
+def _servers(default_root: Path):
+    """start(**settings) → Running, and the list of what was started."""
     started: list[tuple[Running, object]] = []
 
     def start(*, clock=None, root: Path | None = None, **changes) -> Running:
-        root = root or tmp_path
+        root = root or default_root
         settings = Settings(runs_dir=root / "runs", fleets_dir=root / "fleets",
                             spec_root=root, **changes)
         services = Services(settings, clock=clock,
@@ -93,9 +92,29 @@ def serve(tmp_path):
         started.append((running, clock))
         return running
 
-    yield start
+    return start, started
+
+
+def _stop(started) -> None:
     for running, clock in started:
         if clock is not None:
             clock.close()
         running.client.close()
         running.server.stop()
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """start(**settings) → Running; servers and clocks are stopped at the end of the test."""
+    start, started = _servers(tmp_path)
+    yield start
+    _stop(started)
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    """One server for a module's read-only and refused requests: a token, fleet `web`, and a
+    rate limit no test reaches."""
+    start, started = _servers(tmp_path_factory.mktemp("api"))
+    yield start(token=TOKEN, fleets=[fleet_spec()], rate_per_s=1e5, burst=1e5)
+    _stop(started)

@@ -25,9 +25,8 @@ OPEN = ["/api/health", "/api/monitoring/load-test", "/api/monitoring/dashboard?f
 
 @pytest.mark.parametrize("method, path, body", PROTECTED, ids=[f"{m} {p}" for m, p, _ in
                                                                   PROTECTED])
-def test_token_is_required(serve, method, path, body):
-    running = serve(token=TOKEN, fleets=[fleet_spec()])
-    client = running.client
+def test_token_is_required(api, method, path, body):
+    client = api.client
     for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"},
                     {"Authorization": f"Basic {TOKEN}"}, {"Authorization": TOKEN}):
         r = client.request(method, path, json=body, headers=headers)
@@ -37,10 +36,9 @@ def test_token_is_required(serve, method, path, body):
     assert r.status_code not in (401, 403)
 
 
-def test_read_routes_are_open_and_no_cors(serve):
-    running = serve(token=TOKEN, fleets=[fleet_spec()])
+def test_read_routes_are_open_and_no_cors(api):
     for path in OPEN:
-        r = running.client.get(path, headers={"Origin": "https://example.org"})
+        r = api.client.get(path, headers={"Origin": "https://example.org"})
         assert r.status_code == 200, path
         assert "access-control-allow-origin" not in r.headers
 

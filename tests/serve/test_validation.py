@@ -19,8 +19,8 @@ def fields(response) -> list[str]:
     return [d["field"] for d in response.json()["detail"]]
 
 
-def test_a_spec_is_validated_as_simscale_run_validates_it(serve):
-    client = serve(token=TOKEN).client
+def test_a_spec_is_validated_as_simscale_run_validates_it(api):
+    client = api.client
     bad = {"name": "bad", "duration_s": -5, "instances": {"count": 2, "slots": 0, "extra": 1},
            "workload": {"arrivals": {"kind": "poisson", "rate_rps": -1}}}
     r = post_spec(client, {"spec": bad})
@@ -32,8 +32,8 @@ def test_a_spec_is_validated_as_simscale_run_validates_it(serve):
         "body", "spec", "workload", "arrivals", "rate_rps"]
 
 
-def test_toml_text_errors_name_line_and_column(serve):
-    client = serve(token=TOKEN).client
+def test_toml_text_errors_name_line_and_column(api):
+    client = api.client
     r = post_spec(client, {"spec": 'name = "x"\nduration_s = = 3\n'})
     detail = r.json()["detail"]
     assert r.status_code == 422 and len(detail) == 1
@@ -41,8 +41,8 @@ def test_toml_text_errors_name_line_and_column(serve):
     assert detail[0]["msg"].startswith("TOML syntax error")
 
 
-def test_overrides_and_seed_are_checked(serve):
-    client = serve(token=TOKEN).client
+def test_overrides_and_seed_are_checked(api):
+    client = api.client
     r = post_spec(client, {"spec": spec_text(), "set": ["instances.count=0"]})
     assert fields(r) == ["instances.count"]
     assert r.json()["detail"][0]["loc"] == ["body", "set", "instances.count"]
@@ -55,8 +55,8 @@ def test_overrides_and_seed_are_checked(serve):
 
 
 @pytest.mark.parametrize("path", ["/etc/hostname", "../outside.csv", "sub/../../outside.csv"])
-def test_files_a_spec_names_stay_inside_the_spec_folder(serve, path):
-    client = serve(token=TOKEN).client
+def test_files_a_spec_names_stay_inside_the_spec_folder(api, path):
+    client = api.client
     spec = spec_text().replace(
         'service = { kind = "exponential", mean_s = 0.02 }',
         f'service = {{ kind = "empirical", path = "{path}" }}')
@@ -65,8 +65,8 @@ def test_files_a_spec_names_stay_inside_the_spec_folder(serve, path):
     assert "inside the server's spec folder" in r.json()["detail"][0]["msg"]
 
 
-def test_a_missing_file_inside_the_folder_is_a_field_problem(serve):
-    client = serve(token=TOKEN).client
+def test_a_missing_file_inside_the_folder_is_a_field_problem(api):
+    client = api.client
     spec = spec_text().replace(
         'service = { kind = "exponential", mean_s = 0.02 }',
         'service = { kind = "empirical", path = "missing.txt" }')
@@ -85,8 +85,8 @@ SAMPLE_CASES = [
 
 
 @pytest.mark.parametrize("sample, loc", SAMPLE_CASES)
-def test_samples_are_bounded(serve, sample, loc):
-    client = serve(token=TOKEN, fleets=[fleet_spec()]).client
+def test_samples_are_bounded(api, sample, loc):
+    client = api.client
     content = json.dumps({"samples": [sample]})  # NaN is written as NaN: JSON's extension
     r = client.put("/api/scaling/auto-scale/metrics", headers={**AUTH,
                    "content-type": "application/json"}, content=content)
@@ -94,8 +94,8 @@ def test_samples_are_bounded(serve, sample, loc):
     assert [d["loc"] for d in r.json()["detail"]] == [loc]
 
 
-def test_pushes_are_bounded(serve):
-    client = serve(token=TOKEN, fleets=[fleet_spec()]).client
+def test_pushes_are_bounded(api):
+    client = api.client
     many = {"samples": [{"instance": f"i{i}"} for i in range(1001)]}
     r = client.put("/api/scaling/auto-scale/metrics", headers=AUTH, json=many)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "samples"]
@@ -123,8 +123,8 @@ def test_bodies_beyond_the_limit_are_refused(serve):
 
 
 @pytest.mark.parametrize("run_id", ["..", ".serve", "a/b", "-x", "x" * 200])
-def test_run_ids_never_become_paths(serve, run_id):
-    client = serve(token=TOKEN).client
+def test_run_ids_never_become_paths(api, run_id):
+    client = api.client
     for method in ("GET", "DELETE"):
         r = client.request(method, f"/api/monitoring/load-test/{run_id}", headers=AUTH)
         assert r.status_code in (404, 422), (method, r.status_code)
@@ -132,10 +132,10 @@ def test_run_ids_never_become_paths(serve, run_id):
     assert r.status_code == 422
 
 
-def test_dashboard_arguments_are_checked(serve):
-    client = serve(token=TOKEN).client
+def test_dashboard_arguments_are_checked(api):
+    client = api.client
     assert client.get("/api/monitoring/dashboard?run=x&window=2h").status_code == 422
-    assert client.get("/api/monitoring/dashboard").status_code == 422  # neither run nor fleet
+    assert client.get("/api/monitoring/dashboard?run=x&fleet=web").status_code == 422  # both
     assert client.get("/api/monitoring/dashboard?run=nope").status_code == 404
     assert client.get("/api/monitoring/load-test?limit=0").status_code == 422
 
