@@ -72,12 +72,10 @@ class Fleet:
                                      np.random.default_rng(0))
         self.metric = (policy_metric(self.policy) if section.scaler_metric == "auto"
                        else section.scaler_metric)
+        settings = (section.scrape_interval_s, section.metrics_window_s,
+                    section.metrics_delay_s)
         old = getattr(self, "scraper", None)
-        self.scraper = FleetScraper(section.scrape_interval_s, section.metrics_window_s,
-                                    section.metrics_delay_s)
-        if old is not None:  # keep the samples already received
-            self.scraper.tracks, self.scraper.cluster = old.tracks, old.cluster
-            self.scraper._next_id = old._next_id
+        self.scraper = FleetScraper(*settings) if old is None else old.reset(*settings)
         self.next_scrape_s = now
 
     def reconfigure(self, section) -> None:
@@ -95,6 +93,7 @@ class Fleet:
         tail = self.store.tail("decisions", DECISIONS_KEPT)
         self.decisions.extend(tail)
         if tail:
+            self.current = tail[-1]["current_replicas"]
             self.desired = tail[-1]["desired_replicas"]
         since = self.clock() - self.scraper.keep_s - self.section.metrics_delay_s
         for row in self.store.read("samples", min_t_s=since).to_pylist():

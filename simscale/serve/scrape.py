@@ -65,6 +65,13 @@ class FleetScraper:
         self.cluster: deque[tuple[float, dict[str, float]]] = deque()
         self._next_id = 0
 
+    def reset(self, scrape_interval_s: float, window_s: float, delay_s: float) -> FleetScraper:
+        """A scraper with new settings that keeps the samples received (scrapes in transit
+        are dropped)."""
+        new = FleetScraper(scrape_interval_s, window_s, delay_s)
+        new.tracks, new.cluster, new._next_id = self.tracks, self.cluster, self._next_id
+        return new
+
     @property
     def keep_s(self) -> float:
         return max(self.window_s, self.interval_s)
