@@ -111,12 +111,14 @@ def bench(
 def _register_commands() -> None:
     """Commands that live beside their feature; each module imports only typer at the top."""
     from simscale.export.command import register as register_export
+    from simscale.serve.command import register as register_serve
     from simscale.sweep.command import register as register_sweep
     from simscale.tui.command import register as register_tui
 
     register_sweep(app)
     register_export(app)
     register_tui(app)
+    register_serve(app)
 
 
 _register_commands()

@@ -134,7 +134,8 @@ def _resolve_empirical_paths(data: Any, base: Path) -> Any:
     `base`."""
     if isinstance(data, dict):
         out = {k: _resolve_empirical_paths(v, base) for k, v in data.items()}
-        if out.get("kind") in ("empirical", "trace") and isinstance(out.get("path"), str):
+        if out.get("kind") in ("empirical", "trace", "recorded") and isinstance(
+                out.get("path"), str):
             path = Path(out["path"])
             out["path"] = str(path if path.is_absolute() else (base / path))
         return out

@@ -81,8 +81,9 @@ def test_help_is_fast_and_lists_commands():
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "simscale", "--help"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
-    for command in ("run", "validate", "bench", "schema"):
+    for command in ("run", "validate", "bench", "schema", "serve"):
         assert command in proc.stdout
     heavy = [line for line in proc.stderr.splitlines()
-             if line.rstrip().endswith((" textual", " simpy", " pyarrow", " scipy"))]
+             if line.rstrip().endswith((" textual", " simpy", " pyarrow", " scipy", " fastapi",
+                                        " uvicorn", " prometheus_client"))]
     assert heavy == []  # heavy modules load only inside the commands that need them

@@ -99,10 +99,10 @@ class Sample:
 class PodValues:
     """An instance's metrics over one window (None: no value, e.g. no responses for latency)."""
 
-    cpu_util_frac: float
-    memory_frac: float
-    in_flight: float
-    request_rps: float
+    cpu_util_frac: float | None
+    memory_frac: float | None
+    in_flight: float | None
+    request_rps: float | None
     latency_s: float | None
 
 
@@ -114,6 +114,33 @@ class Scrape:
     pods: dict[int, PodValues]
     arrival_rps: float | None
     in_flight_total: float | None
+
+
+class DelayLine:
+    """Scrapes in transit: each becomes visible `delay_s` after it was taken, in order."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self._in_transit: deque[Scrape] = deque()
+        self.delivered: Scrape | None = None
+
+    def push(self, scrape: Scrape) -> None:
+        """A scrape just taken (scrapes are pushed in time order)."""
+        self._in_transit.append(scrape)
+
+    def deliver(self, now: float) -> Scrape | None:
+        """The newest scrape taken at least delay_s before `now` (None: nothing yet)."""
+        transit = self._in_transit
+        while transit and transit[0].t_s + self.delay_s <= now + _TIME_EPS:
+            self.delivered = transit.popleft()
+        return self.delivered
+
+
+def trim_window(series: deque, now: float, window_s: float, time_of) -> None:
+    """Drop the samples older than the window that ends at `now` (keeping the newest)."""
+    oldest = now - window_s - _TIME_EPS
+    while len(series) > 1 and time_of(series[0]) < oldest:
+        series.popleft()
 
 
 def window_values(first: Sample, last: Sample, cores: int, memory_base_mb: float,
@@ -150,14 +177,7 @@ class Scraper:
         self._memory = (spec.memory_base_mb, spec.memory_per_request_mb, spec.memory_limit_mb)
         self._series: dict[int, deque[Sample]] = {}
         self._arrivals: deque[tuple[float, int]] = deque()
-        self._in_transit: deque[Scrape] = deque()
-        self.delivered: Scrape | None = None
-
-    def _trim(self, series: deque, now: float, time_of) -> None:
-        """Drop samples older than the window (keeping the newest)."""
-        oldest = now - self.window_s - _TIME_EPS
-        while len(series) > 1 and time_of(series[0]) < oldest:
-            series.popleft()
+        self._transit = DelayLine(delay_s)
 
     def scrape(self, now: float) -> Scrape:
         """Read every ready instance's counters now; the result is delivered delay_s later."""
@@ -175,25 +195,22 @@ class Scraper:
                 series = self._series[iid] = deque()
             series.append(Sample(now, inst.cpu_area(now), inst.in_flight_area(now),
                                  inst.responses, inst.latency_sum_s))
-            self._trim(series, now, lambda s: s.t_s)
+            trim_window(series, now, self.window_s, lambda s: s.t_s)
             values = window_values(series[0], series[-1], inst.cores, *self._memory)
             if values is not None:
                 pods[iid] = values
         self._arrivals.append((now, self.model.arrivals))
-        self._trim(self._arrivals, now, lambda s: s[0])
+        trim_window(self._arrivals, now, self.window_s, lambda s: s[0])
         (t0, n0), (t1, n1) = self._arrivals[0], self._arrivals[-1]
         arrival_rps = (n1 - n0) / (t1 - t0) if t1 - t0 > _TIME_EPS else None
         in_flight_total = sum(v.in_flight for v in pods.values()) if pods else None
         result = Scrape(now, pods, arrival_rps, in_flight_total)
-        self._in_transit.append(result)
+        self._transit.push(result)
         return result
 
     def deliver(self, now: float) -> Scrape | None:
         """The newest scrape taken at least delay_s before `now` (None: nothing yet)."""
-        transit = self._in_transit
-        while transit and transit[0].t_s + self.delay_s <= now + _TIME_EPS:
-            self.delivered = transit.popleft()
-        return self.delivered
+        return self._transit.deliver(now)
 
 
 # ---------------------------------------------------------------- the autoscaler
@@ -223,6 +240,34 @@ def fleet_average(pods: tuple[PodMetrics, ...], metric: str) -> float | None:
     values = [getattr(p, metric) for p in pods if p.ready]
     values = [v for v in values if v is not None]
     return sum(values) / len(values) if values else None
+
+
+def cluster_view(pods, scrape: Scrape | None, now: float) -> ClusterView:
+    """A ClusterView from the pod list as it is now and the newest delivered scrape.
+
+    pods: (instance_id, state, ready, started_s) of every instance, terminated ones included
+    (they are left out). current_replicas counts booting and ready pods (the HPA's scale
+    subresource); a pod's metrics are the scrape's values for it (none: not scraped yet).
+    """
+    values = scrape.pods if scrape is not None else {}
+    out = []
+    current = ready = 0
+    for instance_id, state, is_ready, started_s in pods:
+        if state == TERMINATED:
+            continue
+        if state in (BOOTING, READY):
+            current += 1
+        ready += is_ready
+        v = values.get(instance_id)
+        if v is None:
+            out.append(PodMetrics(instance_id, state, is_ready, started_s=started_s))
+        else:
+            out.append(PodMetrics(instance_id, state, is_ready, v.cpu_util_frac, v.memory_frac,
+                                  v.in_flight, v.request_rps, v.latency_s, started_s))
+    if scrape is None:
+        return ClusterView(current, ready, tuple(out), metrics_age_s=math.inf)
+    return ClusterView(current, ready, tuple(out), arrival_rps=scrape.arrival_rps,
+                       in_flight_total=scrape.in_flight_total, metrics_age_s=now - scrape.t_s)
 
 
 class Autoscaler:
@@ -281,31 +326,9 @@ class Autoscaler:
 
     def cluster_view(self, now: float) -> ClusterView:
         """The cluster as the autoscaler sees it: current pod list, delivered (old) metrics."""
-        scrape = self.scraper.deliver(now)
-        values = scrape.pods if scrape is not None else {}
-        pods = []
-        current = ready = 0
-        for inst in self.model.instances:
-            state = inst.state
-            if state == TERMINATED:
-                continue
-            if state in (BOOTING, READY):
-                current += 1
-            is_ready = state == READY and inst.view.healthy
-            ready += is_ready
-            v = values.get(inst.instance_id)
-            if v is None:
-                pods.append(PodMetrics(inst.instance_id, state, is_ready,
-                                       started_s=inst.created_s))
-            else:
-                pods.append(PodMetrics(inst.instance_id, state, is_ready, v.cpu_util_frac,
-                                       v.memory_frac, v.in_flight, v.request_rps, v.latency_s,
-                                       inst.created_s))
-        if scrape is None:
-            return ClusterView(current, ready, tuple(pods), metrics_age_s=math.inf)
-        return ClusterView(current, ready, tuple(pods), arrival_rps=scrape.arrival_rps,
-                           in_flight_total=scrape.in_flight_total,
-                           metrics_age_s=now - scrape.t_s)
+        pods = ((inst.instance_id, inst.state, inst.state == READY and inst.view.healthy,
+                 inst.created_s) for inst in self.model.instances)
+        return cluster_view(pods, self.scraper.deliver(now), now)
 
     def sync(self, now: float) -> ScaleDecision:
         """One control-loop iteration: observe, decide, apply, record."""

@@ -6,6 +6,7 @@
   rate) and its presets "ramp_up", "step", "spike", "soak", "stairs" (the stress staircase),
   the diurnal "sinusoid" and "hourly", and the bursty "mmpp2" and "renewal";
 - "trace": replay of a request trace file (simscale.traces);
+- "recorded": replay of the arrival rate a fleet of `simscale serve` recorded;
 - "users": closed-loop users who each wait for a response before thinking and sending again.
 
 `mix` names the request kinds and their cost profiles; without it every request is one kind
@@ -229,6 +230,27 @@ class RenewalArrivals(_OpenLoop):
         return gen.Renewal(self.rate_rps, self.cv, self.family)
 
 
+class RecordedArrivals(_OpenLoop):
+    """Replay a fleet's recorded arrival rate (simscale serve's FLEETS/<name> folder): Poisson
+    arrivals at each recorded interval's arrivals_rps; simulated t = 0 is start_s."""
+
+    kind: Literal["recorded"] = "recorded"
+    path: str = Field(description="a fleet folder written by simscale serve (relative to the "
+                      "spec)")
+    start_s: Annotated[NonNegativeFloat | None, Maybe] = Field(
+        None, description="Unix time replayed as t = 0 (none: the first recorded interval)")
+    end_s: Annotated[NonNegativeFloat | None, Maybe] = Field(
+        None, description="Unix time where the replay ends; the last rate holds after it "
+        "(none: the last recorded interval)")
+    rate_scale: PositiveFloat = Field(1.0, description="multiplies every recorded rate")
+
+    def process(self) -> gen.ArrivalProcess:
+        from simscale.serve.recorded import rate_points
+
+        return gen.RateSchedule(rate_points(self.path, self.start_s, self.end_s,
+                                            self.rate_scale))
+
+
 # ---------------------------------------------------------------- trace replay
 
 _TRACES: dict[tuple, Any] = {}
@@ -317,7 +339,7 @@ class UsersArrivals(Section):
 ArrivalSpec = Annotated[
     PoissonArrivals | ScheduleArrivals | RampUpArrivals | StepArrivals | SpikeArrivals
     | SoakArrivals | StairsArrivals | SinusoidArrivals | HourlyArrivals | MMPP2Arrivals
-    | RenewalArrivals | TraceArrivals | UsersArrivals,
+    | RenewalArrivals | RecordedArrivals | TraceArrivals | UsersArrivals,
     Field(discriminator="kind"),
 ]
 

@@ -12,7 +12,13 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from simscale.alerts import ActiveAlert, AlertEvaluator, AlertRule, AlertTransition
+from simscale.alerts import (
+    ActiveAlert,
+    AlertEvaluator,
+    AlertRule,
+    AlertTransition,
+    rules_from_spec,
+)
 from simscale.monitoring import ALL, WINDOWS_S, MetricWindows, WindowData, row_end_s
 
 WINDOW_CYCLE = ("1m", "5m", "1h", ALL)
@@ -49,10 +55,14 @@ class View:
 class DashboardState:
     """Rows, events and alert history of one run, and a cursor over its rows."""
 
-    def __init__(self, rules: Iterable[AlertRule], window: str = ALL) -> None:
+    def __init__(self, rules: Iterable[AlertRule], window: str = ALL,
+                 keep_s: float | None = None) -> None:
+        """keep_s: keep only the rows (and events) of the last keep_s seconds (None: every
+        row, so that the cursor may go anywhere); alert rules still see every row."""
         if window not in WINDOW_CYCLE:
             raise ValueError(f"unknown window {window!r}")
-        self.metrics = MetricWindows()  # keeps every row: the cursor may go anywhere
+        self.keep_s = keep_s
+        self.metrics = MetricWindows(keep_s)
         self.events: list[tuple] = []
         self.instances: tuple[dict, ...] | None = None
         self.window = window
@@ -70,11 +80,28 @@ class DashboardState:
             self._alerts.observe(row)
             self._firing_by_row.append(self._alerts.firing())
             self._transitions_by_row.append(len(self._alerts.transitions))
+        dropped = len(self._firing_by_row) - len(self.metrics)
+        if dropped > 0:  # rows older than keep_s left MetricWindows: keep the lists aligned
+            del self._firing_by_row[:dropped]
+            del self._transitions_by_row[:dropped]
         self.version += 1
 
     def add_events(self, events: Iterable[tuple]) -> None:
         self.events.extend(tuple(e) for e in events)
+        if self.keep_s is not None and self.events:
+            oldest = self.events[-1][0] - self.keep_s
+            cut = bisect.bisect_left(self.events, oldest, key=lambda e: e[0])
+            del self.events[:cut]
         self.version += 1
+
+    @property
+    def rules(self) -> tuple[AlertRule, ...]:
+        return self._alerts.rules
+
+    @property
+    def transitions(self) -> list[AlertTransition]:
+        """Every alert transition so far (also those of rows no longer kept)."""
+        return self._alerts.transitions
 
     def set_instances(self, instances: tuple[dict, ...] | None) -> None:
         if instances is not None:
@@ -146,6 +173,15 @@ class DashboardState:
             transitions=self._alerts.transitions[:n_tr], events=events[-event_limit:],
             instances=self.instances, following=self.following, state=self,
         )
+
+
+def replay_state(data, window: str = ALL) -> DashboardState:
+    """A finished run's dashboard: every row and event of its directory (tui.rundir.RunData),
+    with the alert rules its spec recorded."""
+    state = DashboardState(rules_from_spec(data.alerts_spec()), window=window)
+    state.add_rows(data.metric_rows)
+    state.add_events(data.events)
+    return state
 
 
 def windows() -> list[str]:

@@ -53,3 +53,23 @@ def test_windows_cycle_and_follow_the_cursor():
     assert view.series("x") == [None] * 6
     assert [r["t_s"] for r in view.window_rows] == [40.0, 50.0, 60.0, 70.0, 80.0, 90.0]
     assert view.window_data("5m", ["errors"]).value("errors") == 10
+
+
+def test_kept_rows_stay_aligned_with_their_alerts():
+    """keep_s bounds memory (a fleet's dashboard runs for months); what is kept is what an
+    unbounded state shows for the same rows."""
+    from simscale.tui.state import DashboardState
+
+    full = make_state()
+    kept = DashboardState(DEFAULT_RULES, keep_s=100.0)
+    kept.add_rows(synthetic_rows())
+    kept.add_events([(15.0, "autoscaler", "hpa", "ScaleUp:cpu"),
+                     (250.0, "balancer", "p2c", "Ejected:5xx")])
+    assert kept.view().rows == 10 and kept.rows[0]["t_s"] == 200.0
+    assert [e[3] for e in kept.events] == ["Ejected:5xx"]
+    assert kept.transitions == full.transitions  # the rules saw every row
+    for back in range(10):
+        full.seek(29 - back)
+        kept.seek(9 - back)
+        a, b = full.view(), kept.view()
+        assert (a.row, a.firing, a.transitions) == (b.row, b.firing, b.transitions)

@@ -8,10 +8,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from simscale.alerts import rules_from_spec
 from simscale.tui.config import DashboardConfig
 from simscale.tui.rundir import RunData
-from simscale.tui.state import DashboardState
+from simscale.tui.state import replay_state
 from simscale.tui.widgets import MetricChart, fmt, passive, timeline_bindings
 
 SUMMARY_KEYS = (
@@ -55,12 +54,7 @@ class CompareScreen(Screen):
         super().__init__(**kwargs)
         self.runs = runs
         self.config = config
-        self.states = []
-        for run in runs:
-            state = DashboardState(rules_from_spec(run.alerts_spec()), window=config.window)
-            state.add_rows(run.metric_rows)
-            state.add_events(run.events)
-            self.states.append(state)
+        self.states = [replay_state(run, config.window) for run in runs]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="status")

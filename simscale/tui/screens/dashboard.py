@@ -35,7 +35,7 @@ from simscale.tui.live import (
     speed_label,
 )
 from simscale.tui.rundir import RunData
-from simscale.tui.state import DashboardState, View
+from simscale.tui.state import DashboardState, View, replay_state
 from simscale.tui.widgets import (
     DashboardWidget,
     Timeline,
@@ -301,11 +301,10 @@ class ReplayScreen(DashboardScreen):
     """A finished run read from its directory; the cursor scrubs through its rows."""
 
     def __init__(self, data: RunData, config: DashboardConfig, **kwargs) -> None:
-        super().__init__(config, data.name, rules_from_spec(data.alerts_spec()), **kwargs)
+        super().__init__(config, data.name, **kwargs)
         self.data = data
         self.problems = [f"⚠ {p}" for p in data.problems]
-        self.state.add_rows(data.metric_rows)
-        self.state.add_events(data.events)
+        self.state = replay_state(data, config.window)
 
     def status_text(self, view: View) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
