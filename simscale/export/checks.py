@@ -31,6 +31,12 @@ def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _digits(text: str) -> int:
+    """A whole number written in at most 20 ASCII digits, else -1 ('²'.isdigit() is True, and
+    int() of thousands of digits raises)."""
+    return int(text) if re.fullmatch(r"[0-9]{1,20}", text) else -1
+
+
 def _scaling_rules(rules: Any, where: str) -> list[str]:
     problems = []
     if rules is None:
@@ -190,8 +196,7 @@ def check_nginx(text: str, source: str = "nginx.conf") -> list[str]:
             if words[0] != "server":
                 continue
             for param in words[2:]:
-                if param.startswith("weight=") and not (param[7:].isdigit()
-                                                        and int(param[7:]) >= 1):
+                if param.startswith("weight=") and _digits(param[7:]) < 1:
                     problems.append(f"{source}: upstream {name}: {param}: weight must be >= 1")
                 if param.startswith("slow_start="):
                     problems.append(f"{source}: upstream {name}: slow_start is NGINX Plus only")
@@ -224,11 +229,11 @@ def check_haproxy(text: str, source: str = "haproxy.cfg") -> list[str]:
                                 f"static algorithm {balance}")
             if "weight" in words:
                 value = words[words.index("weight") + 1] if words[-1] != "weight" else ""
-                if not (value.isdigit() and 0 <= int(value) <= 256):
+                if not 0 <= _digits(value) <= 256:
                     problems.append(f"{source}: backend {name}: weight {value!r} must be 0..256")
             if words[0] == "hash-balance-factor":
                 value = words[1] if len(words) > 1 else ""
-                if not (value.isdigit() and (int(value) == 0 or int(value) > 100)):
+                if not (_digits(value) == 0 or _digits(value) > 100):
                     problems.append(f"{source}: backend {name}: hash-balance-factor {value!r} "
                                     "must be 0 or greater than 100")
     if not any(s.startswith(("frontend", "listen")) for s in sections):
@@ -247,7 +252,7 @@ def check_redis(text: str, source: str = "redis.conf") -> list[str]:
         if parts and not parts[0].startswith("#"):
             settings[parts[0]] = parts[1] if len(parts) > 1 else ""
     memory = settings.get("maxmemory", "")
-    if not (memory.isdigit() and int(memory) > 0):
+    if _digits(memory) < 1:
         problems.append(f"{source}: maxmemory {memory!r} must be a positive number of bytes")
     if settings.get("maxmemory-policy") not in REDIS_POLICIES:
         problems.append(f"{source}: maxmemory-policy {settings.get('maxmemory-policy')!r} is "
@@ -255,24 +260,19 @@ def check_redis(text: str, source: str = "redis.conf") -> list[str]:
     return problems
 
 
-def parse_dotenv(text: str) -> dict[str, str]:
-    values = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            values[key] = value
-    return values
-
-
 def check_env(files: dict[str, str]) -> list[str]:
-    """Each instance file: MIN_INSTANCES <= MAX_INSTANCES, INSTANCE_n_URL numbered 1..N, one
-    INSTANCE_ID per instance."""
+    """Each instance file: every line a comment or KEY=value that a shell reads as one
+    assignment (nothing else), MIN_INSTANCES <= MAX_INSTANCES, INSTANCE_n_URL numbered 1..N,
+    one INSTANCE_ID per instance."""
+    from simscale.export.env import parse_dotenv
+
     problems = []
     ids = set()
     for name, text in files.items():
-        env = parse_dotenv(text)
+        env, syntax = parse_dotenv(text, name)
+        problems += syntax
         low, high = env.get("MIN_INSTANCES", ""), env.get("MAX_INSTANCES", "")
-        if not (low.isdigit() and high.isdigit() and int(low) <= int(high)):
+        if not 0 <= _digits(low) <= _digits(high):
             problems.append(f"{name}: MIN_INSTANCES ({low}) must not exceed MAX_INSTANCES "
                             f"({high})")
         urls = sorted(int(k.split("_")[1]) for k in env if re.fullmatch(r"INSTANCE_\d+_URL", k))

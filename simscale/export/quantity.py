@@ -11,8 +11,8 @@ _DECIMAL_SUFFIXES = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1
                      "E": Decimal("1e18")}
 _BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
                     "Ei": 2**60}
-_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
-                       r"(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
+_QUANTITY = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+                       r"(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?")
 
 
 def format_quantity(value: float) -> tuple[str, bool]:
@@ -36,7 +36,7 @@ def parse_quantity(text: str | int | float) -> float:
         raise ValueError(f"not a quantity: {text!r}")
     if isinstance(text, int | float):
         return float(text)
-    match = _QUANTITY.match(str(text).strip())
+    match = _QUANTITY.fullmatch(str(text).strip())
     if not match:
         raise ValueError(f"not a quantity: {text!r}")
     digits, suffix = match.groups()
