@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from simscale.errors import InputError
+from simscale.export.limits import finite
 
 # Characters allowed in a bare configuration token (nginx, HAProxy, Redis, dotenv): no
 # whitespace, quotes, ';', '{', '}', '#', '$', '\\' or control characters. Every pattern here
@@ -109,21 +110,11 @@ def image_ref(value: str, field_path: str = "--image") -> str:
 
 def number(value: float, field_path: str) -> str:
     """A finite number written the short way (30.0 → "30", 0.25 → "0.25")."""
-    if not math.isfinite(value):
+    if not finite(value):
         raise InputError(f"{field_path}: {value!r} is not a finite number")
     if float(value).is_integer():
         return str(int(value))
     return repr(float(value))
-
-
-def seconds_ms(value_s: float, field_path: str) -> str:
-    """A duration for nginx and HAProxy: whole seconds as "30s", else milliseconds "1500ms"."""
-    if not math.isfinite(value_s) or value_s <= 0:
-        raise InputError(f"{field_path}: {value_s!r} is not a positive duration")
-    ms = round(value_s * 1000)
-    if ms % 1000 == 0:
-        return f"{ms // 1000}s"
-    return f"{max(ms, 1)}ms"
 
 
 def ceil_seconds(value_s: float) -> int:

@@ -25,6 +25,14 @@ REDIS_POLICIES = ("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", 
 NGINX_METHODS = ("least_conn", "random", "hash", "ip_hash", "least_time")
 NGINX_PLUS_ONLY = ("health_check", "least_time", "sticky", "zone_sync", "ntlm")
 HAPROXY_STATIC = ("static-rr", "source", "uri", "url_param", "hdr", "rdp-cookie")
+# Integer fields of the objects simscale writes, by the width the API gives them
+# (kubernetes-validate does not check an integer's format).
+INT32_FIELDS = frozenset({
+    "replicas", "containerPort", "port", "periodSeconds", "timeoutSeconds", "successThreshold",
+    "failureThreshold", "minReplicas", "maxReplicas", "averageUtilization", "value",
+    "stabilizationWindowSeconds", "pollingInterval", "cooldownPeriod", "minReplicaCount",
+    "maxReplicaCount"})
+INT64_FIELDS = frozenset({"terminationGracePeriodSeconds"})
 
 
 def _int(value: Any) -> bool:
@@ -142,13 +150,34 @@ def check_scaled_object(obj: dict, source: str = "scaledobject") -> list[str]:
     return problems
 
 
+def integer_widths(doc: Any, source: str) -> list[str]:
+    """Every integer of INT32_FIELDS within int32 and of INT64_FIELDS within int64, each
+    problem naming the file and the field's path."""
+    problems = []
+    stack: list[tuple[str, Any]] = [("", doc)]
+    while stack:
+        path, node = stack.pop()
+        items = node.items() if isinstance(node, dict) else (
+            ((f"[{n}]", v) for n, v in enumerate(node)) if isinstance(node, list) else ())
+        for key, value in items:
+            at = f"{path}{key}" if str(key).startswith("[") else f"{path}.{key}".lstrip(".")
+            bits = 32 if key in INT32_FIELDS else 64 if key in INT64_FIELDS else 0
+            if bits and _int(value) and not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+                shown = value if value.bit_length() <= 128 else f"a {value.bit_length()}-bit number"
+                problems.append(f"{source}: {at}: {shown} does not fit the field's int{bits}")
+            stack.append((at, value))
+    return problems
+
+
 def check_kubernetes(files: dict[str, str]) -> list[str]:
-    """Every manifest: the HPA's and ScaledObject's rules, and replicas within their bounds."""
+    """Every manifest: integers within their widths, the HPA's and ScaledObject's rules, and
+    replicas within their bounds."""
     problems: list[str] = []
     bounds = None
     replicas = None
     for name, text in files.items():
         for doc in load_yaml_documents(text, name):
+            problems += integer_widths(doc, name)
             kind = doc.get("kind")
             if kind == "HorizontalPodAutoscaler":
                 problems += check_hpa(doc, name)
