@@ -15,7 +15,7 @@ from simscale.errors import InputError
 from simscale.export.base import dns_label, image_ref, token
 from simscale.export.checks import check_env
 from simscale.export.env import dotenv, parse_dotenv
-from simscale.export.importer import fragment_toml
+from simscale.export.fragment import fragment_toml
 from simscale.export.plan import plan_from_spec
 from simscale.export.targets import TARGETS
 from tests.export.helpers import export, make_spec
