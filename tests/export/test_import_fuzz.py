@@ -18,7 +18,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from simscale.errors import InputError
 from simscale.export.importer import MAX_IMPORT_BYTES
+from simscale.export.yamlio import load_yaml_documents
 from tests.export.test_command import app
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -267,7 +269,7 @@ def test_a_wrong_type_in_a_scaled_object_exits_2_naming_the_field(tmp_path, path
     ("a:\n" + "".join(" " * (i + 1) + "- \n" for i in range(100)), "nested deeper than 64"),
     ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdef", "bcdefg")),
-     "more than 200,000 values"),
+     "more than 500,000 values"),
     ("kind: List\nitems: 5\n", "items: must be a list"),
     ("key: " + "9" * 5000 + "\n", "a value cannot be read"),
 ])
@@ -296,6 +298,32 @@ def test_a_bad_nginx_number_exits_2_naming_the_line(tmp_path, old, new, words):
     target.write_text(text.replace(old, new, 1))
     code, output = import_exit(target)
     assert code == 2 and f"error: {target}:" in output and words in output, output
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("[" * 5000 + "]" * 5000, "nested deeper than 64"),
+    ("a:\n" + "".join(" " * (i + 1) + "- \n" for i in range(100)), "nested deeper than 64"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdef", "bcdefg")),
+     "more than 500,000 values"),
+])
+def test_without_libyaml_the_same_limits_hold(text, words):
+    """PyYAML's pure-Python loader recurses per level and scans deep flow collections in
+    quadratic time; the limits are checked before it builds anything."""
+    with pytest.raises(InputError, match=words):
+        load_yaml_documents(text, "x.yaml", pure_python=True)
+
+
+def test_a_problem_in_a_later_document_names_the_document_and_list_item(tmp_path):
+    hpa = yaml.safe_load((FIXTURES / "hpa.yaml").read_text())
+    hpa["spec"]["maxReplicas"] = "ten"
+    target = tmp_path / "all.yaml"
+    target.write_text("kind: Namespace\n---\n" + yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "List", "items": [{"kind": "Service"}, hpa]}))
+    code, output = import_exit(target)
+    assert code == 2, output
+    assert f"error: {target}: document 2: items[1].spec.maxReplicas: 'ten': must be a " \
+           "whole number" in output
 
 
 def test_a_file_over_the_limit_is_refused_without_reading_it_whole(tmp_path):
