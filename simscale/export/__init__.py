@@ -5,6 +5,8 @@ Public faces (imported from their modules, so that `simscale --help` stays fast)
 `simscale.export.targets.TARGETS` / `export_plan` / `write_export` (render, check and write
 one target: env, kubernetes, nginx, haproxy, redis, compose), `simscale.export.validate`
 (the real tools: nginx -t, haproxy -c, kubernetes-validate, redis-server),
-`simscale.export.importer.import_file` (HPA, ScaledObject or nginx upstream → spec fragment)
+`simscale.export.limits` (the number ranges each target accepts),
+`simscale.export.importer.import_file` (HPA, ScaledObject or nginx upstream → spec fragment,
+read by `import_kubernetes` and `import_nginx`, checked and written by `fragment`)
 and `simscale.export.command.register` (the `export` and `import` commands).
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from simscale.errors import InputError
 from simscale.export.base import Losses
 from simscale.export.plan import Plan
 
@@ -24,6 +25,10 @@ def raw_weights(plan: Plan, losses: Losses) -> list[float]:
     """The weight of each exported server (1.0 unless the balancer's `weights` says otherwise)."""
     weights = [1.0] * plan.replicas
     configured = getattr(plan.balancer, "weights", None) or {}
+    for instance_id, weight in configured.items():
+        if not (math.isfinite(weight) and weight >= 0):
+            raise InputError(f"balancer.params.weights.{instance_id}: {weight!r} is not a "
+                             "finite weight >= 0")
     outside = sorted(i for i in configured if not 0 <= int(i) < plan.replicas)
     if outside:
         losses.lose("balancer.params.weights",
@@ -68,7 +73,9 @@ class PassiveHealth:
 
     failures: int
     down_s: float
-    source: str     # the spec field it came from
+    source: str          # the spec section it came from
+    failures_field: str  # the spec fields of each number
+    down_field: str
 
 
 def passive_health(plan: Plan, losses: Losses, *, active_checks: bool) -> PassiveHealth | None:
@@ -78,8 +85,9 @@ def passive_health(plan: Plan, losses: Losses, *, active_checks: bool) -> Passiv
     outlier, breaker, check = plan.outlier, plan.circuit_breaker, plan.health_check
     chosen: PassiveHealth | None = None
     if outlier is not None:
-        chosen = PassiveHealth(outlier.consecutive_5xx, outlier.base_ejection_time_s,
-                               "resilience.outlier_detection")
+        where = "resilience.outlier_detection"
+        chosen = PassiveHealth(outlier.consecutive_5xx, outlier.base_ejection_time_s, where,
+                               f"{where}.consecutive_5xx", f"{where}.base_ejection_time_s")
         if outlier.max_ejection_time_s > outlier.base_ejection_time_s:
             losses.lose("resilience.outlier_detection.max_ejection_time_s",
                         "the ejection time grows with repeated ejections (up to "
@@ -92,8 +100,9 @@ def passive_health(plan: Plan, losses: Losses, *, active_checks: bool) -> Passiv
     if breaker is not None:
         consecutive = getattr(breaker, "consecutive_failures", None)
         if chosen is None and consecutive is not None:
-            chosen = PassiveHealth(consecutive, breaker.open_duration_s,
-                                   "resilience.circuit_breaker")
+            where = "resilience.circuit_breaker"
+            chosen = PassiveHealth(consecutive, breaker.open_duration_s, where,
+                                   f"{where}.consecutive_failures", f"{where}.open_duration_s")
             lost = ["the half-open probes (half_open_probes)"]
             if getattr(breaker, "error_rate_threshold", None) is not None:
                 lost.insert(0, "the error-rate rule (error_rate_threshold)")
@@ -107,7 +116,10 @@ def passive_health(plan: Plan, losses: Losses, *, active_checks: bool) -> Passiv
     if check is not None and not active_checks:
         if chosen is None:
             down_s = check.interval_s * check.healthy_threshold
-            chosen = PassiveHealth(check.unhealthy_threshold, down_s, "resilience.health_check")
+            where = "resilience.health_check"
+            chosen = PassiveHealth(check.unhealthy_threshold, down_s, where,
+                                   f"{where}.unhealthy_threshold",
+                                   f"{where}.interval_s × healthy_threshold")
             losses.lose("resilience.health_check",
                         "active probes are NGINX Plus only (health_check); exported as passive "
                         f"accounting: {check.unhealthy_threshold} failed requests (fall) take a "

@@ -14,16 +14,18 @@ import re
 from dataclasses import dataclass, field
 
 from simscale.errors import InputError
+from simscale.export.limits import finite
 
 # Characters allowed in a bare configuration token (nginx, HAProxy, Redis, dotenv): no
-# whitespace, quotes, ';', '{', '}', '#', '$', '\\' or control characters.
-_TOKEN = re.compile(r"^[A-Za-z0-9_.:/@+=,%-]+$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# whitespace, quotes, ';', '{', '}', '#', '$', '\\' or control characters. Every pattern here
+# is applied with fullmatch: `$` would also match before a final newline.
+_TOKEN = re.compile(r"[A-Za-z0-9_.:/@+=,%-]+")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 # A container image reference: [registry[:port]/]path[:tag][@digest], lower-case path.
 _IMAGE = re.compile(
-    r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*"
+    r"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*"
     r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
-    r"(?:@sha256:[a-f0-9]{64})?$"
+    r"(?:@sha256:[a-f0-9]{64})?"
 )
 
 
@@ -64,7 +66,7 @@ class Export:
 def token(value: object, field_path: str) -> str:
     """`value` as a bare configuration token; InputError naming `field_path` if it is unsafe."""
     text = str(value)
-    if not _TOKEN.match(text):
+    if not _TOKEN.fullmatch(text):
         raise InputError(
             f"{field_path}: {text!r} cannot be written into a configuration file (allowed: "
             "letters, digits and . _ : / @ + = , % -; no spaces, quotes, ';', '{', '}' or "
@@ -74,7 +76,7 @@ def token(value: object, field_path: str) -> str:
 
 def dns_label(value: str, field_path: str) -> str:
     """A DNS-1123 label (Kubernetes names, compose services, nginx upstreams); InputError else."""
-    if not (len(value) <= 63 and _DNS_LABEL.match(value)):
+    if not (len(value) <= 63 and _DNS_LABEL.fullmatch(value)):
         raise InputError(
             f"{field_path}: {value!r} is not a DNS-1123 label (lower-case letters, digits and "
             "'-', starting and ending with a letter or digit, at most 63 characters)")
@@ -100,7 +102,7 @@ def app_name(spec_name: str, override: str | None) -> str:
 
 def image_ref(value: str, field_path: str = "--image") -> str:
     """A container image reference; InputError naming `field_path` otherwise."""
-    if not _IMAGE.match(value) or len(value) > 255:
+    if not _IMAGE.fullmatch(value) or len(value) > 255:
         raise InputError(f"{field_path}: {value!r} is not a container image reference "
                          "(like ai-chat:1.0.0 or registry.example.com/team/ai-chat:1.0.0)")
     return value
@@ -108,21 +110,11 @@ def image_ref(value: str, field_path: str = "--image") -> str:
 
 def number(value: float, field_path: str) -> str:
     """A finite number written the short way (30.0 → "30", 0.25 → "0.25")."""
-    if not math.isfinite(value):
+    if not finite(value):
         raise InputError(f"{field_path}: {value!r} is not a finite number")
     if float(value).is_integer():
         return str(int(value))
     return repr(float(value))
-
-
-def seconds_ms(value_s: float, field_path: str) -> str:
-    """A duration for nginx and HAProxy: whole seconds as "30s", else milliseconds "1500ms"."""
-    if not math.isfinite(value_s) or value_s <= 0:
-        raise InputError(f"{field_path}: {value_s!r} is not a positive duration")
-    ms = round(value_s * 1000)
-    if ms % 1000 == 0:
-        return f"{ms // 1000}s"
-    return f"{max(ms, 1)}ms"
 
 
 def ceil_seconds(value_s: float) -> int:

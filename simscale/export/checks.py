@@ -25,10 +25,24 @@ REDIS_POLICIES = ("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", 
 NGINX_METHODS = ("least_conn", "random", "hash", "ip_hash", "least_time")
 NGINX_PLUS_ONLY = ("health_check", "least_time", "sticky", "zone_sync", "ntlm")
 HAPROXY_STATIC = ("static-rr", "source", "uri", "url_param", "hdr", "rdp-cookie")
+# Integer fields of the objects simscale writes, by the width the API gives them
+# (kubernetes-validate does not check an integer's format).
+INT32_FIELDS = frozenset({
+    "replicas", "containerPort", "port", "periodSeconds", "timeoutSeconds", "successThreshold",
+    "failureThreshold", "minReplicas", "maxReplicas", "averageUtilization", "value",
+    "stabilizationWindowSeconds", "pollingInterval", "cooldownPeriod", "minReplicaCount",
+    "maxReplicaCount"})
+INT64_FIELDS = frozenset({"terminationGracePeriodSeconds"})
 
 
 def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _digits(text: str) -> int:
+    """A whole number written in at most 20 ASCII digits, else -1 ('²'.isdigit() is True, and
+    int() of thousands of digits raises)."""
+    return int(text) if re.fullmatch(r"[0-9]{1,20}", text) else -1
 
 
 def _scaling_rules(rules: Any, where: str) -> list[str]:
@@ -136,13 +150,34 @@ def check_scaled_object(obj: dict, source: str = "scaledobject") -> list[str]:
     return problems
 
 
+def integer_widths(doc: Any, source: str) -> list[str]:
+    """Every integer of INT32_FIELDS within int32 and of INT64_FIELDS within int64, each
+    problem naming the file and the field's path."""
+    problems = []
+    stack: list[tuple[str, Any]] = [("", doc)]
+    while stack:
+        path, node = stack.pop()
+        items = node.items() if isinstance(node, dict) else (
+            ((f"[{n}]", v) for n, v in enumerate(node)) if isinstance(node, list) else ())
+        for key, value in items:
+            at = f"{path}{key}" if str(key).startswith("[") else f"{path}.{key}".lstrip(".")
+            bits = 32 if key in INT32_FIELDS else 64 if key in INT64_FIELDS else 0
+            if bits and _int(value) and not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+                shown = value if value.bit_length() <= 128 else f"a {value.bit_length()}-bit number"
+                problems.append(f"{source}: {at}: {shown} does not fit the field's int{bits}")
+            stack.append((at, value))
+    return problems
+
+
 def check_kubernetes(files: dict[str, str]) -> list[str]:
-    """Every manifest: the HPA's and ScaledObject's rules, and replicas within their bounds."""
+    """Every manifest: integers within their widths, the HPA's and ScaledObject's rules, and
+    replicas within their bounds."""
     problems: list[str] = []
     bounds = None
     replicas = None
     for name, text in files.items():
         for doc in load_yaml_documents(text, name):
+            problems += integer_widths(doc, name)
             kind = doc.get("kind")
             if kind == "HorizontalPodAutoscaler":
                 problems += check_hpa(doc, name)
@@ -190,8 +225,7 @@ def check_nginx(text: str, source: str = "nginx.conf") -> list[str]:
             if words[0] != "server":
                 continue
             for param in words[2:]:
-                if param.startswith("weight=") and not (param[7:].isdigit()
-                                                        and int(param[7:]) >= 1):
+                if param.startswith("weight=") and _digits(param[7:]) < 1:
                     problems.append(f"{source}: upstream {name}: {param}: weight must be >= 1")
                 if param.startswith("slow_start="):
                     problems.append(f"{source}: upstream {name}: slow_start is NGINX Plus only")
@@ -224,11 +258,11 @@ def check_haproxy(text: str, source: str = "haproxy.cfg") -> list[str]:
                                 f"static algorithm {balance}")
             if "weight" in words:
                 value = words[words.index("weight") + 1] if words[-1] != "weight" else ""
-                if not (value.isdigit() and 0 <= int(value) <= 256):
+                if not 0 <= _digits(value) <= 256:
                     problems.append(f"{source}: backend {name}: weight {value!r} must be 0..256")
             if words[0] == "hash-balance-factor":
                 value = words[1] if len(words) > 1 else ""
-                if not (value.isdigit() and (int(value) == 0 or int(value) > 100)):
+                if not (_digits(value) == 0 or _digits(value) > 100):
                     problems.append(f"{source}: backend {name}: hash-balance-factor {value!r} "
                                     "must be 0 or greater than 100")
     if not any(s.startswith(("frontend", "listen")) for s in sections):
@@ -247,7 +281,7 @@ def check_redis(text: str, source: str = "redis.conf") -> list[str]:
         if parts and not parts[0].startswith("#"):
             settings[parts[0]] = parts[1] if len(parts) > 1 else ""
     memory = settings.get("maxmemory", "")
-    if not (memory.isdigit() and int(memory) > 0):
+    if _digits(memory) < 1:
         problems.append(f"{source}: maxmemory {memory!r} must be a positive number of bytes")
     if settings.get("maxmemory-policy") not in REDIS_POLICIES:
         problems.append(f"{source}: maxmemory-policy {settings.get('maxmemory-policy')!r} is "
@@ -255,24 +289,19 @@ def check_redis(text: str, source: str = "redis.conf") -> list[str]:
     return problems
 
 
-def parse_dotenv(text: str) -> dict[str, str]:
-    values = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            values[key] = value
-    return values
-
-
 def check_env(files: dict[str, str]) -> list[str]:
-    """Each instance file: MIN_INSTANCES <= MAX_INSTANCES, INSTANCE_n_URL numbered 1..N, one
-    INSTANCE_ID per instance."""
+    """Each instance file: every line a comment or KEY=value that a shell reads as one
+    assignment (nothing else), MIN_INSTANCES <= MAX_INSTANCES, INSTANCE_n_URL numbered 1..N,
+    one INSTANCE_ID per instance."""
+    from simscale.export.env import parse_dotenv
+
     problems = []
     ids = set()
     for name, text in files.items():
-        env = parse_dotenv(text)
+        env, syntax = parse_dotenv(text, name)
+        problems += syntax
         low, high = env.get("MIN_INSTANCES", ""), env.get("MAX_INSTANCES", "")
-        if not (low.isdigit() and high.isdigit() and int(low) <= int(high)):
+        if not 0 <= _digits(low) <= _digits(high):
             problems.append(f"{name}: MIN_INSTANCES ({low}) must not exceed MAX_INSTANCES "
                             f"({high})")
         urls = sorted(int(k.split("_")[1]) for k in env if re.fullmatch(r"INSTANCE_\d+_URL", k))

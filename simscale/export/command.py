@@ -75,7 +75,8 @@ def import_command(
         "--out", "-o", help="write the TOML fragment here instead of stdout")] = None,
 ) -> None:
     """Read an HPA manifest or an nginx upstream back into a spec fragment (TOML)."""
-    from simscale.export.importer import fragment_toml, import_file
+    from simscale.export.fragment import fragment_toml
+    from simscale.export.importer import import_file
 
     try:
         fragment, warnings = import_file(file)

@@ -13,9 +13,13 @@ from typing import Any
 from simscale.export import nginx, redis
 from simscale.export.base import Losses, ceil_seconds, number
 from simscale.export.env import service_env
+from simscale.export.limits import COMPOSE_TIME, INT64_MAX, at_most, proxy_time, whole
 from simscale.export.plan import HEALTH_PATH, Plan
 from simscale.export.yamlio import dump_yaml
 
+# Docker keeps a CPU limit in billionths of a core and a memory limit in bytes, each int64.
+MAX_CPUS = INT64_MAX / 1e9
+MAX_MEMORY_MB = INT64_MAX >> 20
 NGINX_IMAGE = "nginx:1.27"
 REDIS_IMAGE = "redis:7"
 REDIS_CONF_PATH = "/usr/local/etc/redis/redis.conf"
@@ -48,6 +52,26 @@ def render(plan: Plan, losses: Losses) -> dict[str, str]:
     return files
 
 
+def _limits(plan: Plan) -> dict[str, str]:
+    at_most(plan.cores, "instances.cores", MAX_CPUS, "Docker's CPU limit (cores)")
+    at_most(plan.memory_limit_mb, "instances.memory_limit_mb", MAX_MEMORY_MB,
+            "Docker's memory limit (MiB)")
+    return {"cpus": number(plan.cores, "instances.cores"),
+            "memory": f"{ceil_seconds(plan.memory_limit_mb)}M"}
+
+
+def _healthcheck(plan: Plan, losses: Losses) -> dict:
+    """The app's healthcheck: Go durations of at least 1 ms (Docker's smallest)."""
+    check, where = plan.health_check, "resilience.health_check"
+    return {
+        "test": ["CMD", "node", "-e", NODE_PROBE.format(port=plan.port)],
+        "interval": proxy_time(check.interval_s, f"{where}.interval_s", COMPOSE_TIME, losses),
+        "timeout": proxy_time(check.timeout_s, f"{where}.timeout_s", COMPOSE_TIME, losses),
+        "retries": whole(check.unhealthy_threshold, f"{where}.unhealthy_threshold", 1,
+                         INT64_MAX, "Docker's healthcheck retries"),
+    }
+
+
 def compose_document(plan: Plan, losses: Losses, apps: list[str]) -> dict:
     redis_names = redis_services(plan)
     urls = [f"http://{a}:{plan.port}" for a in apps]
@@ -68,18 +92,10 @@ def compose_document(plan: Plan, losses: Losses, apps: list[str]) -> dict:
             "expose": [str(plan.port)],
             "depends_on": list(redis_names),
             "restart": "unless-stopped",
-            "deploy": {"resources": {"limits": {
-                "cpus": number(plan.cores, "instances.cores"),
-                "memory": f"{ceil_seconds(plan.memory_limit_mb)}M"}}},
+            "deploy": {"resources": {"limits": _limits(plan)}},
         }
-        check = plan.health_check
-        if check is not None:
-            service["healthcheck"] = {
-                "test": ["CMD", "node", "-e", NODE_PROBE.format(port=plan.port)],
-                "interval": f"{number(check.interval_s, 'resilience.health_check')}s",
-                "timeout": f"{number(check.timeout_s, 'resilience.health_check')}s",
-                "retries": check.unhealthy_threshold,
-            }
+        if plan.health_check is not None:
+            service["healthcheck"] = _healthcheck(plan, losses)
         services[app] = service
     for name in redis_names:
         if plan.cache is not None:

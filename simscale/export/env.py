@@ -4,13 +4,22 @@ The service reads AUTO_SCALING_ENABLED, MIN_INSTANCES and MAX_INSTANCES (its bui
 auto-scaler), INSTANCE_n_URL (the instances its load balancer knows), INSTANCE_ID, and the
 monitoring flags ENABLE_PERFORMANCE_MONITORING and ENABLE_REAL_TIME_METRICS. Run locally,
 instance n listens on port 3000 + n - 1 (`npm run dev -- --port 3000`, …).
+
+A file is read the same way by a shell (`set -a; . ./instance-1.env`), by dotenv libraries and
+by Docker Compose: every line is a comment or KEY=VALUE, where VALUE is a bare token of
+characters no shell treats specially, or else single-quoted (a shell takes single-quoted text
+literally). A value with a single quote, a backslash or a control character (a newline) is
+refused, naming the variable. `parse_dotenv` reads exactly this grammar back and names the
+line of anything else, so `--validate` never passes a line a shell would run as a command.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 
-from simscale.export.base import Losses, token
+from simscale.errors import InputError
+from simscale.export.base import Losses
 from simscale.export.plan import Plan
 
 # The service's built-in auto-scaler is the threshold rule with these settings; the
@@ -55,12 +64,63 @@ def _autoscaler_losses(plan: Plan, losses: Losses) -> None:
                     "are lost")
 
 
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A bare value: no character a shell expands or splits on in an assignment (no '~', '$',
+# quotes, spaces, ';', '&', '|', '<', '>', '(', ')', '`', '\\', '*', '?', '[', '#', '{').
+_BARE = re.compile(r"[A-Za-z0-9_.:/@+=,%-]*")
+# Inside single quotes a shell expands nothing; only the quote itself cannot appear. A
+# backslash is refused too, since some dotenv readers unescape inside quotes.
+_QUOTABLE = re.compile(r"[ -&(-\[\]-~]*")
+_LINE = re.compile(f"({_KEY.pattern})=(?:({_BARE.pattern})|'({_QUOTABLE.pattern})')")
+_COMMENT = re.compile(r"(?:#[^\x00-\x1f\x7f]*)?")
+
+
+def dotenv_value(value: str, key: str) -> str:
+    """`value` as the right-hand side of KEY=…: bare when safe, else single-quoted.
+    InputError naming `key` if it holds a single quote, a backslash or a control character."""
+    if _BARE.fullmatch(value):
+        return value
+    if _QUOTABLE.fullmatch(value):
+        return f"'{value}'"
+    raise InputError(f"{key}: {value!r} cannot be written into an environment file (a single "
+                     "quote, a backslash, a newline or another control character)")
+
+
 def dotenv(variables: dict[str, str], header: str) -> str:
-    """KEY=value lines; every key and value is checked to be a safe bare token."""
-    lines = [f"# {header}"]
+    """A comment line per header line, then KEY=value lines (keys and values checked)."""
+    lines = []
+    for line in header.splitlines():
+        if not _COMMENT.fullmatch(f"# {line}"):
+            raise InputError(f"name: {line!r} cannot be written into a comment")
+        lines.append(f"# {line}")
     for key, value in variables.items():
-        lines.append(f"{token(key, 'environment variable')}={token(value, key)}")
+        if not _KEY.fullmatch(key):
+            raise InputError(f"environment variable: {key!r} is not a variable name")
+        lines.append(f"{key}={dotenv_value(value, key)}")
     return "\n".join(lines) + "\n"
+
+
+def parse_dotenv(text: str, source: str = "env") -> tuple[dict[str, str], list[str]]:
+    """(variables, problems) of a file in the grammar `dotenv` writes: each line blank, a
+    comment, or KEY=VALUE with VALUE bare or single-quoted. Any other line — which a shell
+    could run as a command — is a problem naming `source` and the line number."""
+    values: dict[str, str] = {}
+    problems = []
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        if _COMMENT.fullmatch(line):
+            continue
+        match = _LINE.fullmatch(line)
+        if match is None:
+            problems.append(f"{source}:{number}: not KEY=value (a bare value of letters, "
+                            "digits and _.:/@+=,%- or a single-quoted one): "
+                            f"{line[:60]!r}")
+            continue
+        key, bare, quoted = match.groups()
+        values[key] = bare if bare is not None else quoted
+    return values, problems
 
 
 def render(plan: Plan, losses: Losses) -> dict[str, str]:

@@ -19,7 +19,8 @@ from simscale.export.balancing import (
     passive_health,
     raw_weights,
 )
-from simscale.export.base import Losses, seconds_ms, token
+from simscale.export.base import Losses, token
+from simscale.export.limits import HAPROXY_TIME, INT32_MAX, UINT32_MAX, at_most, proxy_time, whole
 from simscale.export.plan import HEALTH_PATH, Plan
 
 MAX_WEIGHT = 256
@@ -43,6 +44,8 @@ def balance(plan: Plan, losses: Losses) -> list[str]:
     if policy == "consistent_hash":
         lines = [f"balance hdr({key_header(cfg.key)})", "hash-type consistent"]
         if cfg.epsilon is not None:
+            at_most(cfg.epsilon, "balancer.params.epsilon", (UINT32_MAX - 101) / 100,
+                    "HAProxy's hash-balance-factor / 100 - 1")
             factor = 100 + math.ceil(round(cfg.epsilon * 100, 6))
             if factor <= 100:
                 losses.lose("balancer.params.epsilon",
@@ -59,7 +62,9 @@ def balance(plan: Plan, losses: Losses) -> list[str]:
         assign = {"least_connections": "balance leastconn", "round_robin": "balance roundrobin",
                   "random": "balance random(1)"}[cfg.assign]
         header = key_header(cfg.key)
-        return [assign, f"stick-table type string len 128 size {cfg.max_sessions}",
+        size = whole(cfg.max_sessions, "balancer.params.max_sessions", 1, UINT32_MAX,
+                     "HAProxy's stick-table size")
+        return [assign, f"stick-table type string len 128 size {size}",
                 f"stick on hdr({header})"]
     if policy == "least_response_time":
         line = "balance leastconn" if cfg.choice_count == 0 else (
@@ -87,21 +92,26 @@ def render(plan: Plan, losses: Losses, addresses: list[str] | None = None) -> di
     return {"haproxy.cfg": haproxy_cfg(plan, losses, addresses)}
 
 
+def _time(value_s: float, field_path: str, losses: Losses) -> str:
+    return proxy_time(value_s, field_path, HAPROXY_TIME, losses)
+
+
 def _timeouts(plan: Plan, losses: Losses) -> list[str]:
-    server_s = plan.request_timeout_s
+    server_s, field = plan.request_timeout_s, "timeouts.request_s"
     if plan.retry is not None and plan.retry.per_try_timeout_s is not None:
-        server_s = plan.retry.per_try_timeout_s
+        server_s, field = plan.retry.per_try_timeout_s, "resilience.retry.per_try_timeout_s"
     if server_s is None:
         losses.lose("timeouts.request_s",
                     f"HAProxy needs a server timeout; {NO_TIMEOUT_S:g} s is written")
         server_s = NO_TIMEOUT_S
-    server = seconds_ms(server_s, "timeouts.request_s")
-    client = seconds_ms(plan.request_timeout_s or NO_TIMEOUT_S, "timeouts.request_s")
+    server = _time(server_s, field, losses)
+    client_s = plan.request_timeout_s if plan.request_timeout_s is not None else NO_TIMEOUT_S
+    client = _time(client_s, "timeouts.request_s", losses)
     lines = ["timeout connect 5s", f"timeout client {client}", f"timeout server {server}",
              "timeout queue 30s"]
     if plan.health_check is not None:
-        lines.append(f"timeout check "
-                     f"{seconds_ms(plan.health_check.timeout_s, 'resilience.health_check')}")
+        check = _time(plan.health_check.timeout_s, "resilience.health_check.timeout_s", losses)
+        lines.append(f"timeout check {check}")
     return lines
 
 
@@ -115,7 +125,9 @@ def _retries(plan: Plan, losses: Losses) -> list[str]:
         retry_on.append("response-timeout")
     if "error" in kinds:
         retry_on += ["500", "502", "503", "504"]
-    lines = [f"retries {retry.max_attempts - 1}", "option redispatch 1",
+    retries = whole(retry.max_attempts - 1, "resilience.retry.max_attempts", 0, INT32_MAX,
+                    "HAProxy's retries (max_attempts - 1)")
+    lines = [f"retries {retries}", "option redispatch 1",
              f"retry-on {' '.join(retry_on)}"]
     if has_retry_budget(retry):
         losses.lose("resilience.retry.budget_ratio",
@@ -143,17 +155,16 @@ def _server_options(plan: Plan, losses: Losses, algorithm: str) -> tuple[list[st
         if check is None:
             options += ["check", "inter 2s", "rise 2", "fall 3"]
         else:
-            options += ["check", f"inter {seconds_ms(check.interval_s, 'resilience.health_check')}",
-                        f"rise {check.healthy_threshold}", f"fall {check.unhealthy_threshold}"]
-            if check.unhealthy_interval_s is not None:
-                field = "resilience.health_check.unhealthy_interval_s"
-                options.append(f"downinter {seconds_ms(check.unhealthy_interval_s, field)}")
+            options += _check_options(check, losses)
     if health is not None:
-        options += ["observe layer7", f"error-limit {health.failures}", "on-error mark-down"]
+        limit = whole(health.failures, health.failures_field, 1, INT32_MAX,
+                      "HAProxy's error-limit")
+        options += ["observe layer7", f"error-limit {limit}", "on-error mark-down"]
     slow = plan.slow_start
     if slow is not None:
         if algorithm in DYNAMIC or algorithm == "consistent-hash":
-            options.append(f"slowstart {seconds_ms(slow.window_s, plan.slow_start_field)}")
+            window = _time(slow.window_s, f"{plan.slow_start_field}.window_s", losses)
+            options.append(f"slowstart {window}")
             if slow.aggression != 1.0:
                 losses.lose(f"{plan.slow_start_field}.aggression",
                             "HAProxy ramps the weight linearly; aggression "
@@ -163,6 +174,21 @@ def _server_options(plan: Plan, losses: Losses, algorithm: str) -> tuple[list[st
                         f"HAProxy's slowstart only acts with dynamic algorithms; 'balance "
                         f"{algorithm}' is static, so slow start is left out")
     return backend, options
+
+
+def _check_options(check, losses: Losses) -> list[str]:
+    """default-server options of an active health check: check inter rise fall [downinter]."""
+    where = "resilience.health_check"
+    inter = _time(check.interval_s, f"{where}.interval_s", losses)
+    rise = whole(check.healthy_threshold, f"{where}.healthy_threshold", 1, INT32_MAX,
+                 "HAProxy's rise")
+    fall = whole(check.unhealthy_threshold, f"{where}.unhealthy_threshold", 1, INT32_MAX,
+                 "HAProxy's fall")
+    options = ["check", f"inter {inter}", f"rise {rise}", f"fall {fall}"]
+    if check.unhealthy_interval_s is not None:
+        field = f"{where}.unhealthy_interval_s"
+        options.append(f"downinter {_time(check.unhealthy_interval_s, field, losses)}")
+    return options
 
 
 def haproxy_cfg(plan: Plan, losses: Losses, addresses: list[str]) -> str:

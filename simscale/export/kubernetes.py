@@ -14,6 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from simscale.export.base import Losses, ceil_seconds
+from simscale.export.limits import (
+    INT32_MAX,
+    INT64_MAX,
+    KUBERNETES_SECONDS,
+    at_most,
+    whole,
+    whole_units,
+)
 from simscale.export.plan import HEALTH_PATH, Plan
 from simscale.export.quantity import format_quantity
 from simscale.export.scaling import Scaler, scaler_for, utilization_percent
@@ -28,6 +36,10 @@ POD_METRICS = {
 }
 PROMETHEUS_ADDRESS = "http://prometheus.monitoring.svc:9090"
 KEDA_API = "keda.sh/v1alpha1"
+# A resource quantity is at most 2^63 - 1 (in its base unit); KEDA reads a threshold into an
+# int64 count of thousandths.
+MAX_QUANTITY = INT64_MAX
+MAX_KEDA_THRESHOLD = INT64_MAX / 1000
 
 
 def render(plan: Plan, losses: Losses) -> dict[str, str]:
@@ -55,8 +67,10 @@ def _labels(name: str) -> dict[str, str]:
     return {"app": name}
 
 
-def memory_quantity(megabytes: float) -> str:
-    """Memory in Mi (the simulator's MB taken as MiB), rounded up to a whole Mi."""
+def memory_quantity(megabytes: float, field_path: str = "instances.memory_limit_mb") -> str:
+    """Memory in Mi (the simulator's MB taken as MiB), rounded up to a whole Mi; InputError
+    beyond the largest quantity (2^63 - 1 bytes)."""
+    at_most(megabytes, field_path, MAX_QUANTITY >> 20, "a Kubernetes memory quantity (MiB)")
     return f"{ceil_seconds(megabytes)}Mi"
 
 
@@ -65,6 +79,9 @@ def deployment(plan: Plan, losses: Losses, scaler: Scaler | None) -> dict:
     replicas = plan.replicas
     if scaler is not None:
         replicas = min(max(replicas, max(scaler.min_replicas, 1)), scaler.max_replicas)
+    replicas = whole(replicas, "instances.count", 0, INT32_MAX, "a Deployment's replicas")
+    cpu = whole(plan.cores, "instances.cores", 1, MAX_QUANTITY // 1000,
+                "a Kubernetes CPU quantity (cores)")
     memory = memory_quantity(plan.memory_limit_mb)
     container: dict[str, Any] = {
         "name": "app",
@@ -78,25 +95,19 @@ def deployment(plan: Plan, losses: Losses, scaler: Scaler | None) -> dict:
             {"name": "ENABLE_PERFORMANCE_MONITORING", "value": "true"},
             {"name": "ENABLE_REAL_TIME_METRICS", "value": "true"},
         ],
-        "resources": {"requests": {"cpu": str(plan.cores), "memory": memory},
+        "resources": {"requests": {"cpu": str(cpu), "memory": memory},
                       "limits": {"memory": memory}},
     }
     check = plan.health_check
     if check is not None:
-        container["readinessProbe"] = {
-            "httpGet": {"path": HEALTH_PATH, "port": "http"},
-            "periodSeconds": _whole_s(check.interval_s, losses,
-                                      "resilience.health_check.interval_s"),
-            "timeoutSeconds": _whole_s(check.timeout_s, losses,
-                                       "resilience.health_check.timeout_s"),
-            "successThreshold": check.healthy_threshold,
-            "failureThreshold": check.unhealthy_threshold,
-        }
+        container["readinessProbe"] = readiness_probe(check, losses)
         if check.unhealthy_interval_s is not None:
             losses.lose("resilience.health_check.unhealthy_interval_s",
                         "a readiness probe keeps one period whatever the pod's state")
     pod: dict[str, Any] = {"containers": [container]}
     if plan.drain_deadline_s is not None:
+        at_most(plan.drain_deadline_s, "autoscaling.drain_deadline_s", INT64_MAX,
+                "terminationGracePeriodSeconds (int64)")
         pod["terminationGracePeriodSeconds"] = ceil_seconds(plan.drain_deadline_s)
     if plan.scale_in_victims not in (None, "newest_first"):
         losses.lose("autoscaling.scale_in_victims",
@@ -114,12 +125,21 @@ def deployment(plan: Plan, losses: Losses, scaler: Scaler | None) -> dict:
     }
 
 
-def _whole_s(value_s: float, losses: Losses, field_path: str) -> int:
-    whole = ceil_seconds(value_s)
-    if abs(whole - value_s) > 1e-9:
-        losses.lose(field_path, f"{value_s:g} s is written as {whole} s (probes take whole "
-                                "seconds)")
-    return whole
+def readiness_probe(check: Any, losses: Losses) -> dict:
+    """An HTTP readinessProbe on the health path: whole seconds (rounded up, a Loss) and
+    thresholds, each within the int32 the API holds."""
+    where = "resilience.health_check"
+    return {
+        "httpGet": {"path": HEALTH_PATH, "port": "http"},
+        "periodSeconds": whole_units(check.interval_s, f"{where}.interval_s",
+                                     KUBERNETES_SECONDS, losses),
+        "timeoutSeconds": whole_units(check.timeout_s, f"{where}.timeout_s",
+                                      KUBERNETES_SECONDS, losses),
+        "successThreshold": whole(check.healthy_threshold, f"{where}.healthy_threshold", 1,
+                                  INT32_MAX, "a probe's successThreshold"),
+        "failureThreshold": whole(check.unhealthy_threshold, f"{where}.unhealthy_threshold",
+                                  1, INT32_MAX, "a probe's failureThreshold"),
+    }
 
 
 def service(plan: Plan) -> dict:
@@ -135,8 +155,10 @@ def service(plan: Plan) -> dict:
     }
 
 
-def behavior(rules: Any) -> dict | None:
-    """One direction of HPA `behavior` (None: every field left to the API's defaults)."""
+def behavior(rules: Any, field_path: str = "autoscaling.params.scale_up") -> dict | None:
+    """One direction of HPA `behavior` (None: every field left to the API's defaults).
+    ScalingRules holds windows to 0..3600 s and periods to 1..1800 s; a policy value beyond
+    int32 is an InputError naming `field_path`."""
     from policies.autoscalers import ScalingRules
 
     if rules is None or rules == ScalingRules():
@@ -146,14 +168,18 @@ def behavior(rules: Any) -> dict | None:
         out["stabilizationWindowSeconds"] = int(rules.stabilization_window_s)
     out["selectPolicy"] = rules.select_policy
     if rules.policies is not None:
-        out["policies"] = [{"type": p.type, "value": int(p.value), "periodSeconds": int(p.period_s)}
-                           for p in rules.policies]
+        out["policies"] = [{"type": p.type,
+                            "value": whole(p.value, f"{field_path}.policies.{n}.value", 1,
+                                           INT32_MAX, "an HPA policy value"),
+                            "periodSeconds": int(p.period_s)}
+                           for n, p in enumerate(rules.policies)]
     return out
 
 
 def _behavior(scaler: Scaler) -> dict | None:
     out = {}
-    up, down = behavior(scaler.scale_up), behavior(scaler.scale_down)
+    up = behavior(scaler.scale_up, f"{scaler.where}.params.scale_up")
+    down = behavior(scaler.scale_down, f"{scaler.where}.params.scale_down")
     if up is not None:
         out["scaleUp"] = up
     if down is not None:
@@ -162,6 +188,7 @@ def _behavior(scaler: Scaler) -> dict | None:
 
 
 def _average_value(target: float, losses: Losses, field_path: str) -> str:
+    at_most(target, field_path, MAX_QUANTITY, "a Kubernetes quantity")
     text, exact = format_quantity(target)
     if text == "0":  # below half a nano: the smallest positive quantity
         text, exact = "1n", False
@@ -183,9 +210,17 @@ def hpa_metric(metric: str, target: float, losses: Losses, field_path: str) -> d
                    "averageValue": _average_value(target, losses, field_path)}}}
 
 
+def _replica_bounds(scaler: Scaler, low: int) -> tuple[int, int]:
+    """(min, max) replicas, each checked against the int32 the API holds."""
+    return (whole(scaler.min_replicas, scaler.bounds_field("min_replicas"), low, INT32_MAX,
+                  "a replica count"),
+            whole(scaler.max_replicas, scaler.bounds_field("max_replicas"), 1, INT32_MAX,
+                  "a replica count"))
+
+
 def hpa(name: str, scaler: Scaler, losses: Losses) -> dict:
     """The autoscaling/v2 HorizontalPodAutoscaler."""
-    min_replicas = scaler.min_replicas
+    min_replicas, max_replicas = _replica_bounds(scaler, 0)
     if min_replicas < 1:
         losses.lose("autoscaling.params.min_replicas",
                     "an HPA cannot scale to zero (HPAScaleToZero is alpha); minReplicas is 1")
@@ -193,8 +228,9 @@ def hpa(name: str, scaler: Scaler, losses: Losses) -> dict:
     spec: dict[str, Any] = {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
         "minReplicas": min_replicas,
-        "maxReplicas": scaler.max_replicas,
-        "metrics": [hpa_metric(t.metric, t.target, losses, f"autoscaling.params.metrics.{n}")
+        "maxReplicas": max_replicas,
+        "metrics": [hpa_metric(t.metric, t.target, losses,
+                               t.field or f"{scaler.where}.params.metrics.{n}")
                     for n, t in enumerate(scaler.targets)],
     }
     rules = _behavior(scaler)
@@ -209,7 +245,8 @@ def hpa(name: str, scaler: Scaler, losses: Losses) -> dict:
 
 
 def keda_trigger(name: str, metric: str, target: float, losses: Losses, field_path: str,
-                 activation: float | None = None) -> dict:
+                 activation: float | None = None,
+                 activation_field: str = "autoscaling.params.activation_in_flight") -> dict:
     """A KEDA trigger for one metric target: cpu / memory, else a Prometheus query."""
     if metric in RESOURCE_METRICS:
         return {"type": RESOURCE_METRICS[metric], "metricType": "Utilization",
@@ -220,9 +257,12 @@ def keda_trigger(name: str, metric: str, target: float, losses: Losses, field_pa
         query, metric_type = f"avg({series}{selector})", "Value"
     else:                      # a per-pod amount: AverageValue of the sum
         query, metric_type = f"sum({series}{selector})", "AverageValue"
+    at_most(target, field_path, MAX_KEDA_THRESHOLD, "KEDA's threshold (int64 thousandths)")
     metadata = {"serverAddress": PROMETHEUS_ADDRESS, "query": query,
                 "threshold": _plain(target)}
     if activation is not None:
+        at_most(activation, activation_field, MAX_KEDA_THRESHOLD,
+                "KEDA's activationThreshold (int64 thousandths)")
         metadata["activationThreshold"] = _plain(activation)
     return {"type": "prometheus", "metricType": metric_type, "metadata": metadata}
 
@@ -233,8 +273,10 @@ def _plain(value: float) -> str:
 
 def scaled_object(name: str, scaler: Scaler, losses: Losses) -> dict:
     """The KEDA ScaledObject (it creates and owns the HPA)."""
+    min_replicas, max_replicas = _replica_bounds(scaler, 0)
     triggers = [keda_trigger(name, t.metric, t.target, losses,
-                             f"autoscaling.params.metrics.{n}", scaler.activation)
+                             t.field or f"{scaler.where}.params.metrics.{n}", scaler.activation,
+                             f"{scaler.where}.params.activation_in_flight")
                 for n, t in enumerate(scaler.targets)]
     for cron in scaler.crons:
         triggers.append({"type": "cron", "name": cron.name, "metadata": {
@@ -245,8 +287,8 @@ def scaled_object(name: str, scaler: Scaler, losses: Losses) -> dict:
         spec["pollingInterval"] = scaler.polling_s
     if scaler.cooldown_s is not None:
         spec["cooldownPeriod"] = scaler.cooldown_s
-    spec["minReplicaCount"] = scaler.min_replicas
-    spec["maxReplicaCount"] = scaler.max_replicas
+    spec["minReplicaCount"] = min_replicas
+    spec["maxReplicaCount"] = max_replicas
     rules = _behavior(scaler)
     if rules is not None:
         spec["advanced"] = {"horizontalPodAutoscalerConfig": {"behavior": rules}}

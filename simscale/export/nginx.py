@@ -16,7 +16,8 @@ from simscale.export.balancing import (
     passive_health,
     raw_weights,
 )
-from simscale.export.base import Losses, seconds_ms, token
+from simscale.export.base import Losses, token
+from simscale.export.limits import INT64_MAX, NGINX_SECONDS, NGINX_TIME, at_most, proxy_time, whole
 from simscale.export.plan import Plan
 
 MAX_WEIGHT = 1000
@@ -26,6 +27,8 @@ NEXT_UPSTREAM = ("error", "timeout", "http_500", "http_502", "http_503", "http_5
 KEEPALIVE_CONNECTIONS = 32
 DEFAULT_READ_TIMEOUT_S = 60.0   # nginx's proxy_read_timeout default
 LIMIT_ZONE_SIZE = "10m"
+# limit_req keeps a rate and a burst in thousandths in a 64-bit integer.
+MAX_RATE = INT64_MAX // 1000
 
 
 def header_variable(header: str) -> str:
@@ -89,8 +92,10 @@ def _servers(plan: Plan, losses: Losses, addresses: list[str]) -> list[str]:
         if health is None:
             parts.append("max_fails=0")
         else:
-            parts.append(f"max_fails={health.failures}")
-            parts.append(f"fail_timeout={seconds_ms(health.down_s, health.source)}")
+            failures = whole(health.failures, health.failures_field, 0, INT64_MAX,
+                             "nginx max_fails")
+            down = proxy_time(health.down_s, health.down_field, NGINX_SECONDS, losses)
+            parts += [f"max_fails={failures}", f"fail_timeout={down}"]
         if weights[i] == 0:
             parts.append("down")
         lines.append(" ".join(parts) + ";")
@@ -109,24 +114,29 @@ def _rate_limits(plan: Plan, losses: Losses) -> tuple[list[str], list[str]]:
         else:
             losses.lose(field, f"rate limiter {policy!r} has no nginx equivalent")
             continue
-        if cfg.rate_per_s >= 1 and float(cfg.rate_per_s).is_integer():
-            rate = f"{int(cfg.rate_per_s)}r/s"
-        else:
-            per_minute = cfg.rate_per_s * 60
-            if abs(per_minute - round(per_minute)) > 1e-6:
-                losses.lose(f"{field}.params.rate_per_s",
-                            f"nginx takes whole requests per second or minute; "
-                            f"{cfg.rate_per_s:g}/s is rounded to {max(1, round(per_minute))}r/m")
-            rate = f"{max(1, round(per_minute))}r/m"
+        zones.append(f"limit_req_zone {key} zone={name}:{LIMIT_ZONE_SIZE} "
+                     f"rate={_rate(cfg.rate_per_s, f'{field}.params.rate_per_s', losses)};")
+        at_most(cfg.burst, f"{field}.params.burst", MAX_RATE, "nginx's limit_req burst")
         if not float(cfg.burst).is_integer():
             losses.lose(f"{field}.params.burst",
                         f"nginx takes a whole burst; {cfg.burst:g} is rounded")
-        burst = max(0, round(cfg.burst) - 1)
-        zones.append(f"limit_req_zone {key} zone={name}:{LIMIT_ZONE_SIZE} rate={rate};")
-        uses.append(f"limit_req zone={name} burst={burst} nodelay;")
+        burst = max(0, round(cfg.burst) - 1)  # nginx refuses burst=0: it is the default
+        uses.append(f"limit_req zone={name}" + (f" burst={burst}" if burst else "") + " nodelay;")
     if uses:
         uses.append("limit_req_status 429;")
     return zones, uses
+
+
+def _rate(rate_per_s: float, field_path: str, losses: Losses) -> str:
+    """limit_req_zone's rate: whole requests per second, else per minute (rounded, a Loss)."""
+    at_most(rate_per_s, field_path, MAX_RATE, "nginx's limit_req rate (r/s)")
+    if rate_per_s >= 1 and float(rate_per_s).is_integer():
+        return f"{int(rate_per_s)}r/s"
+    per_minute = max(1, round(rate_per_s * 60))
+    if abs(rate_per_s * 60 - per_minute) > 1e-6:
+        losses.lose(field_path, f"nginx takes whole requests per second or minute; "
+                                f"{rate_per_s:g}/s is rounded to {per_minute}r/m")
+    return f"{per_minute}r/m"
 
 
 def _location(plan: Plan, losses: Losses) -> list[str]:
@@ -138,19 +148,20 @@ def _location(plan: Plan, losses: Losses) -> list[str]:
         "proxy_set_header Host $host;",
         "proxy_buffering off;",
     ]
-    read_timeout = plan.request_timeout_s
+    read_timeout, field = plan.request_timeout_s, "timeouts.request_s"
     if retry is not None and retry.per_try_timeout_s is not None:
-        read_timeout = retry.per_try_timeout_s
+        read_timeout, field = retry.per_try_timeout_s, "resilience.retry.per_try_timeout_s"
     if read_timeout is None:
         losses.lose("timeouts.request_s",
                     f"nginx always has a read timeout; its default {DEFAULT_READ_TIMEOUT_S:g} s "
                     "is written")
         read_timeout = DEFAULT_READ_TIMEOUT_S
-    lines.append(f"proxy_read_timeout {seconds_ms(read_timeout, 'timeouts.request_s')};")
+    lines.append(f"proxy_read_timeout {proxy_time(read_timeout, field, NGINX_TIME, losses)};")
     next_upstream = list(NEXT_UPSTREAM)
     tries = 1
     if retry is not None and retry.max_attempts > 1:
-        tries = retry.max_attempts
+        tries = whole(retry.max_attempts, "resilience.retry.max_attempts", 1, INT64_MAX,
+                      "nginx proxy_next_upstream_tries")
         retry_on = set(getattr(retry, "retry_on", ("error", "timeout")))
         if "timeout" not in retry_on:
             next_upstream.remove("timeout")
@@ -162,7 +173,8 @@ def _location(plan: Plan, losses: Losses) -> list[str]:
             losses.lose("resilience.retry.budget_ratio",
                         "nginx has no retry budget: every failed attempt may be retried")
         if retry.overall_timeout_s is not None:
-            timeout = seconds_ms(retry.overall_timeout_s, "resilience.retry.overall_timeout_s")
+            timeout = proxy_time(retry.overall_timeout_s, "resilience.retry.overall_timeout_s",
+                                 NGINX_TIME, losses)
             lines.append(f"proxy_next_upstream_timeout {timeout};")
     lines.append(f"proxy_next_upstream {' '.join(next_upstream)};")
     lines.append(f"proxy_next_upstream_tries {tries};")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from simscale.errors import InputError
 from simscale.export.base import Losses, token
+from simscale.export.limits import UINT64_MAX, at_most
 from simscale.export.plan import CachePlan, Plan
 
 # simscale eviction policy → (Redis maxmemory-policy, what is lost or None).
@@ -32,11 +33,13 @@ REDIS_PORT = 6379
 
 def maxmemory_bytes(cache: CachePlan, losses: Losses) -> int:
     """The room of one shard in bytes: capacity_bytes, else items × mean item size (a Loss)."""
+    what = "Redis's maxmemory (unsigned 64-bit bytes; larger values are silently capped)"
     if cache.capacity_bytes is not None:
-        return int(cache.capacity_bytes)
+        return int(at_most(cache.capacity_bytes, "cache.capacity_bytes", UINT64_MAX, what))
     sizes = list(cache.size_bytes_by_type.values()) or [1024]
     mean = sum(sizes) / len(sizes)
-    total = int(round(cache.capacity_items * mean))
+    total = int(round(at_most(cache.capacity_items * mean, "cache.capacity_items", UINT64_MAX,
+                              what + " / the mean item size")))
     losses.lose("cache.capacity_items",
                 f"Redis limits memory, not items: maxmemory = {cache.capacity_items} items × "
                 f"{mean:g} B (mean of size_bytes_by_type) = {total} B; Redis also counts its "

@@ -12,7 +12,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from simscale.errors import InputError
 from simscale.export.base import Losses
+from simscale.export.limits import INT32_MAX, at_most, finite, whole
 
 MAX_WINDOW_S = 3600
 MAX_PERIOD_S = 1800
@@ -27,6 +29,7 @@ class Target:
 
     metric: str
     target: float
+    field: str = ""     # the spec field of the target ("": the policy's metrics.N)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,11 @@ class Scaler:
     cooldown_s: int | None = None   # KEDA cooldownPeriod
     activation: float | None = None
     crons: list[Cron] = field(default_factory=list)
+    where: str = "autoscaling"          # the spec path of the policy the numbers come from
+    bounds_where: str = ""              # … of min/max replicas ("": where)
+
+    def bounds_field(self, name: str) -> str:
+        return f"{self.bounds_where or self.where}.params.{name}"
 
 
 def scaler_for(policy: str, config: Any, losses: Losses,
@@ -64,17 +72,18 @@ def scaler_for(policy: str, config: Any, losses: Losses,
         _tolerance_and_sync(config, losses, where)
         return Scaler("hpa", config.min_replicas, config.max_replicas,
                       [Target(m.metric, m.target) for m in config.metrics],
-                      config.scale_up, config.scale_down)
+                      config.scale_up, config.scale_down, where=where)
     if policy == "concurrency":
         _tolerance_and_sync(config, losses, where, sync=False)
         return Scaler("keda", config.min_replicas, config.max_replicas,
-                      [Target("in_flight", config.target_in_flight_per_instance)],
+                      [Target("in_flight", config.target_in_flight_per_instance,
+                              f"{where}.params.target_in_flight_per_instance")],
                       config.scale_up, config.scale_down,
                       polling_s=_whole(config.sync_period_s, losses,
                                        f"{where}.params.sync_period_s"),
                       cooldown_s=_whole(config.cooldown_period_s, losses,
                                         f"{where}.params.cooldown_period_s", low=0),
-                      activation=config.activation_in_flight)
+                      activation=config.activation_in_flight, where=where)
     if policy == "threshold":
         return _threshold(config, losses, where, ScalingRules)
     if policy == "step":
@@ -91,6 +100,7 @@ def scaler_for(policy: str, config: Any, losses: Losses,
         inner = inner_config(INNER_POLICIES, config.inner_policy, config.inner_config)
         scaler = scaler_for(config.inner_policy, inner, losses, f"{where}.params.inner_config")
         if scaler is not None:
+            scaler.bounds_where = where
             scaler.min_replicas = max(scaler.min_replicas, config.min_replicas)
             scaler.max_replicas = min(scaler.max_replicas, config.max_replicas)
             scaler.max_replicas = max(scaler.max_replicas, scaler.min_replicas)
@@ -115,18 +125,30 @@ def _tolerance_and_sync(config: Any, losses: Losses, where: str, sync: bool = Tr
 
 def _whole(value_s: float, losses: Losses, field_path: str, low: int = 1,
            high: int | None = None) -> int:
-    """Whole seconds in [low, high]; rounding or clamping is a Loss."""
-    whole = max(low, round(value_s))
-    if high is not None:
-        whole = min(high, whole)
-    if abs(whole - value_s) > 1e-9:
-        losses.lose(field_path, f"{value_s:g} s is written as {whole} s (whole seconds"
+    """Whole seconds: clamped into [low, high] when `high` is given (an approximation),
+    else refused beyond the int32 the Kubernetes field holds; rounding or clamping is a Loss."""
+    if not finite(value_s):
+        raise InputError(f"{field_path}: {value_s!r} is not a finite number of seconds")
+    if high is None:
+        at_most(value_s, field_path, INT32_MAX, "a Kubernetes int32 field (seconds)")
+    seconds = max(low, round(min(value_s, high if high is not None else value_s)))
+    if abs(seconds - value_s) > 1e-9:
+        losses.lose(field_path, f"{value_s:g} s is written as {seconds} s (whole seconds"
                                 + (f", {low}..{high}" if high is not None else "") + ")")
-    return whole
+    return seconds
 
 
 def _period(value_s: float, losses: Losses, field_path: str) -> int:
     return _whole(value_s, losses, field_path, 1, MAX_PERIOD_S)
+
+
+def _window(value_s: float, losses: Losses, field_path: str) -> int:
+    """A derived stabilization window: whole seconds, at most the API's 3600 (a Loss)."""
+    if not value_s <= MAX_WINDOW_S:
+        losses.lose(field_path, f"a {value_s:g} s window is written as the API's largest "
+                                f"stabilization window, {MAX_WINDOW_S} s")
+        return MAX_WINDOW_S
+    return round(value_s)
 
 
 def _threshold(config: Any, losses: Losses, where: str, ScalingRules: type) -> Scaler:
@@ -138,9 +160,12 @@ def _threshold(config: Any, losses: Losses, where: str, ScalingRules: type) -> S
                 f"threshold ({config.scale_down_threshold:g}) is lost (the HPA scales down "
                 "below target × (1 − tolerance))")
     sync = config.sync_period_s
-    up_window = min(MAX_WINDOW_S, round(config.scale_up_periods * sync))
-    down_window = min(MAX_WINDOW_S, round(max(config.scale_down_periods * sync,
-                                              config.scale_down_cooldown_s)))
+    up_window = _window(config.scale_up_periods * sync, losses, f"{where}.params.scale_up_periods")
+    down_window = _window(max(config.scale_down_periods * sync, config.scale_down_cooldown_s),
+                          losses, f"{where}.params.scale_down_periods")
+    for name in ("scale_up_step", "scale_down_step"):
+        whole(getattr(config, name), f"{where}.params.{name}", 1, INT32_MAX,
+              "an HPA policy value (int32)")
     up = ScalingRules(stabilization_window_s=up_window, select_policy="Max", policies=(
         ScalingPolicy("Pods", config.scale_up_step,
                       _period(max(config.scale_up_cooldown_s, 1.0), losses,
@@ -150,7 +175,8 @@ def _threshold(config: Any, losses: Losses, where: str, ScalingRules: type) -> S
                       _period(max(config.scale_down_cooldown_s, 1.0), losses,
                               f"{where}.params.scale_down_cooldown_s")),))
     return Scaler("hpa", config.min_replicas, config.max_replicas,
-                  [Target(config.metric, config.scale_up_threshold)], up, down)
+                  [Target(config.metric, config.scale_up_threshold,
+                          f"{where}.params.scale_up_threshold")], up, down, where=where)
 
 
 def _step(config: Any, losses: Losses, where: str, ScalingRules: type) -> Scaler:
@@ -169,21 +195,26 @@ def _step(config: Any, losses: Losses, where: str, ScalingRules: type) -> Scaler
         if policy is None:
             return ScalingRules(select_policy="Disabled")
         largest = max(abs(s.scaling_adjustment) for s in policy.step_adjustments) or 1
+        whole(largest, f"{where}.params.{field_name}.step_adjustments", 1, INT32_MAX,
+              "an HPA policy value (int32)")
         kind = {"ChangeInCapacity": "Pods", "PercentChangeInCapacity": "Percent"}.get(
             policy.adjustment_type)
         if kind is None:
             losses.lose(f"{where}.params.{field_name}.adjustment_type",
                         "ExactCapacity has no HPA equivalent; exported as a Pods rate limit")
             kind = "Pods"
-        window = min(MAX_WINDOW_S, round(policy.evaluation_periods * config.sync_period_s))
+        window = _window(policy.evaluation_periods * config.sync_period_s, losses,
+                         f"{where}.params.{field_name}.evaluation_periods")
         period = _period(max(policy.cooldown_s, 1.0), losses,
                          f"{where}.params.{field_name}.cooldown_s")
         return ScalingRules(stabilization_window_s=window, select_policy="Max",
                             policies=(ScalingPolicy(kind, largest, period),))
 
     return Scaler("hpa", config.min_replicas, config.max_replicas,
-                  [Target(config.metric, max(alarm.threshold, 1e-3))],
-                  rules(config.scale_out, "scale_out"), rules(config.scale_in, "scale_in"))
+                  [Target(config.metric, max(alarm.threshold, 1e-3), f"{where}.params."
+                          f"{'scale_out' if config.scale_out else 'scale_in'}.threshold")],
+                  rules(config.scale_out, "scale_out"), rules(config.scale_in, "scale_in"),
+                  where=where)
 
 
 def _cron(days: tuple[str, ...], minutes: int) -> str:
@@ -203,8 +234,9 @@ def _scheduled(config: Any, losses: Losses, where: str) -> Scaler | None:
         inner = inner_config(LEAF_POLICIES, config.inner_policy, config.inner_config)
         scaler = scaler_for(config.inner_policy, inner, losses, f"{where}.params.inner_config")
     if scaler is None:
-        scaler = Scaler("keda", config.min_replicas, config.max_replicas)
+        scaler = Scaler("keda", config.min_replicas, config.max_replicas, where=where)
     scaler.kind = "keda"
+    scaler.bounds_where = where
     scaler.min_replicas, scaler.max_replicas = config.min_replicas, config.max_replicas
     if scaler.polling_s is None:
         scaler.polling_s = _whole(config.sync_period_s, losses, f"{where}.params.sync_period_s")
@@ -230,7 +262,9 @@ def _scheduled(config: Any, losses: Losses, where: str) -> Scaler | None:
 
 
 def utilization_percent(target: float, losses: Losses, field_path: str) -> int:
-    """A utilization fraction as the HPA's whole percent (at least 1); rounding is a Loss."""
+    """A utilization fraction as the HPA's whole percent (at least 1); rounding is a Loss.
+    InputError beyond the int32 the field holds."""
+    at_most(target, field_path, INT32_MAX / 100, "a utilization target (int32 percent / 100)")
     percent = max(1, round(target * 100))
     if not math.isclose(percent, target * 100, abs_tol=1e-9):
         losses.lose(field_path, f"target {target:g} is written as {percent} % (whole percent)")

@@ -9,7 +9,9 @@ import tomllib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simscale.export.importer import fragment_toml, import_hpa, import_nginx
+from simscale.export.fragment import fragment_toml
+from simscale.export.import_kubernetes import import_hpa
+from simscale.export.import_nginx import import_nginx
 from simscale.export.yamlio import load_yaml_documents
 from simscale.spec import spec_from_dict
 from tests.export.helpers import export, spec_data
@@ -174,7 +176,7 @@ def test_keda_export_import_export_is_stable(low, span, target, activation, cool
         params["scale_down"] = down
     base = spec_data(autoscaling={"enabled": True, "policy": "concurrency", "params": params})
     first = export(spec_from_dict(base), "kubernetes").files["scaledobject.yaml"]
-    from simscale.export.importer import import_scaled_object
+    from simscale.export.import_kubernetes import import_scaled_object
 
     fragment, _ = import_scaled_object(load_yaml_documents(first, "so")[0], "so")
     second = export(spec_from_dict(_merge(base, _through_toml(fragment))),

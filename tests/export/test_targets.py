@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from simscale.export.checks import parse_dotenv
+from simscale.export.env import parse_dotenv
 from simscale.export.yamlio import load_yaml_documents
 from tests.export.helpers import (
     export,
@@ -255,7 +255,8 @@ def test_env_files_per_instance():
                                   "params": {"min_replicas": 3, "max_replicas": 8}})
     exported = export(spec, "env")
     assert sorted(exported.files) == ["instance-1.env", "instance-2.env", "instance-3.env"]
-    env = parse_dotenv(exported.files["instance-2.env"])
+    env, problems = parse_dotenv(exported.files["instance-2.env"])
+    assert problems == []
     assert env == {
         "AUTO_SCALING_ENABLED": "true", "MIN_INSTANCES": "3", "MAX_INSTANCES": "8",
         "INSTANCE_1_URL": "http://localhost:3000", "INSTANCE_2_URL": "http://localhost:3001",
@@ -271,7 +272,7 @@ def test_env_names_what_the_service_cannot_read():
     assert loss.feature == "autoscaling.params" and "scale_up_threshold=0.8" in loss.message
     spec = make_spec(autoscaling={"enabled": True, "policy": "target_tracking"})
     assert loss_fields(export(spec, "env")) == {"autoscaling.policy"}
-    env = parse_dotenv(export(make_spec(), "env").files["instance-1.env"])
+    env, _ = parse_dotenv(export(make_spec(), "env").files["instance-1.env"])
     assert (env["AUTO_SCALING_ENABLED"], env["MIN_INSTANCES"], env["MAX_INSTANCES"]) == (
         "false", "3", "3")
 
