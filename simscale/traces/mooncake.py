@@ -1,0 +1,106 @@
+"""The Mooncake FAST'25 JSONL trace format, read block by block."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from simscale.traces import fields
+from simscale.traces.bounds import MAX_ID, MAX_SPAN_S
+from simscale.traces.problems import Bad, Problems, show
+from simscale.traces.source import Source
+from simscale.traces.trace import Trace
+
+BLOCK_TOKENS = 512
+"""Tokens per prompt block named by one hash id."""
+
+MAX_TIMESTAMP_MS = MAX_SPAN_S * 1000
+_DTYPES = {"ms": np.float64, "prompt": np.int64, "output": np.int64, "prefix": np.int64}
+
+
+def read_mooncake(source: Source, problems: Problems, prefix_blocks: int) -> Trace:
+    columns = fields.Columns(_DTYPES)
+    times = fields.Times(per_s=1e3)
+    for first, text in source.text_blocks():
+        for line_no, raw in enumerate(text.split("\n"), first):
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                row = mooncake_row(line, prefix_blocks)
+                times.check(row[0], f"timestamp {row[0]:g}")
+            except Bad as exc:
+                problems.row(str(line_no), str(exc))
+                continue
+            times.accept(row[0], f"line {line_no}")
+            columns.append(dict(zip(_DTYPES, row, strict=True)))
+    problems.check()
+    if not columns.count:
+        raise problems.no_rows()
+    out = columns.arrays()
+    ms = out["ms"]
+    return Trace(
+        arrival_s=(ms - ms[0]) / 1000.0,
+        prompt_tokens=out["prompt"],
+        output_tokens=out["output"],
+        prefix_id=out["prefix"],
+        source=problems.source,
+        skipped_rows=problems.skipped,
+    )
+
+
+def mooncake_row(line: str, prefix_blocks: int) -> tuple[float, int, int, int]:
+    """(timestamp ms, input tokens, output tokens, prefix id) of one JSON line."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        raise Bad(
+            f"not valid JSON ({str(exc).splitlines()[0] if str(exc) else 'too deep'})"
+        ) from None
+    if not isinstance(obj, dict):
+        raise Bad("expected a JSON object per line")
+    missing = [k for k in ("timestamp", "input_length", "output_length") if k not in obj]
+    if missing:
+        raise Bad(f"missing key{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
+    stamp = _timestamp(obj["timestamp"])
+    tokens_in = fields.check_tokens(_json_int(obj, "input_length"), "'input_length'")
+    tokens_out = fields.check_tokens(_json_int(obj, "output_length"), "'output_length'")
+    return stamp, tokens_in, tokens_out, _prefix_id(obj.get("hash_ids", []), tokens_in,
+                                                    prefix_blocks)
+
+
+def _timestamp(stamp: object) -> float:
+    """Milliseconds from the start of the trace: 0 to MAX_TIMESTAMP_MS."""
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+        raise Bad(f"'timestamp' must be a number of ms, got {show(json.dumps(stamp))}")
+    if isinstance(stamp, float) and not math.isfinite(stamp):
+        raise Bad("'timestamp' is out of range (not a finite number)")
+    if stamp < 0:
+        raise Bad(f"'timestamp' is negative: {show(repr(stamp))} (ms from the trace's start)")
+    if stamp > MAX_TIMESTAMP_MS:
+        raise Bad(f"'timestamp' is out of range: {show(repr(stamp))} (max {MAX_TIMESTAMP_MS:.0e}"
+                  f" ms, {MAX_SPAN_S:.0e} s)")
+    return float(stamp)
+
+
+def _json_int(obj: dict, key: str) -> int:
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Bad(f"{key!r} must be an integer, got {show(json.dumps(value))}")
+    return value
+
+
+def _prefix_id(blocks: object, tokens_in: int, prefix_blocks: int) -> int:
+    """The id of block min(prefix_blocks, len) − 1 of a list of at most ceil(tokens / 512)
+    block ids (each 0 to MAX_ID); −1 for none."""
+    if not isinstance(blocks, list) or not all(
+        isinstance(b, int) and not isinstance(b, bool) and 0 <= b <= MAX_ID for b in blocks
+    ):
+        raise Bad("'hash_ids' must be a list of integers from 0 to 2^63 − 1")
+    most = -(-tokens_in // BLOCK_TOKENS)
+    if len(blocks) > most:
+        raise Bad(f"'hash_ids' has {len(blocks)} ids, more than the {most} blocks of "
+                  f"{BLOCK_TOKENS} tokens in input_length {tokens_in}")
+    return blocks[min(prefix_blocks, len(blocks)) - 1] if blocks else -1
