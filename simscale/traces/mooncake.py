@@ -78,11 +78,16 @@ def _timestamp(stamp: object) -> float:
     if isinstance(stamp, float) and not math.isfinite(stamp):
         raise Bad("'timestamp' is out of range (not a finite number)")
     if stamp < 0:
-        raise Bad(f"'timestamp' is negative: {show(repr(stamp))} (ms from the trace's start)")
+        raise Bad(f"'timestamp' is negative: {_number(stamp)} (ms from the trace's start)")
     if stamp > MAX_TIMESTAMP_MS:
-        raise Bad(f"'timestamp' is out of range: {show(repr(stamp))} (max {MAX_TIMESTAMP_MS:.0e}"
+        raise Bad(f"'timestamp' is out of range: {_number(stamp)} (max {MAX_TIMESTAMP_MS:.0e}"
                   f" ms, {MAX_SPAN_S:.0e} s)")
     return float(stamp)
+
+
+def _number(value: float) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def _json_int(obj: dict, key: str) -> int:

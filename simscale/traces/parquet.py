@@ -19,7 +19,7 @@ from simscale.traces.bounds import (
 )
 from simscale.traces.csv_formats import GENERIC_COLUMNS, GENERIC_DTYPES, generic_trace
 from simscale.traces.problems import MAX_PROBLEMS, Bad, Problems, show
-from simscale.traces.source import Source
+from simscale.traces.source import Source, size_text
 from simscale.traces.trace import Trace
 
 
@@ -78,7 +78,7 @@ def _check_schema(parquet: Any, names: list[str], problems: Problems) -> None:
     size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     if size > MAX_INPUT_BYTES:
         bad.append(f"{size:,} bytes of data once decompressed: a trace is at most "
-                   f"{MAX_INPUT_BYTES >> 30} GiB")
+                   f"{size_text(MAX_INPUT_BYTES)}")
     if bad:
         raise InputError([f"{problems.source}: {b}" for b in bad[:MAX_PROBLEMS]])
 

@@ -78,17 +78,18 @@ def replay_problems(
     loop: bool = False,
     rate_scale: float = 1.0,
 ) -> list[tuple[str, str]]:
-    """Why replaying `trace` so would be unbounded: (spec field, problem) pairs (the fields
-    of a trace's arrivals: speed, window_s, loop, rate_scale); empty when it is fine.
+    """Why replaying `trace` so is invalid or would be unbounded: (spec field, problem)
+    pairs, the fields being those of a trace's arrivals (speed, window_s, loop, rate_scale);
+    empty when it is fine.
 
-    Checked: rate_scale <= MAX_RATE_SCALE; a lap length exists when one is needed (loop or
-    several copies); rows in the window × rate_scale per lap of period / speed simulated
-    seconds <= MAX_REPLAY_RATE_RPS; laps within horizon_s <= MAX_LAPS; laps × rows in the
-    window × copies <= MAX_REPLAY_ROWS.
+    Checked: speed and rate_scale finite and > 0, rate_scale <= MAX_RATE_SCALE; the window
+    finite; a lap length exists when one is needed (loop or several copies); rows in the
+    window × rate_scale per lap of period / speed simulated seconds <= MAX_REPLAY_RATE_RPS;
+    laps within horizon_s <= MAX_LAPS; laps × rows in the window × copies <= MAX_REPLAY_ROWS.
     """
-    if rate_scale > MAX_RATE_SCALE:
-        return [("rate_scale", f"{rate_scale:g} is more than the {MAX_RATE_SCALE:,} copies of "
-                               "the trace a replay may superpose")]
+    invalid = _invalid_options(speed, start_s, end_s, rate_scale)
+    if invalid:
+        return invalid
     lo, hi = _window(trace, start_s, end_s)
     rows = hi - lo
     if rows == 0:
@@ -96,9 +97,12 @@ def replay_problems(
     copies = math.ceil(rate_scale)
     try:
         period = replay_period_s(trace, start_s, end_s)
-    except ValueError as exc:
+    except ValueError:
         if loop or copies > 1:
-            return [("loop" if loop else "rate_scale", f"{rows:,} row(s): {exc}")]
+            need = "a loop needs" if loop else f"rate_scale {rate_scale:g} spreads copies over"
+            return [("loop" if loop else "rate_scale",
+                     f"{need} a lap, but the window's {rows:,} row(s) all arrive at one time, "
+                     "so a lap has no length: set one with window_s = [start_s, end_s]")]
         return []  # played once: `rows` arrivals at one time
     lap_s = period / speed
     rate_rps = rows * rate_scale / lap_s if lap_s > 0 else math.inf
@@ -110,7 +114,8 @@ def replay_problems(
                         f"{MAX_REPLAY_RATE_RPS:.0e}")]
     laps = 1.0
     if loop:
-        laps = math.ceil(horizon_s / lap_s) if lap_s > 0 else math.inf
+        laps = horizon_s / lap_s if lap_s > 0 else math.inf
+        laps = math.ceil(laps) if math.isfinite(laps) else math.inf
         if laps > MAX_LAPS:
             field = "speed" if speed > 1 else ("window_s" if end_s is not None else "loop")
             return [(field, f"{what}: {laps:.3g} laps in {horizon_s:g} s; at most "
@@ -120,6 +125,21 @@ def replay_problems(
         return [("rate_scale" if copies > 1 else "loop",
                  f"{what}: the replay visits {visited:.3g} trace rows ({laps:.3g} laps × "
                  f"{rows:,} rows × {copies} copies); at most {MAX_REPLAY_ROWS:.0e}")]
+    return []
+
+
+def _invalid_options(speed: float, start_s: float, end_s: float | None,
+                     rate_scale: float) -> list[tuple[str, str]]:
+    for name, value in (("speed", speed), ("rate_scale", rate_scale)):
+        if not (math.isfinite(value) and value > 0):
+            return [(name, f"must be finite and > 0, got {value}")]
+    if rate_scale > MAX_RATE_SCALE:
+        return [("rate_scale", f"{rate_scale:g} is more than the {MAX_RATE_SCALE:,} copies of "
+                               "the trace a replay may superpose")]
+    if not (math.isfinite(start_s) and start_s >= 0):
+        return [("window_s", f"start_s must be finite and >= 0, got {start_s}")]
+    if end_s is not None and not (math.isfinite(end_s) and end_s > start_s):
+        return [("window_s", f"end_s must be finite and > start_s={start_s}, got {end_s}")]
     return []
 
 
@@ -151,26 +171,19 @@ def replay(
     rate's shape is kept at time scales above g.
 
     With speed 1, no window, no loop and f = 1, the arrivals are exactly the trace's.
-    Raises ValueError for a bad option, a replay `replay_problems` refuses ("field:
-    problem"), or a missing rng when f is not an integer.
+    Raises ValueError ("field: problem") for a replay `replay_problems` refuses, a bad
+    horizon or chunk size, or a missing rng when f is not an integer.
     """
-    for name, value in (("speed", speed), ("rate_scale", rate_scale)):
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be finite and > 0, got {value}")
     if not (math.isfinite(horizon_s) and horizon_s >= 0):
         raise ValueError(f"horizon_s must be finite and >= 0, got {horizon_s}")
-    if not (math.isfinite(start_s) and start_s >= 0):
-        raise ValueError(f"start_s must be finite and >= 0, got {start_s}")
-    if end_s is not None and not (math.isfinite(end_s) and end_s > start_s):
-        raise ValueError(f"end_s must be finite and > start_s={start_s}, got {end_s}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    full, fraction = divmod(rate_scale, 1.0)
-    if fraction > 0 and rng is None:
-        raise ValueError("rate_scale with a fractional part needs an rng for thinning")
     for field, problem in replay_problems(trace, horizon_s, speed=speed, start_s=start_s,
                                           end_s=end_s, loop=loop, rate_scale=rate_scale):
         raise ValueError(f"{field}: {problem}")
+    full, fraction = divmod(rate_scale, 1.0)
+    if fraction > 0 and rng is None:
+        raise ValueError("rate_scale with a fractional part needs an rng for thinning")
     lo, hi = _window(trace, start_s, end_s)
     if hi <= lo:
         return iter(())
@@ -232,18 +245,23 @@ class _Laps:
             yield t, i, np.zeros(len(t), dtype=np.int64)
             return
         n = len(self.base)
+        # pending: elements made but not yet handed out, kept in (copy, pos) order
         pending = self._elements(self.wrap_from, n, keep, wrapped=True)
         for k0 in range(0, n, self.block_rows):
             k1 = min(n, k0 + self.block_rows)
             new = self._elements(k0, k1, keep, wrapped=False)
-            pending = tuple(np.concatenate(pair) for pair in zip(pending, new, strict=True))
+            joined = tuple(np.concatenate(pair) for pair in zip(pending, new, strict=True))
+            # within a copy, pending elements come before the new ones: a stable sort by
+            # copy alone restores (copy, pos) order (a radix sort: copy is int16)
+            by_copy = np.argsort(joined[2], kind="stable")
+            joined = tuple(column[by_copy] for column in joined)
             # every later element is at or after the next row's time
-            ready = pending[0] < (self.base[k1] if k1 < n else math.inf)
+            ready = joined[0] < (self.base[k1] if k1 < n else math.inf)
             if ready.any():
-                t, i, j, pos = (column[ready] for column in pending)
-                order = np.lexsort((pos, j, t))
-                yield t[order], i[order], j[order]
-                pending = tuple(column[~ready] for column in pending)
+                t, i, j, _ = (column[ready] for column in joined)
+                order = np.argsort(t, kind="stable")  # ties stay in (copy, pos) order
+                yield t[order], i[order], j[order].astype(np.int64)
+            pending = tuple(column[~ready] for column in joined)
 
     def _elements(self, k0: int, k1: int, keep: np.ndarray | None,
                   wrapped: bool) -> tuple[np.ndarray, ...]:
@@ -256,7 +274,7 @@ class _Laps:
         if keep is not None:
             chosen[self.full] &= keep[k0:k1]
         rows = np.broadcast_to(np.arange(k0, k1, dtype=np.int64), t.shape)[chosen]
-        copy = np.broadcast_to(np.arange(self.copies, dtype=np.int64)[:, None], t.shape)[chosen]
+        copy = np.broadcast_to(np.arange(self.copies, dtype=np.int16)[:, None], t.shape)[chosen]
         t = t[chosen]
         if wrapped:
             return t - self.period, rows, copy, rows - len(self.base)

@@ -19,7 +19,7 @@ from simscale.errors import InputError
 from simscale.traces.bounds import MAX_INPUT_BYTES, MAX_LINE_BYTES, MAX_ROWS
 from simscale.traces.problems import Problems, show
 
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 1 << 20  # at most MAX_LINE_BYTES: a line within one block is never too long
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
 
@@ -69,9 +69,10 @@ class Source:
         self.bytes_read += len(data)
         if self.bytes_read > MAX_INPUT_BYTES:
             inflated = " once decompressed" if self.gzip else ""
+            size = size_text(MAX_INPUT_BYTES)
             raise self.problems.fatal(
-                f"more than {MAX_INPUT_BYTES >> 30} GiB{inflated}: a trace is at most "
-                f"{MAX_INPUT_BYTES >> 30} GiB of data (split or sample it)"
+                f"more than {size}{inflated}: a trace is at most {size} of data (split or "
+                "sample it)"
             )
         return data
 
@@ -84,6 +85,13 @@ class Source:
         line, carry, data = 1, b"", self.head
         self.head = b""
         while data:
+            if carry:  # the line begun in an earlier block: the only one that can be too long
+                end = data.find(b"\n")
+                if end >= 0 and len(carry) + end > MAX_LINE_BYTES:
+                    self.problems.row(str(line), f"line longer than {MAX_LINE_BYTES:,} bytes")
+                    carry, data, line = b"", data[end + 1 :], line + 1
+                    data = data or self.read(BLOCK_BYTES)
+                    continue
             buf = carry + data if carry else data
             cut = buf.rfind(b"\n") + 1
             carry = buf[cut:]
@@ -154,6 +162,11 @@ class Source:
             spool.close()
             raise
         return spool, spool
+
+
+def size_text(size: int) -> str:
+    """A byte count for a message: "8 GiB", "3 MiB"."""
+    return f"{size / 2**30:g} GiB" if size >= 2**30 else f"{size / 2**20:g} MiB"
 
 
 def lines_of(blocks: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
