@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterator
-from datetime import date
 from itertools import chain
 from typing import Any
 
 import numpy as np
 
 from simscale.errors import InputError
-from simscale.traces import fields
-from simscale.traces.bounds import MAX_SPAN_S, MAX_TOKENS
+from simscale.traces import fast_blocks, fields
 from simscale.traces.problems import MAX_PROBLEMS, Bad, Problems, show
-from simscale.traces.source import AZURE_COLUMNS, Source, lines_of
+from simscale.traces.source import AZURE_COLUMNS, Source, decode, lines_of
 from simscale.traces.trace import Trace
 
 GENERIC_COLUMNS = ("arrival_s", "prompt_tokens", "output_tokens", "kind", "user_id", "session_id")
@@ -81,16 +78,17 @@ def read_azure(source: Source, problems: Problems) -> Trace:
     needs a closer look (or a non-standard header), row by row, to name each problem."""
     columns = fields.Columns(AZURE_DTYPES)
     times = fields.Times(per_s=1e9)
-    blocks = source.text_blocks()
-    for first, text in blocks:
+    blocks = source.blocks()
+    for first, data in blocks:
         if first == 1:
-            head, _, body = text.partition("\n")
-            if head.rstrip("\r") != _AZURE_HEADER:  # another column order: row by row
-                _azure_rows(lines_of(chain([(1, text)], blocks)), problems, columns, times)
+            head, _, body = data.partition(b"\n")
+            if head.rstrip(b"\r") != _AZURE_HEADER:  # another column order: row by row
+                rest = lines_of(decode(chain([(1, data)], blocks), problems))
+                _azure_rows(rest, problems, columns, times)
                 break
-            first, text = 2, body
-        if not _azure_block(text, first, columns, times):
-            rest = lines_of(chain([(first, text)], blocks))
+            first, data = 2, body
+        if not fast_blocks.azure_block(data, first, columns, times):
+            rest = lines_of(decode(chain([(first, data)], blocks), problems))
             _azure_rows(rest, problems, columns, times, _AZURE_INDEX)
             break
     problems.check()
@@ -109,53 +107,8 @@ def read_azure(source: Source, problems: Problems) -> Trace:
     )
 
 
-_AZURE_HEADER = ",".join(AZURE_COLUMNS)
+_AZURE_HEADER = ",".join(AZURE_COLUMNS).encode()
 _AZURE_INDEX = {name: i for i, name in enumerate(AZURE_COLUMNS)}
-_AZURE_ROW = re.compile(
-    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
-    r",([0-9]{1,18}),([0-9]{1,18})\r?$",
-    re.MULTILINE,
-)
-_EPOCH_DAY = date(1970, 1, 1).toordinal()
-_LAST_FULL_DAY = 106_750  # days from 1970-01-01 to 2262-04-10, the last whole day in int64 ns
-
-
-def _azure_block(text: str, line: int, columns: fields.Columns, times: fields.Times) -> bool:
-    """Add the block's rows if every one is clean, in range and in order; False (nothing
-    added) if anything needs a closer look."""
-    body = text.rstrip("\r\n")
-    if not body:
-        return True
-    rows = _AZURE_ROW.findall(body)
-    if not rows or len(rows) != body.count("\n") + 1:
-        return False  # a blank or non-matching line
-    day, hour, minute, second, frac, prompt, output = (np.array(c) for c in zip(*rows, strict=True))
-    days_of, where = np.unique(day, return_inverse=True)
-    try:
-        ordinals = np.array([date.fromisoformat(d).toordinal() for d in days_of.tolist()])
-    except ValueError:
-        return False
-    days = ordinals - _EPOCH_DAY
-    h, m, sec = hour.astype(np.int64), minute.astype(np.int64), second.astype(np.int64)
-    if h.max() > 23 or m.max() > 59 or sec.max() > 59:
-        return False
-    if days.min() < 0 or days.max() > _LAST_FULL_DAY:
-        return False
-    nanos = np.strings.ljust(frac, 9, "0").astype(np.int64)
-    ns = ((days[where] * 86_400 + h * 3600 + m * 60 + sec) * 1_000_000_000) + nanos
-    prompt, output = prompt.astype(np.int64), output.astype(np.int64)
-    first = ns[0] if times.first is None else times.first
-    if (
-        np.any(np.diff(ns) < 0)
-        or (times.latest is not None and ns[0] < times.latest)
-        or ns[-1] - first > MAX_SPAN_S * 1e9
-        or max(prompt.max(), output.max()) > MAX_TOKENS
-    ):
-        return False
-    columns.extend({"ns": ns, "prompt": prompt, "output": output})
-    times.accept(int(ns[0]), f"line {line}")
-    times.accept(int(ns[-1]), f"line {line + len(rows) - 1}")
-    return True
 
 
 def _azure_rows(
@@ -190,27 +143,60 @@ def _azure_rows(
 
 
 def read_generic_csv(source: Source, problems: Problems) -> Trace:
-    records = csv_records(source.lines(), problems)
-    index = header(records, problems, GENERIC_COLUMNS, ("arrival_s",))
-    width = len(index)
-    columns = fields.Columns({name: GENERIC_DTYPES.get(name, np.int64) for name in index})
-    times = fields.Times()
-    kinds = fields.Kinds()
-    for line, record in records:
-        try:
-            if len(record) != width:
-                raise Bad(f"expected {width} fields, got {len(record)}")
-            row = {name: _generic_value(name, record[i], kinds) for name, i in index.items()}
-            times.check(row["arrival_s"], f"arrival_s {record[index['arrival_s']].strip()}")
-        except Bad as exc:
-            problems.row(str(line), str(exc))
-            continue
-        times.accept(row["arrival_s"], f"line {line}")
-        columns.append(row)
-    problems.check()
-    if not columns.count:
-        raise problems.no_rows()
-    return generic_trace(columns.arrays(), problems)
+    """Clean blocks are parsed vectorised; from the first block that needs a closer look,
+    row by row, to name each problem."""
+    blocks = source.blocks()
+    _, data = next(blocks)
+    head, _, body = data.partition(b"\n")
+    if not head.strip() or b'"' in head:  # the header needs the CSV reader
+        records = csv_records(lines_of(decode(chain([(1, data)], blocks), problems)), problems)
+        rows = _GenericRows(header(records, problems, GENERIC_COLUMNS, ("arrival_s",)), problems)
+        rows.read(records)
+        return rows.trace()
+    head_line = lines_of(decode(iter([(1, head + b"\n")]), problems))
+    index = header(csv_records(head_line, problems), problems, GENERIC_COLUMNS, ("arrival_s",))
+    rows = _GenericRows(index, problems)
+    for first, block in chain([(2, body)], blocks):
+        if not fast_blocks.generic_block(block, first, list(index), rows.columns, rows.times,
+                                         rows.kinds):
+            rest = lines_of(decode(chain([(first, block)], blocks), problems))
+            rows.read(csv_records(rest, problems))
+            break
+    return rows.trace()
+
+
+class _GenericRows:
+    """The generic CSV row by row: each value parsed and checked, bad rows named."""
+
+    def __init__(self, index: dict[str, int], problems: Problems) -> None:
+        self.index = index
+        self.problems = problems
+        self.columns = fields.Columns({name: GENERIC_DTYPES.get(name, np.int64)
+                                       for name in index})
+        self.times = fields.Times()
+        self.kinds = fields.Kinds()
+
+    def read(self, records: Iterator[tuple[int, list[str]]]) -> None:
+        index, width = self.index, len(self.index)
+        for line, record in records:
+            try:
+                if len(record) != width:
+                    raise Bad(f"expected {width} fields, got {len(record)}")
+                row = {name: _generic_value(name, record[i], self.kinds)
+                       for name, i in index.items()}
+                shown = f"arrival_s {record[index['arrival_s']].strip()}"
+                self.times.check(row["arrival_s"], shown)
+            except Bad as exc:
+                self.problems.row(str(line), str(exc))
+                continue
+            self.times.accept(row["arrival_s"], f"line {line}")
+            self.columns.append(row)
+
+    def trace(self) -> Trace:
+        self.problems.check()
+        if not self.columns.count:
+            raise self.problems.no_rows()
+        return generic_trace(self.columns.arrays(), self.problems)
 
 
 def _generic_value(name: str, text: str, kinds: fields.Kinds) -> Any:

@@ -79,10 +79,10 @@ class Source:
     # ------------------------------------------------------------ text
 
     def blocks(self) -> Iterator[tuple[int, bytes]]:
-        """(number of its first line, bytes of whole lines) in file order; the last block may
-        lack a final newline. A line longer than MAX_LINE_BYTES is a bad row, skipped
-        unread; more than MAX_ROWS lines are refused."""
-        line, carry, data = 1, b"", self.head
+        """(number of its first line, bytes of whole lines) in file order, a leading byte-order
+        mark dropped; the last block may lack a final newline. A line longer than
+        MAX_LINE_BYTES is a bad row, skipped unread; more than MAX_ROWS lines are refused."""
+        line, carry, data = 1, b"", self.head.removeprefix(BOM)
         self.head = b""
         while data:
             if carry:  # the line begun in an earlier block: the only one that can be too long
@@ -125,21 +125,8 @@ class Source:
             )
 
     def text_blocks(self) -> Iterator[tuple[int, str]]:
-        """blocks() decoded as UTF-8 (a leading byte-order mark dropped). Not UTF-8: an error
-        naming the line, or (lenient) U+FFFD in place of the bad bytes."""
-        for first, raw in self.blocks():
-            if first == 1 and raw.startswith(BOM):
-                raw = raw[len(BOM) :]
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                if not self.problems.lenient:
-                    line = first + raw.count(b"\n", 0, exc.start)
-                    raise InputError(
-                        [*self.problems.lines, f"{self.problems.source}:{line}: not UTF-8 text"]
-                    ) from None
-                text = raw.decode("utf-8", errors="replace")
-            yield first, text
+        """decode(blocks())."""
+        return decode(self.blocks(), self.problems)
 
     def lines(self) -> Iterator[tuple[int, str]]:
         """lines_of(text_blocks())."""
@@ -162,6 +149,21 @@ class Source:
             spool.close()
             raise
         return spool, spool
+
+
+def decode(blocks: Iterator[tuple[int, bytes]], problems: Problems) -> Iterator[tuple[int, str]]:
+    """Blocks decoded as UTF-8. Not UTF-8: an error naming the line, or (lenient) U+FFFD in
+    place of the bad bytes."""
+    for first, raw in blocks:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if not problems.lenient:
+                line = first + raw.count(b"\n", 0, exc.start)
+                raise InputError([*problems.lines, f"{problems.source}:{line}: not UTF-8 text"]
+                                 ) from None
+            text = raw.decode("utf-8", errors="replace")
+        yield first, text
 
 
 def size_text(size: int) -> str:

