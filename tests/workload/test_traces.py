@@ -529,9 +529,15 @@ def _is_int(text: str) -> bool:
 @st.composite
 def azure_corruption(draw) -> tuple[str, str]:
     """(kind of damage, a replacement for one row given the previous row's timestamp)."""
-    kind = draw(st.sampled_from(["negative", "tokens", "timestamp", "fields", "unsorted", "date"]))
+    kind = draw(st.sampled_from(
+        ["negative", "huge", "tokens", "timestamp", "fields", "unsorted", "date", "year"]))
     if kind == "negative":
         return kind, f"2023-11-16 18:15:30.0,{-draw(st.integers(1, 10**12))},5"
+    if kind == "huge":  # above the int32 of requests.parquet
+        return kind, f"2023-11-16 18:15:30.0,5,{draw(st.integers(2**31, 10**30))}"
+    if kind == "year":  # outside int64 nanoseconds since 1970
+        year = draw(st.one_of(st.integers(1, 1969), st.integers(2263, 9999)))
+        return kind, f"{year:04d}-11-16 18:15:30.0,1,2"
     if kind == "tokens":
         text = draw(_FIELD_TEXT.filter(lambda t: not _is_int(t) and "," not in t))
         return kind, f"2023-11-16 18:15:30.0,12,{text}"
@@ -592,10 +598,17 @@ _NOT_NUMBERS = st.one_of(
     st.text(max_size=5), st.booleans(), st.none(), st.lists(st.integers(), max_size=2)
 )
 _BAD_JSON_VALUES = {
-    "timestamp": st.one_of(_NOT_NUMBERS, st.sampled_from([math.nan, math.inf, -math.inf, 2**70])),
-    "input_length": st.one_of(_NOT_NUMBERS, st.integers(max_value=-1), st.floats(), st.just(2**70)),
+    "timestamp": st.one_of(
+        _NOT_NUMBERS,
+        st.sampled_from([math.nan, math.inf, -math.inf, 2**70]),
+        st.integers(max_value=-1),
+        st.floats(1e12, 1e300, exclude_min=True),
+    ),
+    "input_length": st.one_of(
+        _NOT_NUMBERS, st.integers(max_value=-1), st.floats(), st.integers(2**31, 2**70)
+    ),
     "output_length": st.one_of(
-        _NOT_NUMBERS, st.integers(max_value=-1), st.floats(), st.just(2**64)
+        _NOT_NUMBERS, st.integers(max_value=-1), st.floats(), st.integers(2**31, 2**64)
     ),
     "hash_ids": st.one_of(
         st.text(max_size=5),
