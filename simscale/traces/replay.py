@@ -238,35 +238,38 @@ class _Laps:
     def _lap(self, keep: np.ndarray | None) -> Iterator[tuple[np.ndarray, ...]]:
         """(t, i, j) of one lap in time order, in blocks: t trace seconds from the window
         start, i the row in the window, j the copy; equal times in copy order, then in the
-        copy's own order (its wrapped rows first)."""
+        copy's own order (its wrapped rows first). Memory: a block of about chunk_size
+        elements, plus those made but not yet due (the rows within one shift of the block's
+        end, and of the lap's end, in every copy)."""
         if self.copies == 1:
             rows = np.arange(len(self.base), dtype=np.int64)
             t, i = (self.base, rows) if keep is None else (self.base[keep], rows[keep])
             yield t, i, np.zeros(len(t), dtype=np.int64)
             return
         n = len(self.base)
-        # pending: elements made but not yet handed out, kept in (copy, pos) order
+        # pending: elements made but not yet handed out, in (copy, position in the copy)
+        # order, a copy's wrapped rows first
         pending = self._elements(self.wrap_from, n, keep, wrapped=True)
         for k0 in range(0, n, self.block_rows):
             k1 = min(n, k0 + self.block_rows)
             new = self._elements(k0, k1, keep, wrapped=False)
             joined = tuple(np.concatenate(pair) for pair in zip(pending, new, strict=True))
             # within a copy, pending elements come before the new ones: a stable sort by
-            # copy alone restores (copy, pos) order (a radix sort: copy is int16)
+            # copy alone restores that order (a radix sort: copy is int16)
             by_copy = np.argsort(joined[2], kind="stable")
             joined = tuple(column[by_copy] for column in joined)
             # every later element is at or after the next row's time
             ready = joined[0] < (self.base[k1] if k1 < n else math.inf)
             if ready.any():
-                t, i, j, _ = (column[ready] for column in joined)
+                t, i, j = (column[ready] for column in joined)
                 order = np.argsort(t, kind="stable")  # ties stay in (copy, pos) order
                 yield t[order], i[order], j[order].astype(np.int64)
             pending = tuple(column[~ready] for column in joined)
 
     def _elements(self, k0: int, k1: int, keep: np.ndarray | None,
                   wrapped: bool) -> tuple[np.ndarray, ...]:
-        """(t, i, j, pos) of rows k0..k1 in every copy: those that wrap past the lap's end
-        (moved to its start, pos = i − n) or those that do not (pos = i)."""
+        """(t, i, j) of rows k0..k1 in every copy, copy by copy: those that wrap past the
+        lap's end (moved to its start) or those that do not."""
         t = self.base[None, k0:k1] + self.shifts[:, None]
         over = t >= self.period
         over[0] = False  # the original is never shifted
@@ -276,9 +279,7 @@ class _Laps:
         rows = np.broadcast_to(np.arange(k0, k1, dtype=np.int64), t.shape)[chosen]
         copy = np.broadcast_to(np.arange(self.copies, dtype=np.int16)[:, None], t.shape)[chosen]
         t = t[chosen]
-        if wrapped:
-            return t - self.period, rows, copy, rows - len(self.base)
-        return t, rows, copy, rows
+        return (t - self.period if wrapped else t), rows, copy
 
 
 class _Pieces:

@@ -35,14 +35,17 @@ class Source:
         self.path = path
         self.problems = problems
         self._raw = _open(path, problems)
-        magic = self._raw.peek(2)[:2]
-        self.gzip = path.suffix.lower() == ".gz" or magic == GZIP_MAGIC
-        self._stream: BinaryIO = gzip.GzipFile(fileobj=self._raw) if self.gzip else self._raw
-        self.bytes_read = 0
-        self.head = self.read(BLOCK_BYTES)
-        if not self.head.strip() and not self._more():
+        try:
+            magic = self._raw.peek(2)[:2]
+            self.gzip = path.suffix.lower() == ".gz" or magic == GZIP_MAGIC
+            self._stream: BinaryIO = gzip.GzipFile(fileobj=self._raw) if self.gzip else self._raw
+            self.bytes_read = 0
+            self.head = self.read(BLOCK_BYTES)
+            if not self.head.strip() and not self._more():
+                raise problems.fatal("empty file")
+        except BaseException:
             self.close()
-            raise problems.fatal("empty file")
+            raise
 
     def __enter__(self) -> Source:
         return self
