@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from simscale.traces import Trace, read_trace
 from simscale.traces.bounds import MAX_TOKENS
 
-SETTINGS = settings(max_examples=100, deadline=None,
+SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
 TOKENS = st.integers(0, MAX_TOKENS)
