@@ -193,6 +193,14 @@ def test_at_most_256_kinds(tmp_path: Path) -> None:
         ({"hash_ids": [2**63]}, "'hash_ids' must be a list of integers from 0 to 2^63 − 1"),
     ],
 )
+def test_any_prefix_blocks_gives_the_whole_prompt_past_its_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    row = {"timestamp": 0, "input_length": 1500, "output_length": 5, "hash_ids": [7, 8, 9]}
+    path.write_text(json.dumps(row) + "\n")
+    for blocks, prefix in ((1, 7), (2, 8), (3, 9), (4, 9), (10**30, 9)):
+        assert read_trace(path, prefix_blocks=blocks).prefix_id.tolist() == [prefix]
+
+
 def test_mooncake_values_out_of_range(tmp_path: Path, row: dict, problem: str) -> None:
     good = {"timestamp": 0, "input_length": 1000, "output_length": 5, "hash_ids": [7, 8]}
     path = tmp_path / "t.jsonl"
@@ -313,3 +321,25 @@ def test_a_truncated_gzip_is_an_input_error(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(b"arrival_s\n" + b"1\n" * 100_000)[:-100])
     with pytest.raises(InputError, match="not a valid gzip file"):
         read_trace(path)
+
+
+def test_a_gzipped_parquet_is_spooled_and_read_alike(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"arrival_s": np.arange(100_000, dtype=float) / 7,
+                             "prompt_tokens": np.arange(100_000)}), path)
+    packed = tmp_path / "t.parquet.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    a, b = read_trace(path), read_trace(packed)
+    assert np.array_equal(a.arrival_s, b.arrival_s) and len(a) == 100_000
+    assert np.array_equal(a.prompt_tokens, b.prompt_tokens)
+
+
+def test_a_parquet_beyond_the_row_bound_is_refused(tmp_path: Path, monkeypatch) -> None:
+    from simscale.traces import parquet
+
+    monkeypatch.setattr(parquet, "MAX_ROWS", 10)
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"arrival_s": np.arange(11, dtype=float)}), path)
+    with pytest.raises(InputError) as caught:
+        read_trace(path)
+    assert caught.value.problems == [f"{path}: 11 rows: a trace holds at most 10 rows"]
