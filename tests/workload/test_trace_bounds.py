@@ -182,6 +182,14 @@ def test_at_most_256_kinds(tmp_path: Path) -> None:
     assert len(set(lenient.kind)) == 256 and lenient.skipped_rows == 2 * 44
 
 
+def test_any_prefix_blocks_gives_the_whole_prompt_past_its_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    row = {"timestamp": 0, "input_length": 1500, "output_length": 5, "hash_ids": [7, 8, 9]}
+    path.write_text(json.dumps(row) + "\n")
+    for blocks, prefix in ((1, 7), (2, 8), (3, 9), (4, 9), (10**30, 9)):
+        assert read_trace(path, prefix_blocks=blocks).prefix_id.tolist() == [prefix]
+
+
 @pytest.mark.parametrize(
     ("row", "problem"),
     [
@@ -193,14 +201,6 @@ def test_at_most_256_kinds(tmp_path: Path) -> None:
         ({"hash_ids": [2**63]}, "'hash_ids' must be a list of integers from 0 to 2^63 − 1"),
     ],
 )
-def test_any_prefix_blocks_gives_the_whole_prompt_past_its_blocks(tmp_path: Path) -> None:
-    path = tmp_path / "t.jsonl"
-    row = {"timestamp": 0, "input_length": 1500, "output_length": 5, "hash_ids": [7, 8, 9]}
-    path.write_text(json.dumps(row) + "\n")
-    for blocks, prefix in ((1, 7), (2, 8), (3, 9), (4, 9), (10**30, 9)):
-        assert read_trace(path, prefix_blocks=blocks).prefix_id.tolist() == [prefix]
-
-
 def test_mooncake_values_out_of_range(tmp_path: Path, row: dict, problem: str) -> None:
     good = {"timestamp": 0, "input_length": 1000, "output_length": 5, "hash_ids": [7, 8]}
     path = tmp_path / "t.jsonl"
