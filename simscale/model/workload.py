@@ -164,8 +164,8 @@ class Workload:
         self._trace_codes = None
         if trace_kinds:
             codes = self.codes
-            self._trace_codes = np.array([codes[k] for k in self.trace.kind.tolist()],
-                                         dtype=np.int64)
+            kind = self.trace.kind  # no list of every row (a trace may hold 20M)
+            self._trace_codes = np.fromiter((codes[k] for k in kind), np.int64, len(kind))
 
     def _check_replay(self, spec: TraceArrivals) -> None:
         """Refuse a replay that is invalid or would be unbounded over the horizon (a lap with
