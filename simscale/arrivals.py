@@ -713,16 +713,20 @@ def expected_count(schedule: ArrivalProcess | RatePoints, t0_s: float, t1_s: flo
 def token_counts(
     rng: np.random.Generator, n: int, mean_tokens: float, cv: float, max_tokens: int | None = None
 ) -> np.ndarray:
-    """`n` token counts (int64, 1 to max_tokens): a lognormal of the given mean and cv,
-    rounded. Drawn in single precision, which is ample for counts and twice as fast."""
+    """`n` token counts (int64, 1 to max_tokens and to MAX_TOKENS, the largest the requests
+    table holds): a lognormal of the given mean and cv, rounded. Drawn in single precision,
+    which is ample for counts and twice as fast."""
+    from simscale.traces.bounds import MAX_TOKENS  # here: the traces package is not light
+
     sigma2 = math.log1p(cv**2)
     x = rng.standard_normal(n, dtype=np.float32)
     x *= math.sqrt(sigma2)
     x += math.log(mean_tokens) - sigma2 / 2
     np.exp(x, out=x)
     x += 0.5
-    np.clip(x, 1, min(max_tokens, 2**40) if max_tokens is not None else 2**40, out=x)
-    return x.astype(np.int64)
+    top = min(max_tokens, MAX_TOKENS) if max_tokens is not None else MAX_TOKENS
+    np.clip(x, 1, top, out=x)
+    return np.minimum(x.astype(np.int64), top)
 
 
 def bench_generation(n: int = 10_000_000, seed: int = 0) -> float:

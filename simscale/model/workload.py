@@ -60,6 +60,7 @@ from simscale.sections.workload import (
     _OpenLoop,
 )
 from simscale.streams import stream
+from simscale.traces.bounds import MAX_TOKENS
 
 CHUNK = gen.CHUNK
 
@@ -108,10 +109,12 @@ class ArrivalChunk:
 
 
 def sample_tokens(spec, rng: np.random.Generator, n: int) -> np.ndarray:
-    """`n` token counts (int64 >= 0) from a TokenCounts or a distribution (rounded)."""
+    """`n` token counts (int64, 0 to MAX_TOKENS, the largest the requests table holds) from a
+    TokenCounts or a distribution (rounded)."""
     if isinstance(spec, TokenCounts):
         return gen.token_counts(rng, n, spec.mean, spec.cv, spec.max)
-    return np.maximum(np.rint(spec.sample(rng, n)), 0).astype(np.int64)
+    values = np.nan_to_num(np.rint(spec.sample(rng, n)), nan=0.0)
+    return np.clip(values, 0, MAX_TOKENS).astype(np.int64)
 
 
 class _KindCosts:
@@ -132,6 +135,8 @@ class Workload:
         self.horizon_s = horizon_s
         arrivals = spec.arrivals
         self.trace = arrivals.load() if isinstance(arrivals, TraceArrivals) else None
+        if self.trace is not None:
+            self._check_replay(arrivals)
         self.closed_loop = isinstance(arrivals, UsersArrivals)
         self.stairs = arrivals if isinstance(arrivals, StairsArrivals) else None
         kinds = dict(spec.mix) or {spec.kind: KindSpec()}
@@ -159,8 +164,20 @@ class Workload:
         self._trace_codes = None
         if trace_kinds:
             codes = self.codes
-            self._trace_codes = np.array([codes[k] for k in self.trace.kind.tolist()],
-                                         dtype=np.int64)
+            kind = self.trace.kind  # no list of every row (a trace may hold 20M)
+            self._trace_codes = np.fromiter((codes[k] for k in kind), np.int64, len(kind))
+
+    def _check_replay(self, spec: TraceArrivals) -> None:
+        """Refuse a replay that is invalid or would be unbounded over the horizon (a lap with
+        no length, too many laps, copies or arrivals per simulated second), naming the field."""
+        from simscale.traces import replay_problems
+
+        start, end = spec.window_s if spec.window_s is not None else (0.0, None)
+        problems = replay_problems(self.trace, self.horizon_s, speed=spec.speed, start_s=start,
+                                   end_s=end, loop=spec.loop, rate_scale=spec.rate_scale)
+        if problems:
+            raise InputError([f"workload.arrivals.{field}: {problem} (trace {self.trace.source})"
+                              for field, problem in problems])
 
     # ------------------------------------------------------------ per-request draws
 

@@ -172,3 +172,108 @@ def test_bad_traces_exit_2_naming_file_and_line(tmp_path):
         assert expected in stderr and str(folder) in stderr, (name, stderr)
         assert "Traceback" not in stderr, (name, stderr)
         assert not (folder / "out").exists(), name
+
+
+# ---------------------------------------------------------------- bounds (issue 13)
+
+MAX_TOKENS = 2**31 - 1
+
+
+def token_trace(folder, fmt):
+    """A trace whose second row has 3,000,000,000 prompt tokens and third the largest count
+    requests.parquet holds; (file name, the problem its second row is)."""
+    rows = [(10, 1), (3_000_000_000, 2), (MAX_TOKENS, MAX_TOKENS)]
+    if fmt == "parquet":
+        import pyarrow as pa
+
+        name = "t.parquet"
+        pq.write_table(pa.table({"arrival_s": [1.0, 2.0, 3.0],
+                                 "prompt_tokens": [r[0] for r in rows],
+                                 "output_tokens": [r[1] for r in rows]}), folder / name)
+        return name, f"{name}: row 2: prompt_tokens"
+    if fmt == "azure":
+        lines = [AZURE_HEADER.strip()] + [f"2023-11-16 18:15:4{i}.1,{a},{b}"
+                                          for i, (a, b) in enumerate(rows)]
+        name, where = "t.csv", "t.csv:3: ContextTokens"
+    elif fmt == "mooncake":
+        lines = [json.dumps({"timestamp": 1000 * i, "input_length": a, "output_length": b})
+                 for i, (a, b) in enumerate(rows)]
+        name, where = "t.jsonl", "t.jsonl:2: 'input_length'"
+    else:
+        lines = ["arrival_s,prompt_tokens,output_tokens"] + [f"{i},{a},{b}"
+                                                             for i, (a, b) in enumerate(rows)]
+        name, where = "t.csv", "t.csv:3: prompt_tokens"
+    (folder / name).write_text("\n".join(lines) + "\n")
+    return name, where
+
+
+@pytest.mark.parametrize("fmt", ["azure", "mooncake", "csv", "parquet"])
+def test_a_token_count_above_int32_exits_2_or_is_skipped(tmp_path, fmt):
+    """It used to pass the reader and crash the run at its end (ArrowInvalid)."""
+    name, where = token_trace(tmp_path, fmt)
+    spec = write_spec(tmp_path, name, body="[workload.mix.chat]\nllm = true\n")
+    res = cli("run", spec, "--out", tmp_path / "strict", "--quiet")
+    assert res.exit_code == 2, res.output
+    assert f"{where} is out of range: 3000000000 (max 2,147,483,647)" in res.output
+    res = cli("run", spec, "--out", tmp_path / "lenient", "--quiet", "--lenient")
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "lenient" / "summary.json").read_text())
+    assert summary["trace_skipped_rows"] == 1 and summary["arrivals"] == 2
+    got = requests_of(tmp_path / "lenient")
+    assert got["prompt_tokens"].tolist() == [10, MAX_TOKENS]
+    assert got["output_tokens"].tolist() == [1, MAX_TOKENS]
+
+
+def test_synthetic_token_counts_stop_at_the_column_maximum(tmp_path):
+    spec = small_spec(duration_s=5.0, workload={
+        "arrivals": {"kind": "poisson", "rate_rps": 20.0},
+        "mix": {"chat": {"prompt_tokens": {"mean": 1e10, "cv": 1.0},
+                         "output_tokens": {"kind": "lognormal", "mean_s": 1e12, "cv": 1.0}}}})
+    run(spec, tmp_path / "out")
+    got = requests_of(tmp_path / "out")
+    assert got["prompt_tokens"].max() == MAX_TOKENS and got["output_tokens"].max() == MAX_TOKENS
+    assert got["prompt_tokens"].min() >= 1
+
+
+REPLAYS_REFUSED = [
+    ("arrival_s\n5\n", {"loop": True}, "loop"),
+    ("arrival_s\n5\n5\n5\n", {"loop": True}, "loop"),
+    ("arrival_s\n5\n5\n5\n", {"rate_scale": 3.0}, "rate_scale"),
+    (None, {"loop": True, "speed": 1e300}, "speed"),
+    (None, {"loop": True, "window_s": [0, 1e-300]}, "window_s"),
+    (None, {"rate_scale": 1e9}, "rate_scale"),
+]
+
+
+@pytest.mark.parametrize(("content", "options", "field"), REPLAYS_REFUSED)
+def test_unbounded_replays_are_refused_when_the_model_is_built(tmp_path, content, options,
+                                                               field):
+    """They used to crash mid-run (a lap with no length) or never end (4 GB in 60 s)."""
+    from simscale.errors import InputError
+    from simscale.model.workload import Workload
+
+    path = TRACES / "azure_llm_2023_code.csv"
+    if content is not None:
+        path = tmp_path / "t.csv"
+        path.write_text(content)
+    arrivals = {"kind": "trace", "path": str(path), **options}
+    spec = small_spec(duration_s=100.0, workload={"arrivals": arrivals})
+    with pytest.raises(InputError) as caught:
+        Workload(spec.workload, spec.seed, spec.duration_s)
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"workload.arrivals.{field}: ") and str(path) in problem
+
+
+def test_a_looped_one_row_trace_exits_2_with_the_fix_in_the_message(tmp_path):
+    (tmp_path / "one.csv").write_text("arrival_s\n5\n")
+    spec = write_spec(tmp_path, "one.csv", arrivals=", loop = true")
+    proc = subprocess.run([sys.executable, "-m", "simscale", "run", str(spec), "--out",
+                           str(tmp_path / "out"), "--quiet"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "error: workload.arrivals.loop: a loop needs a lap" in proc.stderr
+    assert "set one with window_s = [start_s, end_s]" in proc.stderr
+    spec = write_spec(tmp_path, "one.csv", arrivals=", loop = true, window_s = [0, 10]")
+    res = cli("run", spec, "--out", tmp_path / "out", "--quiet")
+    assert res.exit_code == 0, res.output
+    assert requests_of(tmp_path / "out")["arrival_s"].tolist() == [10.0 * k for k in range(10)]

@@ -20,13 +20,13 @@ from hypothesis import strategies as st
 
 from simscale.errors import InputError
 from simscale.traces import (
-    _DECIMAL,
     MAX_PROBLEMS,
     Trace,
     read_trace,
     replay,
     replay_period_s,
 )
+from simscale.traces.fields import DECIMAL
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "traces"
 AZURE_CONV = DATA / "azure_llm_2023_conv.csv"
@@ -423,7 +423,7 @@ def write(path: Path, lines: list[str], newline: str = "\r\n") -> Path:
         ("gen.csv", "arrival_s,prompt_tokenz\n1,2", "{p}:1: unknown column 'prompt_tokenz'"),
         ("gen2.csv", "arrival_s,kind\nnan,x", "{p}:2: arrival_s is not a number: 'nan'"),
         ("gen4.csv", "arrival_s\n1e400", "{p}:2: arrival_s is out of range: '1e400'"),
-        ("wide.csv", "arrival_s\n-1e308\n1e308", "{p}: arrival_s spans too wide a range"),
+        ("wide.csv", "arrival_s\n-1e308\n1e308", "{p}:2: arrival_s is out of range: '-1e308'"),
         ("gen3.csv", "arrival_s,arrival_s\n1,2", "{p}:1: column 'arrival_s' appears twice"),
         ("m.jsonl", '{"timestamp": 1, "input_length": 2}', "{p}:1: missing key 'output_length'"),
         (
@@ -529,9 +529,15 @@ def _is_int(text: str) -> bool:
 @st.composite
 def azure_corruption(draw) -> tuple[str, str]:
     """(kind of damage, a replacement for one row given the previous row's timestamp)."""
-    kind = draw(st.sampled_from(["negative", "tokens", "timestamp", "fields", "unsorted", "date"]))
+    kind = draw(st.sampled_from(
+        ["negative", "huge", "tokens", "timestamp", "fields", "unsorted", "date", "year"]))
     if kind == "negative":
         return kind, f"2023-11-16 18:15:30.0,{-draw(st.integers(1, 10**12))},5"
+    if kind == "huge":  # above the int32 of requests.parquet
+        return kind, f"2023-11-16 18:15:30.0,5,{draw(st.integers(2**31, 10**30))}"
+    if kind == "year":  # outside int64 nanoseconds since 1970
+        year = draw(st.one_of(st.integers(1, 1969), st.integers(2263, 9999)))
+        return kind, f"{year:04d}-11-16 18:15:30.0,1,2"
     if kind == "tokens":
         text = draw(_FIELD_TEXT.filter(lambda t: not _is_int(t) and "," not in t))
         return kind, f"2023-11-16 18:15:30.0,12,{text}"
@@ -592,10 +598,17 @@ _NOT_NUMBERS = st.one_of(
     st.text(max_size=5), st.booleans(), st.none(), st.lists(st.integers(), max_size=2)
 )
 _BAD_JSON_VALUES = {
-    "timestamp": st.one_of(_NOT_NUMBERS, st.sampled_from([math.nan, math.inf, -math.inf, 2**70])),
-    "input_length": st.one_of(_NOT_NUMBERS, st.integers(max_value=-1), st.floats(), st.just(2**70)),
+    "timestamp": st.one_of(
+        _NOT_NUMBERS,
+        st.sampled_from([math.nan, math.inf, -math.inf, 2**70]),
+        st.integers(max_value=-1),
+        st.floats(1e12, 1e300, exclude_min=True),
+    ),
+    "input_length": st.one_of(
+        _NOT_NUMBERS, st.integers(max_value=-1), st.floats(), st.integers(2**31, 2**70)
+    ),
     "output_length": st.one_of(
-        _NOT_NUMBERS, st.integers(max_value=-1), st.floats(), st.just(2**64)
+        _NOT_NUMBERS, st.integers(max_value=-1), st.floats(), st.integers(2**31, 2**64)
     ),
     "hash_ids": st.one_of(
         st.text(max_size=5),
@@ -613,7 +626,7 @@ _BAD_JSON_VALUES = {
 @st.composite
 def mooncake_corruption(draw) -> str:
     kind = draw(st.sampled_from(["text", "value", "missing", "unsorted"]))
-    good = {"timestamp": 5000, "input_length": 10, "output_length": 3, "hash_ids": [0, 1]}
+    good = {"timestamp": 5000, "input_length": 1000, "output_length": 3, "hash_ids": [0, 1]}
     if kind == "text":
         return draw(_FIELD_TEXT.filter(lambda t: t.strip() != "" and not t.strip().startswith("{")))
     if kind == "missing":
@@ -636,7 +649,7 @@ def test_one_bad_mooncake_row_is_named_or_skipped(
 ) -> None:
     lines = [
         json.dumps(
-            {"timestamp": 100 * i, "input_length": 7, "output_length": 1, "hash_ids": [0, i]}
+            {"timestamp": 100 * i, "input_length": 700, "output_length": 1, "hash_ids": [0, i]}
         )
         for i in range(6)
     ]
@@ -666,7 +679,7 @@ def test_one_bad_generic_field_is_named(
     tmp_path_factory, field: str, text: str, where: int
 ) -> None:
     assume(
-        not (field == "arrival_s" and _DECIMAL.fullmatch(text.strip()))
+        not (field == "arrival_s" and DECIMAL.fullmatch(text.strip()))
     )  # order is tested elsewhere
     header = ["arrival_s", "prompt_tokens", "output_tokens", "user_id", "session_id", "kind"]
     rows = [[str(10 + i), "5", "6", "7", "8", "chat"] for i in range(5)]
