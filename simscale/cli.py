@@ -33,7 +33,11 @@ def fail(error: InputError) -> None:
 @app.command()
 def run(
     spec: Annotated[Path, typer.Argument(help="experiment spec (TOML)")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="write exactly here (default: a new runs/<name>/<time>-<hash>/)",
+    )] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="with --out: replace the run already in that folder")] = False,
     seed: Annotated[int | None, typer.Option(help="override the spec's seed", min=0)] = None,
     set_: SetOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress, no table")] = False,
@@ -50,7 +54,12 @@ def run(
         loaded = load_spec(spec, set_ or [], seed, lenient=lenient)
     except InputError as exc:
         fail(exc)
-    out_dir = out if out is not None else Path("runs") / loaded.name
+    from simscale.rundirs import check_out_dir, mark_latest, run_dir_for
+
+    try:
+        out_dir = check_out_dir(out, force) if out is not None else run_dir_for(loaded)
+    except InputError as exc:
+        fail(exc)
     progress = None if quiet else progress_printer(loaded.name)
     try:
         result = run_spec(loaded, out_dir, on_progress=progress)
@@ -59,6 +68,8 @@ def run(
     finally:
         if progress is not None:
             progress.close()
+    if out is None:
+        mark_latest(out_dir)
     if not quiet:
         print_summary(result.summary, out_dir)
     if not result.summary["complete"]:

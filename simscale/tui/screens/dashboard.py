@@ -177,7 +177,8 @@ class LiveScreen(DashboardScreen):
             self.done = done
 
     def __init__(self, spec, out_dir: Path | None, config: DashboardConfig, *,
-                 speed: float | None = 10.0, pause_at_s: float | None = None, **kwargs) -> None:
+                 speed: float | None = 10.0, pause_at_s: float | None = None,
+                 mark_latest: bool = False, **kwargs) -> None:
         rules = rules_from_spec(getattr(spec, "alerts", None))
         super().__init__(config, spec.name, rules, **kwargs)
         self.spec = spec
@@ -188,6 +189,7 @@ class LiveScreen(DashboardScreen):
         self.end_s = float(spec.duration_s)
         self.wall_s = 0.0
         self.done: LiveDone | None = None
+        self.mark_latest = mark_latest
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -218,6 +220,10 @@ class LiveScreen(DashboardScreen):
         done = message.done
         self.done = done
         self.run_state = done.state
+        if self.mark_latest and done.out_dir is not None:
+            from simscale.rundirs import mark_latest
+
+            mark_latest(done.out_dir)
         if done.state == FAILED:
             self.problems = [f"run failed: {done.error}"]
             self.notify(f"run failed: {done.error}", severity="error", timeout=8)

@@ -241,7 +241,8 @@ class PickerScreen(Screen):
             box.set_class(True, "-error")
             start.disabled = True
         elif exp is not None and exp.valid:
-            text = Text(f"✓ valid · outputs to {self.runs_dir / exp.name}/", style="green")
+            where = self.runs_dir / exp.name / f"<time>-{exp.spec.sha256()[:8]}"
+            text = Text(f"✓ valid · outputs to {where}/", style="green")
             if self.overrides:
                 text.append("\n" + " ".join(f"--set {o}" for o in self.overrides), style="dim")
             box.update(text)
