@@ -137,7 +137,7 @@ async def test_open_a_finished_run_and_scrub(experiments, tmp_path):
         assert replay.state.following
         await pilot.press("w")
         assert replay.state.window == "1m"
-        assert replay.query_one(MetricChart).query_one("Sparkline").data.__len__() == 6
+        assert replay.query_one(MetricChart).points == 6
 
 
 @pytest.mark.asyncio
@@ -157,9 +157,9 @@ async def test_compare_two_runs(experiments, tmp_path):
         compare: CompareScreen = app.screen
         table = compare.query_one("#summary-table", DataTable)
         labels = [str(c.label) for c in table.columns.values()]
-        assert sorted(labels[1:]) == ["a", "b"]
+        assert sorted(labels[1:3]) == ["a", "b"] and labels[3] == "Δ vs first"
         row = [str(cell) for cell in table.get_row("latency_p95_s")]
-        assert sorted(row[1:]) == ["0.2", "0.3"]
+        assert sorted(row[1:3]) == ["0.2", "0.3"] and row[3] in ("+0.1 (+50%)", "−0.1 (−33%)")
         text = screen_text(app)
         assert "compare" in text and "latency_p95_s" in text
         assert len(compare.query(MetricChart)) == 2 * 6
