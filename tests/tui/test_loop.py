@@ -137,3 +137,18 @@ async def test_every_chart_shows_its_scale_with_units_and_no_invented_zero(tmp_p
         assert charts["Errors"].y_labels == ("1%",)
         assert charts["Latency"].y_labels == ("200ms", "6,000ms")
         assert "Run summary" in text and "traffic" in text and "latency_p95_s" in text
+
+
+@pytest.mark.asyncio
+async def test_the_experiment_list_is_as_wide_as_its_longest_entry(experiments, tmp_path):
+    from tests.tui.conftest import write_spec
+
+    long_name = "a_rather_long_experiment_name_for_the_list"
+    write_spec(experiments / "deep", long_name)
+    entry = len(f"{long_name}  deep")
+    for width, expected in ((200, entry + 6), (80, 36)):  # 80 columns: at most 45%
+        app = SimscaleApp(experiments_dir=experiments, runs_dir=tmp_path / "runs")
+        async with app.run_test(size=(width, 30)) as pilot:
+            await pick(pilot, "quick")
+            await pilot.pause(0.1)
+            assert app.screen.query_one("#catalog").outer_size.width == expected
