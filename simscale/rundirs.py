@@ -72,9 +72,10 @@ def resolve_run_dir(path: str | Path) -> Path:
     """path itself, or the run `latest` points at: follows a link, or a pointer file naming a
     directory beside it. An experiment folder RUNS/<name>/ with a `latest` resolves to it."""
     path = Path(path)
+    if path.name == LATEST and path.is_symlink():
+        return path.parent / os.readlink(path)
     if path.is_file() and path.name == LATEST:
-        target = path.parent / path.read_text().strip()
-        return target
+        return path.parent / path.read_text().strip()
     if path.is_dir() and not _is_run_dir(path) and (path / LATEST).exists():
         return resolve_run_dir(path / LATEST)
     return path
