@@ -78,6 +78,24 @@ def run(
 
 
 @app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory (or runs/<name>/: its latest)")],
+    html: Annotated[Path | None, typer.Option(
+        "--html", help="write a self-contained HTML page (summary, alerts, chart)")] = None,
+    png: Annotated[Path | None, typer.Option(
+        "--png", help="write the run's time series as a PNG")] = None,
+) -> None:
+    """One run: its grouped summary and alerts; --png / --html write its time series (needs
+    matplotlib: the `plot` extra)."""
+    from simscale.report import print_run_report
+
+    try:
+        print_run_report(run_dir, html, png)
+    except InputError as exc:
+        fail(exc)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of an experiment spec."""
     import json
