@@ -111,10 +111,15 @@ def validate(
     seed: Annotated[int, typer.Option(help="root seed of the replications", min=0)] = 1,
 ) -> None:
     """Check the engine against queueing theory (Erlang C, M/M/1, Little's law)."""
-    from simscale.report import print_checks
+    from simscale.report import WorkProgress, print_checks
     from simscale.validation import run_checks
 
-    checks = run_checks(replications=replications, seed=seed)
+    progress = WorkProgress("validate", 2 * replications, "runs")
+    try:
+        checks = run_checks(replications=replications, seed=seed,
+                            on_run=lambda label: progress.advance(note=label))
+    finally:
+        progress.close()
     print_checks(checks)
     raise typer.Exit(0 if all(c.passed for c in checks) else 1)
 
@@ -127,9 +132,16 @@ def bench(
         "--sweep", help="also time a 20-run sweep on 1 and 2 workers (about a minute)")] = False,
 ) -> None:
     """Measure simulated requests per wall-clock second against a textbook SimPy model."""
-    from simscale.bench import print_bench, run_bench
+    from simscale.bench import cases, print_bench, run_bench
+    from simscale.report import WorkProgress
 
-    print_bench(run_bench(requests=requests, repeat=repeat))
+    progress = WorkProgress("bench", repeat * len(cases(requests)), "measurements")
+    try:
+        results = run_bench(requests=requests, repeat=repeat,
+                            on_case=lambda name: progress.advance(note=name))
+    finally:
+        progress.close()
+    print_bench(results)
     if sweep:
         from simscale.sweep.bench import bench_sweep, format_bench_sweep
 

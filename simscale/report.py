@@ -65,8 +65,9 @@ class WorkProgress:
         self._task = None
 
     def eta_s(self) -> float | None:
-        """Seconds left at the rate of the work done so far (None before any is done)."""
-        if self.done <= 0:
+        """Seconds left at the rate of the work done so far (None before any is done, or
+        when the total is not known: total 0)."""
+        if self.done <= 0 or self.total <= 0:
             return None
         return (self.clock() - self.start) / self.done * max(0.0, self.total - self.done)
 
@@ -76,20 +77,20 @@ class WorkProgress:
     def update(self, done: float, note: str = "", total: float | None = None) -> None:
         if total is not None:
             self.total = float(total)
-        self.done = min(float(done), self.total) if self.total else float(done)
+        self.done = min(float(done), self.total) if self.total > 0 else float(done)
         if self.tty:
             self._draw_bar()
         elif self.clock() - self.start < self.after_s:
             return
-        elif self.done - self._last_line >= self.every or self.done >= self.total:
+        elif self.done - self._last_line >= self.every or 0 < self.total <= self.done:
             if self.done > self._last_line:
                 self._last_line = self.done
                 self.write(self.line(note))
 
     def line(self, note: str = "") -> str:
         """'sweep: 3/20 runs · 0:12 elapsed · ETA 1:08 · note'."""
-        count = (f"{self.done:,.0f}/{self.total:,.0f}" if self.unit != "%"
-                 else f"{100 * self.done / self.total:.0f}%")
+        count = (f"{self.done:,.0f}/{self.total:,.0f}" if self.total > 0
+                 else f"{self.done:,.0f}")
         text = (f"{self.label}: {count} {self.unit} · "
                 f"{fmt_duration(self.clock() - self.start)} elapsed · "
                 f"ETA {fmt_duration(self.eta_s())}")
