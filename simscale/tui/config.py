@@ -42,7 +42,7 @@ class _Section(BaseModel):
 
 
 class ChartWidget(_Section):
-    """A sparkline of one metric over the current window, with the latest values in its title."""
+    """A line chart of a metric over the current window, with the latest values in its title."""
 
     kind: Literal["chart"]
     title: str
