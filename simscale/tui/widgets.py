@@ -461,12 +461,10 @@ class SummaryPanel(Static):
             self.display = False
             return
         text = Text(no_wrap=False)
-        groups = compact(summary)
-        width = max((len(g) for g, _ in groups), default=0)
-        for i, (group, pairs) in enumerate(groups):
+        for i, (group, pairs) in enumerate(compact(summary)):
             if i:
                 text.append("\n")
-            text.append(f"{group:<{width}}  ", style="bold")
+            text.append(f"{group}: ", style="bold")
             for j, (key, value) in enumerate(pairs):
                 if j:
                     text.append(" · ", style="dim")

@@ -108,7 +108,7 @@ class CompareScreen(Screen):
         table = self.query_one("#summary-table", DataTable)
         table.add_column("summary", key="summary")
         for i, label in enumerate(self.labels):
-            table.add_column(label, key=f"run-{i}")
+            table.add_column(self.header(label), key=f"run-{i}")
             if i:
                 table.add_column("Δ vs first", key=f"delta-{i}")
         for group, rows in summary_rows([r.summary for r in self.runs]):
@@ -122,6 +122,16 @@ class CompareScreen(Screen):
                         cells.append(self._delta_cell(key, value, values[0]))
                 table.add_row(f" {key}", *cells, key=key)
         self.refresh_view()
+
+    def header(self, label: str) -> str:
+        """A run's column title: its label, or on a narrow screen only the values of its
+        label (the `differs:` line names the fields), shortened with … if need be."""
+        columns = 2 * len(self.runs) - 1
+        budget = max(10, (self.size.width - 32) // columns - 2)
+        if len(label) <= budget:
+            return label
+        short = ", ".join(part.split("=", 1)[-1] for part in label.split(", "))
+        return short if len(short) <= budget else short[: budget - 1] + "…"
 
     @staticmethod
     def _cell(key: str, value, values: list) -> Text:
@@ -138,7 +148,7 @@ class CompareScreen(Screen):
     @staticmethod
     def _delta_cell(key: str, value, first) -> Text:
         d = rundiff.delta(value, first)
-        text = Text(rundiff.delta_text(d, fmt_number), justify="right", style="dim")
+        text = Text(rundiff.delta_text(d, _short_number), justify="right", style="dim")
         best_of = goal(key)
         if d.diff and best_of:
             better = (d.diff < 0) == (best_of == "min")
@@ -198,6 +208,11 @@ class CompareScreen(Screen):
 
     def action_back(self) -> None:
         self.dismiss()
+
+
+def _short_number(value: float) -> str:
+    """A difference with three significant digits (thousands separated above 1000)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def _numbers(values: list) -> list[float | None]:
