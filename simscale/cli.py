@@ -85,8 +85,9 @@ def report(
     png: Annotated[Path | None, typer.Option(
         "--png", help="write the run's time series as a PNG")] = None,
 ) -> None:
-    """One run: its grouped summary and alerts; --png / --html write its time series (needs
-    matplotlib: the `plot` extra)."""
+    """Report one run: its summary and alerts; --png and --html draw its time series.
+
+    --png and --html need matplotlib (the `plot` extra)."""
     from simscale.report import print_run_report
 
     try:
