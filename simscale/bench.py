@@ -180,8 +180,10 @@ def cases(requests: int) -> dict[str, Callable[[], int]]:
     }
 
 
-def run_bench(requests: int = 300_000, repeat: int = 3) -> list[BenchResult]:
-    """Measure every case `repeat` times, interleaved; keep each case's best."""
+def run_bench(requests: int = 300_000, repeat: int = 3,
+              on_case: Callable[[str], None] | None = None) -> list[BenchResult]:
+    """Measure every case `repeat` times, interleaved; keep each case's best. on_case(name)
+    is called after each of the repeat × cases measurements (progress)."""
     table = cases(requests)
     best: dict[str, BenchResult] = {}
     for _ in range(repeat):
@@ -191,6 +193,8 @@ def run_bench(requests: int = 300_000, repeat: int = 3) -> list[BenchResult]:
             seconds = time.perf_counter() - start
             if name not in best or seconds < best[name].seconds:
                 best[name] = BenchResult(name, simulated, seconds)
+            if on_case is not None:
+                on_case(name)
     return list(best.values())
 
 

@@ -33,7 +33,11 @@ def fail(error: InputError) -> None:
 @app.command()
 def run(
     spec: Annotated[Path, typer.Argument(help="experiment spec (TOML)")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="write exactly here (default: a new runs/<name>/<time>-<hash>/)",
+    )] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="with --out: replace the run already in that folder")] = False,
     seed: Annotated[int | None, typer.Option(help="override the spec's seed", min=0)] = None,
     set_: SetOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress, no table")] = False,
@@ -50,7 +54,12 @@ def run(
         loaded = load_spec(spec, set_ or [], seed, lenient=lenient)
     except InputError as exc:
         fail(exc)
-    out_dir = out if out is not None else Path("runs") / loaded.name
+    from simscale.rundirs import check_out_dir, mark_latest, run_dir_for
+
+    try:
+        out_dir = check_out_dir(out, force) if out is not None else run_dir_for(loaded)
+    except InputError as exc:
+        fail(exc)
     progress = None if quiet else progress_printer(loaded.name)
     try:
         result = run_spec(loaded, out_dir, on_progress=progress)
@@ -59,11 +68,32 @@ def run(
     finally:
         if progress is not None:
             progress.close()
+    if out is None:
+        mark_latest(out_dir)
     if not quiet:
         print_summary(result.summary, out_dir)
     if not result.summary["complete"]:
         typer.echo(f"error: run incomplete: {result.summary.get('failure')}", err=True)
         raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory (or runs/<name>/: its latest)")],
+    html: Annotated[Path | None, typer.Option(
+        "--html", help="write a self-contained HTML page (summary, alerts, chart)")] = None,
+    png: Annotated[Path | None, typer.Option(
+        "--png", help="write the run's time series as a PNG")] = None,
+) -> None:
+    """Report one run: its summary and alerts; --png and --html draw its time series.
+
+    --png and --html need matplotlib (the `plot` extra)."""
+    from simscale.report import print_run_report
+
+    try:
+        print_run_report(run_dir, html, png)
+    except InputError as exc:
+        fail(exc)
 
 
 @app.command()
@@ -82,10 +112,15 @@ def validate(
     seed: Annotated[int, typer.Option(help="root seed of the replications", min=0)] = 1,
 ) -> None:
     """Check the engine against queueing theory (Erlang C, M/M/1, Little's law)."""
-    from simscale.report import print_checks
+    from simscale.report import WorkProgress, print_checks
     from simscale.validation import run_checks
 
-    checks = run_checks(replications=replications, seed=seed)
+    progress = WorkProgress("validate", 2 * replications, "runs")
+    try:
+        checks = run_checks(replications=replications, seed=seed,
+                            on_run=lambda label: progress.advance(note=label))
+    finally:
+        progress.close()
     print_checks(checks)
     raise typer.Exit(0 if all(c.passed for c in checks) else 1)
 
@@ -98,9 +133,16 @@ def bench(
         "--sweep", help="also time a 20-run sweep on 1 and 2 workers (about a minute)")] = False,
 ) -> None:
     """Measure simulated requests per wall-clock second against a textbook SimPy model."""
-    from simscale.bench import print_bench, run_bench
+    from simscale.bench import cases, print_bench, run_bench
+    from simscale.report import WorkProgress
 
-    print_bench(run_bench(requests=requests, repeat=repeat))
+    progress = WorkProgress("bench", repeat * len(cases(requests)), "measurements")
+    try:
+        results = run_bench(requests=requests, repeat=repeat,
+                            on_case=lambda name: progress.advance(note=name))
+    finally:
+        progress.close()
+    print_bench(results)
     if sweep:
         from simscale.sweep.bench import bench_sweep, format_bench_sweep
 

@@ -15,6 +15,7 @@ Formulas (Kleinrock, Queueing Systems Vol. 1, 1975, §3.2 and §3.5; Little, 196
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,15 +102,25 @@ def _check(name: str, expected: float, samples: list[float]) -> Check:
     return Check(name, expected, mean, mean - half, mean + half)
 
 
-def run_checks(replications: int = 10, seed: int = 1) -> list[Check]:
-    """All validation checks; replication r of every spec uses seed + r."""
+def run_checks(replications: int = 10, seed: int = 1,
+               on_run: Callable[[str], None] | None = None) -> list[Check]:
+    """All validation checks; replication r of every spec uses seed + r. on_run(label) is
+    called after each of the 2 × replications runs (progress)."""
+
+    def measured(spec: Spec, label: str) -> Replication:
+        rep = measure(spec)
+        if on_run is not None:
+            on_run(label)
+        return rep
+
     mm8 = load_spec(VALIDATION_DIR / "mm8.toml")
     mm1 = load_spec(VALIDATION_DIR / "mm1.toml")
     checks: list[Check] = []
 
     lam8, c = mm8.workload.arrivals.rate_rps, mm8.instances.slots
     mu8 = 1.0 / mm8.workload.service.mean()
-    reps8 = [measure(mm8.model_copy(update={"seed": seed + r})) for r in range(replications)]
+    reps8 = [measured(mm8.model_copy(update={"seed": seed + r}), f"M/M/8 seed {seed + r}")
+             for r in range(replications)]
     wq = mmc_mean_wait(c, lam8, mu8)
     checks.append(_check(f"M/M/{c} mean wait in queue Wq (Erlang C), s", wq,
                          [r.mean_wait_s for r in reps8]))
@@ -121,7 +132,8 @@ def run_checks(replications: int = 10, seed: int = 1) -> list[Check]:
                          [r.time_avg_in_system for r in reps8]))
 
     lam1, mu1 = mm1.workload.arrivals.rate_rps, 1.0 / mm1.workload.service.mean()
-    reps1 = [measure(mm1.model_copy(update={"seed": seed + r})) for r in range(replications)]
+    reps1 = [measured(mm1.model_copy(update={"seed": seed + r}), f"M/M/1 seed {seed + r}")
+             for r in range(replications)]
     w1 = 1.0 / (mu1 - lam1)
     checks.append(_check("M/M/1 mean response time W = 1/(mu - lambda), s", w1,
                          [r.mean_response_s for r in reps1]))

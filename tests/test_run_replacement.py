@@ -76,7 +76,7 @@ def test_a_stopped_run_replaces_the_old_one_marked_incomplete(tmp_run):
 def _spawn(out: Path, prelude: str = "") -> subprocess.Popen:
     """`simscale run` of the new run into out, in a subprocess (prelude: Python run first)."""
     code = f"{prelude}\nfrom simscale.cli import main\nmain()"
-    args = ["run", str(QUICKSTART), "--out", str(out), "--quiet", *NEW_RUN]
+    args = ["run", str(QUICKSTART), "--out", str(out), "--force", "--quiet", *NEW_RUN]
     return subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

@@ -96,46 +96,34 @@ def sweep_command(
 
 
 class SweepProgress:
-    """A rich progress bar over runs, with failures and ETA (on stderr)."""
+    """Progress over a sweep's runs (simscale.report.WorkProgress: a bar on a terminal, a line
+    per finished run elsewhere, ETA from the runs finished so far); failures counted."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.failed = 0
         self._progress = None
-        self._task = None
 
     def start(self, to_run: int, skipped: int) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from simscale.report import WorkProgress
 
         if skipped:
-            Console(stderr=True).print(f"resume: {skipped} finished runs skipped")
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("runs"), TextColumn("{task.fields[failed]}"), TimeElapsedColumn(),
-            TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True),
-        )
-        self._progress.start()
-        self._task = self._progress.add_task(self.name, total=to_run, failed="")
+            typer.echo(f"resume: {skipped} finished runs skipped", err=True)
+        self._progress = WorkProgress(self.name, to_run, "runs")
 
     def advance(self, record: dict) -> None:
         if self._progress is None:
             return
         if record["status"] != "ok":
             self.failed += 1
-        failed = f"[red]{self.failed} failed" if self.failed else ""
-        self._progress.update(self._task, advance=1, failed=failed)
+        note = f"{record['variant']}/{record['replication']:03d} {record['status']}"
+        if self.failed:
+            note += f" · {self.failed} failed"
+        self._progress.advance(note=note)
 
     def stop(self) -> None:
         if self._progress is not None:
-            self._progress.stop()
+            self._progress.close()
             self._progress = None
 
 
@@ -167,6 +155,8 @@ def compare_command(
                    "FOLDER/<metric>_vs_<param>.png)")] = None,
     claims: Annotated[Path | None, typer.Option("--claims", help="judge the claims of this "
                       "file (TOML) instead of those the sweep carries")] = None,
+    slo: Annotated[list[str] | None, typer.Option("--slo", help="METRIC<=VALUE drawn as a "
+                   "line on the plot (repeatable)")] = None,
 ) -> None:
     """Means with confidence intervals, paired differences against a baseline, ranking, Pareto;
     and the verdict on each claim the sweep carries (or --claims gives)."""
@@ -187,6 +177,9 @@ def compare_command(
         for label, target in (("--markdown", markdown), ("--csv", csv), ("--png", png)):
             if target is not None:
                 check_file_target(target, f"{label} ")
+        from simscale.sweep.plan import parse_slo
+
+        slos = [parse_slo(text) for text in slo or []]
         data = read_summary(folder)
         claim_set = read_claims(claims) if claims is not None else claims_of_folder(folder)
         goal = None if maximize is None else ("max" if maximize else "min")
@@ -208,7 +201,7 @@ def compare_command(
             x_param = x or (data.parameters[0] if data.parameters else "")
             base = folder if folder.is_dir() else folder.parent
             path = png or base / f"{plot}_vs_{x_param}.png"
-            typer.echo(f"plot: {plot_metric(data, plot, x_param, path, confidence)}")
+            typer.echo(f"plot: {plot_metric(data, plot, x_param, path, confidence, slos)}")
     except InputError as exc:
         _fail(exc)
 
@@ -245,6 +238,7 @@ def plan_command(
 ) -> None:
     """Capacity planning: the cheapest setting that meets an SLO with confidence; stress."""
     from simscale.outputs import check_file_target, write_json
+    from simscale.report import WorkProgress
     from simscale.sweep.plan import parse_slo, parse_vary, plan
     from simscale.sweep.report import fmt
 
@@ -254,7 +248,7 @@ def plan_command(
         checks = ", ".join(f"{s.metric} {fmt(m)} (bound {fmt(b)}) {'ok' if h else 'FAIL'}"
                            for s, m, b, h in point.checks)
         extra = f" — {point.problem}" if point.problem else ""
-        typer.echo(f"  {vary_path}={fmt(point.value)}: {checks}{extra}", err=True)
+        progress.advance(note=f"{vary_path}={fmt(point.value)}: {checks}{extra}")
 
     try:
         if out is not None:
@@ -262,6 +256,12 @@ def plan_command(
         slos = [parse_slo(s) for s in slo]
         parsed = parse_vary(vary) if vary is not None else None
         vary_path = parsed.path if parsed else "workload.arrivals.rate_rps"
+        if parsed is None and not stress:
+            raise InputError("--vary PATH=LOW:HIGH is needed to plan (the field to search, "
+                             "e.g. --vary instances.count=1:20); or --stress to find the "
+                             "highest arrival rate")
+        progress = WorkProgress("plan", expected_points(parsed, method, points, tolerance,
+                                                        stress), "points", tty=False)
         result = plan(spec, slos, parsed, minimize=minimize, stress=stress,
                       replications=replications, confidence=confidence, overrides=set_ or [],
                       seed=seed, method=method, points=points, tolerance=tolerance,
@@ -276,11 +276,27 @@ def plan_command(
         raise typer.Exit(1)
 
 
+def expected_points(vary, method: str, points: int, tolerance: float | None,
+                    stress: bool) -> int:
+    """How many points a plan evaluates at most (0: not known in advance, as a stress
+    search that first brackets from the spec's value)."""
+    import math
+
+    if vary is None:
+        return 0
+    if method == "grid" and not stress:
+        return points
+    span = abs(vary.high - vary.low)
+    tol = tolerance if tolerance is not None else (1.0 if vary.integer else span / 100)
+    steps = math.ceil(math.log2(span / max(tol, 1e-12))) if span > tol else 0
+    return 2 + max(0, steps)
+
+
 def print_plan(result) -> None:
     """The evaluated points as a table, then the answer."""
-    from rich.console import Console
     from rich.table import Table
 
+    from simscale.report import make_console
     from simscale.sweep.report import fmt
 
     table = Table(title=f"plan: {result.path} ({result.replications} replications, "
@@ -301,7 +317,7 @@ def print_plan(result) -> None:
         row.append("yes" if p.feasible else f"no{' (' + p.problem + ')' if p.problem else ''}")
         style = "bold green" if result.best is not None and p.value == result.best.value else None
         table.add_row(*row, style=style)
-    console = Console()
+    console = make_console()
     console.print(table)
     for note in result.notes:
         console.print(f"note: {note}")

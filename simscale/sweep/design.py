@@ -48,11 +48,11 @@ def variants(sweep: SweepSpec) -> list[Variant]:
     leaves = _short_names(sweep.parameters)
     out: list[Variant] = []
     seen: set[str] = set()
-    width = max(3, len(str(len(rows) - 1)))
     for i, row in enumerate(rows):
         values = {p.path: value for p, (value, _) in zip(sweep.parameters, row, strict=True)}
-        if sampled:
-            name = f"s{i:0{width}d}"
+        if sampled:  # named by their parameters, rounded to 3 digits (a clash gets ~i)
+            name = ",".join(f"{leaf}={_rounded(value, label)}" for leaf, (value, label)
+                            in zip(leaves, row, strict=True))
         elif len(row) == 1:
             name = row[0][1]
         else:
@@ -120,6 +120,10 @@ def _label(value: Any, p: Parameter, i: int) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return f"{p.keys[-1]}{i}"
+
+
+def _rounded(value: Any, label: str) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else label
 
 
 def _short_names(parameters: list[Parameter]) -> list[str]:

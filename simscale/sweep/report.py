@@ -90,10 +90,11 @@ def pareto_text(cmp: Comparison) -> str:
 def print_comparison(cmp: Comparison, wilcoxon: bool = False, console=None) -> None:
     """The comparison as rich tables on the terminal."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    from simscale.report import make_console
+
+    console = console or make_console()
     for metric in cmp.metrics:
         header, rows = metric_rows(cmp, metric, wilcoxon)
         table = Table(title=metric_title(cmp, metric), title_justify="left",
@@ -110,7 +111,8 @@ def print_comparison(cmp: Comparison, wilcoxon: bool = False, console=None) -> N
     header, rows = ranking_rows(cmp)
     table = Table(title="ranking", title_justify="left", box=box.SIMPLE_HEAD)
     for i, name in enumerate(header):
-        table.add_column(name, justify="right" if i == 0 else "left", overflow="fold")
+        table.add_column(name, justify="right" if i == 0 else "left", overflow="fold",
+                         no_wrap=i in (0, 2))
     for row in rows:
         table.add_row(*row)
     console.print(table)
@@ -165,18 +167,19 @@ def claims_counts(results) -> str:
 def print_claims(results, confidence: float, console=None, title: str = CLAIMS_TITLE) -> None:
     """Judged claims as a rich table, then their notes."""
     from rich import box
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = console or Console()
+    from simscale.report import make_console
+
+    console = console or make_console()
     header, rows = claims_rows(results, confidence)
     table = Table(title=f"{title} (the {confidence:.0%} CI of the mean over complete runs: "
                         "inside the claim, holds; outside, fails; across an edge, "
                         "inconclusive)", title_justify="left", box=box.SIMPLE_HEAD)
     for i, name in enumerate(header):
         table.add_column(escape(name), justify="right" if i in (2, 3) else "left",
-                         overflow="fold")
+                         overflow="fold", no_wrap=i in (2, 3, 4))
     for row in rows:
         table.add_row(*map(escape, row[:-1]),
                       f"[{VERDICT_STYLES.get(row[-1], 'dim')}]{escape(row[-1])}[/]")
@@ -245,12 +248,28 @@ def comparison_csv(cmp: Comparison, wilcoxon: bool = False) -> str:
     return buf.getvalue()
 
 
+LOG_SPAN = 30.0  # an axis whose positive data spans this ratio or more is drawn in log scale
+
+
+def _sort_key(key: tuple) -> tuple:
+    """Numbers by value, then text: legends read 2, 4, 10 and not 10, 2, 4."""
+    return tuple((0, float(v), "") if isinstance(v, int | float) and not isinstance(v, bool)
+                 else (1, 0.0, str(v)) for v in key)
+
+
+def _spans_decades(values) -> bool:
+    finite = [v for v in values if isinstance(v, int | float) and math.isfinite(v)]
+    return bool(finite) and min(finite) > 0 and max(finite) / min(finite) >= LOG_SPAN
+
+
 def plot_metric(data: SummaryData, metric: str, x_param: str, path: str | Path,
-                confidence: float = 0.95) -> Path:
+                confidence: float = 0.95, slos=()) -> Path:
     """PNG of a metric's mean against a swept parameter, with its t confidence band.
 
-    One line per combination of the other swept parameters. A numeric parameter gets a
-    line with a shaded band; any other gets points with error bars. Needs matplotlib.
+    One line per combination of the other swept parameters, in sorted legend order. A
+    numeric parameter gets a line with a shaded band; any other gets points with error bars.
+    An axis whose data spans LOG_SPAN or more (all positive) is logarithmic; each SLO on the
+    metric (simscale.sweep.plan.Slo) is a dashed horizontal line. Needs matplotlib.
     """
     try:
         import matplotlib
@@ -279,13 +298,16 @@ def plot_metric(data: SummaryData, metric: str, x_param: str, path: str | Path,
     categories = list(dict.fromkeys(cols[PARAM_PREFIX + x_param]))
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    for key, by_x in groups.items():
+    drawn: list[float] = []
+    for key in sorted(groups, key=_sort_key):
+        by_x = groups[key]
         label = ", ".join(f"{p}={v}" for p, v in zip(others, key, strict=True)) or metric
         xs = sorted(by_x) if numeric_x else [c for c in categories if c in by_x]
         ivs = [t_interval(np.array(by_x[x], float), confidence) for x in xs]
         mean = np.array([iv.mean for iv in ivs])
         low = np.array([iv.low if math.isfinite(iv.low) else iv.mean for iv in ivs])
         high = np.array([iv.high if math.isfinite(iv.high) else iv.mean for iv in ivs])
+        drawn += [*low.tolist(), *high.tolist()]
         if numeric_x:
             line, = ax.plot(xs, mean, marker="o", label=label)
             ax.fill_between(xs, low, high, alpha=0.2, color=line.get_color())
@@ -293,13 +315,22 @@ def plot_metric(data: SummaryData, metric: str, x_param: str, path: str | Path,
             pos = [categories.index(x) for x in xs]
             ax.errorbar(pos, mean, yerr=[mean - low, high - mean], fmt="o", capsize=4,
                         label=label)
+    for slo in slos:
+        if slo.metric == metric:
+            ax.axhline(slo.threshold, color="#d62728", linestyle="--", linewidth=1.2,
+                       label=f"SLO {slo}")
+            drawn.append(slo.threshold)
+    if _spans_decades(drawn):
+        ax.set_yscale("log")
+    if numeric_x and _spans_decades(xs_all):
+        ax.set_xscale("log")
     if not numeric_x:
         ax.set_xticks(range(len(categories)), [str(c) for c in categories], rotation=20)
-    ax.set_xlabel(x_param)
-    ax.set_ylabel(metric)
+    ax.set_xlabel(x_param + (" (log)" if ax.get_xscale() == "log" else ""))
+    ax.set_ylabel(metric + (" (log)" if ax.get_yscale() == "log" else ""))
     ax.set_title(f"{metric} against {x_param} (mean, {confidence:.0%} CI)")
     ax.grid(True, alpha=0.3)
-    if len(groups) > 1:
+    if len(groups) > 1 or any(s.metric == metric for s in slos):
         ax.legend(fontsize="small")
     fig.tight_layout()
     path = Path(path)

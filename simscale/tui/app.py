@@ -61,9 +61,12 @@ class SimscaleApp(App):
     # ------------------------------------------------------------ navigation
 
     def start_run(self, spec, speed: float | None) -> LiveScreen:
-        """Run a validated spec live; outputs go to runs/<name>/ as with `simscale run`."""
-        screen = LiveScreen(spec, self.runs_dir / spec.name, self.dashboard, speed=speed,
-                            pause_at_s=self.pause_at_s)
+        """Run a validated spec live into a new run directory, runs/<name>/<time>-<hash>/,
+        as `simscale run` does; `latest` points at it once it ends."""
+        from simscale.rundirs import run_dir_for
+
+        screen = LiveScreen(spec, run_dir_for(spec, self.runs_dir), self.dashboard, speed=speed,
+                            pause_at_s=self.pause_at_s, mark_latest=True)
         self.push_screen(screen)
         return screen
 

@@ -27,6 +27,12 @@ def register(app: typer.Typer) -> None:
             help="folder of run directories; a run goes to RUNS/<name>/")] = Path("runs"),
         speed: Annotated[str, typer.Option(
             help="initial speed: simulated seconds per second (e.g. 10) or 'max'")] = "10",
+        web: Annotated[bool, typer.Option(
+            "--web", help="serve the same app in a web browser (textual-serve)")] = False,
+        host: Annotated[str, typer.Option(
+            help="with --web: the address to listen on (loopback by default)")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(
+            help="with --web: the port to listen on", min=1, max=65535)] = 8000,
     ) -> None:
         """Pick, edit, run and watch an experiment live; replay or compare finished runs."""
         try:
@@ -35,11 +41,33 @@ def register(app: typer.Typer) -> None:
             for line in exc.problems:
                 typer.echo(f"error: {line}", err=True)
             raise typer.Exit(2) from None
+        if web:
+            args = [str(spec)] if spec is not None else []
+            for path in run or []:
+                args += ["--run", str(path)]
+            if dashboard is not None:
+                args += ["--dashboard", str(dashboard)]
+            args += ["--experiments", str(experiments), "--runs", str(runs), "--speed", speed]
+            serve(args, host, port)
+            return
 
         from simscale.tui.app import SimscaleApp
 
         SimscaleApp(spec_path=spec, runs=loaded, experiments_dir=experiments, runs_dir=runs,
                     dashboard=config, speed=speed_value).run()
+
+
+def serve(tui_args: list[str], host: str, port: int) -> None:
+    """Serve `simscale tui TUI_ARGS` in the browser: each page that connects gets its own
+    app process (textual-serve). Listens on host:port until interrupted."""
+    import shlex
+    import sys
+
+    from textual_serve.server import Server
+
+    command = shlex.join([sys.executable, "-m", "simscale", "tui", *tui_args])
+    typer.echo(f"simscale tui in the browser: http://{host}:{port}/ (Ctrl+C stops it)")
+    Server(command, host=host, port=port, title="simscale").serve()
 
 
 def prepare(dashboard: Path | None, run_dirs: list[Path], speed: str,

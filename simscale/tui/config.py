@@ -42,7 +42,7 @@ class _Section(BaseModel):
 
 
 class ChartWidget(_Section):
-    """A sparkline of one metric over the current window, with the latest values in its title."""
+    """A line chart of a metric over the current window, with the latest values in its title."""
 
     kind: Literal["chart"]
     title: str
@@ -50,7 +50,8 @@ class ChartWidget(_Section):
     plot: str | None = Field(None, description="the column drawn (default: first present)")
     unit: str = Field("", description="unit shown after the values")
     scale: float = Field(1.0, gt=0, description="multiplier for shown values (1000: s → ms)")
-    height: int = Field(2, ge=1, le=12, description="rows of the sparkline")
+    height: int = Field(3, ge=1, le=20, description="rows of the chart (5 or more: a time "
+                        "axis too)")
     column: Column = "left"
 
 

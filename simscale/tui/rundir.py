@@ -17,6 +17,7 @@ from pathlib import Path
 
 from simscale import staging
 from simscale.errors import InputError
+from simscale.rundirs import LATEST, resolve_run_dir
 
 OUTPUTS = ("requests.parquet", "metrics.parquet", "events.parquet", "summary.json")
 
@@ -60,15 +61,27 @@ def is_run_dir(path: Path) -> bool:
 
 
 def find_runs(root: str | Path) -> list[Path]:
-    """Run directories under root (one level, or root itself), newest first."""
+    """Run directories under root, newest first: root itself, its folders, and their folders
+    (runs/<name>/<time>-<hash>/); `latest` pointers are not listed twice."""
     root = Path(root)
     if not root.is_dir():
         return []
-    staging.recover_all(root)
-    found = [p for p in root.iterdir() if not staging.is_staging_name(p.name) and is_run_dir(p)]
-    if is_run_dir(root):
-        found.append(root)
-    return sorted(found, key=lambda p: (-_mtime(p), p.name))
+    found = [root] if is_run_dir(root) else []
+    for folder in [root, *_children(root)]:
+        found += [p for p in _children(folder) if is_run_dir(p)]
+    unique = list(dict.fromkeys(found))
+    return sorted(unique, key=lambda p: (-_mtime(p), str(p)))
+
+
+def _children(folder: Path) -> list[Path]:
+    """Sub-folders of folder that may hold runs (no staging folders, no `latest` links)."""
+    staging.recover_all(folder)
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    return [p for p in entries if p.is_dir() and not p.is_symlink() and p.name != LATEST
+            and not staging.is_staging_name(p.name)]
 
 
 def _mtime(path: Path) -> float:
@@ -82,7 +95,7 @@ def load_run(path: str | Path) -> RunData:
     """Read a run directory. InputError when it is not one at all; otherwise problems list."""
     import pyarrow.parquet as pq
 
-    path = Path(path)
+    path = resolve_run_dir(Path(path))
     staging.recover(path)
     if not path.exists():
         raise InputError(f"{path}: no such directory")

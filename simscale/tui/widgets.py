@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.events import Click
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import DataTable, RichLog, Sparkline, Static
+from textual.widgets import DataTable, RichLog, Static
 
 from simscale.alerts import CRITICAL, WARNING
 from simscale.monitoring import _number, aggregation
@@ -108,48 +108,147 @@ class DashboardWidget(Vertical):
         raise NotImplementedError
 
 
+# One colour per series, the same in the plot (RGB) and in the title (hex).
+SERIES_RGB = ((86, 182, 194), (229, 112, 196), (229, 192, 123))
+SERIES_COLORS = tuple("#{:02x}{:02x}{:02x}".format(*rgb) for rgb in SERIES_RGB)
+MAX_SERIES = 3
+MULTI_SERIES_HEIGHT = 4  # lower charts draw only their `plot` metric
+
+
+def _plot_widget():
+    """A PlotextPlot whose lines are cropped, never wrapped, when a resize is still pending
+    (a wrapped line would push the axis labels out of place)."""
+    from textual_plotext import PlotextPlot
+
+    class Plot(PlotextPlot):
+        def render(self):
+            text = super().render()
+            text.rstrip()
+            text.no_wrap = True
+            text.overflow = "crop"
+            return text
+
+    return Plot()
+
+
 class MetricChart(DashboardWidget):
-    """A sparkline of one metric over the window; the title shows every metric at the cursor."""
+    """A line chart (textual-plotext) of a metric over the window, with its scale.
+
+    The y axis is labelled with the lowest and highest value drawn, in the chart's unit; the
+    x axis (time, s) with the window's first and last time when the chart is tall enough
+    (else the status line gives the window). Up to three metrics are drawn, each in the colour
+    of its name in the title; more (instances by state) draw the `plot` metric only. The
+    scale is the data's own range (no zero is added), or the range a caller shares across
+    runs (y_range). A flat series is drawn as a line in the middle, labelled with its value.
+    """
 
     def __init__(self, config: ChartWidget, **kwargs) -> None:
         super().__init__(config, classes="chart", **kwargs)
         self.columns: list[str] = []
+        self.drawn: list[str] = []
+        self.y_labels: tuple[str, ...] = ()
+        self.x_labels: tuple[str, ...] = ()
+        self.points = 0  # points drawn of the first series
 
     def compose(self) -> ComposeResult:
-        spark = Sparkline([], summary_function=max)
-        spark.styles.height = self.config.height
-        yield spark
+        plot = _plot_widget()
+        plot.styles.height = self.config.height
+        yield plot
 
-    def update_view(self, view: View) -> None:
+    def update_view(self, view: View, y_range: tuple[float, float] | None = None) -> None:
+        from textual_plotext import PlotextPlot
+
         cfg: ChartWidget = self.config
         columns = resolve(cfg.metrics, view.columns)
         self.columns = columns
-        spark = self.query_one(Sparkline)
+        plot = self.query_one(PlotextPlot)
         if not columns:
             self.border_title = f"{cfg.title} · no data"
             self.set_class(True, "-empty")
-            spark.data = []
-            spark.display = False
+            plot.display = False
             return
         self.set_class(False, "-empty")
-        spark.display = True
-        row = view.row or {}
+        plot.display = True
+        main = cfg.plot if cfg.plot in columns else columns[0]
+        several = len(columns) <= MAX_SERIES and cfg.height >= MULTI_SERIES_HEIGHT
+        drawn = columns if several else [main]
+        self.drawn = drawn
+        self.border_title = self.title_text(view.row or {}, columns, drawn)
+        times = [row.get("t_s") for row in view.window_rows]
+        series = {c: [_scaled(v, cfg.scale) for v in view.series(c)] for c in drawn}
+        self.draw(plot, times, series, y_range)
+        plot.tooltip = f"{', '.join(drawn)} over {view.window}"
+
+    def title_text(self, row: dict, columns: list[str], drawn: list[str]) -> Text:
+        """The title, then every metric's value at the cursor (drawn ones in their colour)."""
+        cfg: ChartWidget = self.config
         unit = f" {cfg.unit}" if cfg.unit else ""
+        text = Text(f"{cfg.title}  ")
         if len(columns) == 1:
-            values = f"{fmt(row.get(columns[0]), cfg.scale)}{unit}"
+            text.append(f"{fmt(row.get(columns[0]), cfg.scale)}{unit}", style="bold")
+            return text
+        pairs = list(zip(short_labels(columns), columns, strict=True))
+        if len(pairs) > MAX_SERIES:  # many series (instances by state): the non-zero ones
+            pairs = [(label, c) for label, c in pairs if row.get(c) or c in drawn] or pairs[:1]
+        for i, (label, column) in enumerate(pairs):
+            if i:
+                text.append(" · ")
+            color = SERIES_COLORS[drawn.index(column)] if column in drawn else ""
+            text.append(label, style=color)
+            text.append(f" {fmt(row.get(column), cfg.scale)}")
+        text.append(unit)
+        return text
+
+    def draw(self, plot, times: list, series: dict[str, list], y_range) -> None:
+        """Plot each series against time with labelled min/max on the y axis."""
+        cfg: ChartWidget = self.config
+        plt = plot.plt
+        plt.clear_data()
+        plt.frame(False)
+        values = [v for ys in series.values() for v in ys if v is not None]
+        first = next(iter(series.values()), [])
+        self.points = sum(1 for t, v in zip(times, first, strict=True)
+                          if t is not None and v is not None)
+        if not values:
+            self.y_labels = self.x_labels = ()
+            plt.xfrequency(0)
+            plt.yfrequency(0)
+            plot.refresh()
+            return
+        low, high = y_range if y_range is not None else (min(values), max(values))
+        low, high = min(low, min(values)), max(high, max(values))
+        for i, ys in enumerate(series.values()):
+            points = [(t, v) for t, v in zip(times, ys, strict=True)
+                      if t is not None and v is not None]
+            if points:
+                xs, vs = zip(*points, strict=True)
+                plt.plot(list(xs), list(vs), marker="hd", color=SERIES_RGB[i])
+        unit = cfg.unit
+        if high > low:
+            plt.ylim(low, high)
+            ticks = [low, high]
+        else:  # a flat series: a line along the bottom row, labelled with its value
+            plt.ylim(low, low + (abs(low) or 1.0))
+            ticks = [low]
+        self.y_labels = tuple(f"{fmt(v)}{unit}" for v in ticks)
+        plt.yticks(ticks, list(self.y_labels))
+        known = [t for t in times if t is not None]
+        if cfg.height >= 5 and known:
+            first, last = min(known), max(known)
+            self.x_labels = (f"{first:,.0f}s", f"{last:,.0f}s")
+            plt.xticks([first, last] if last > first else [first], list(self.x_labels))
+            plt.xlim(first, last if last > first else first + 1)
         else:
-            pairs = list(zip(short_labels(columns), columns, strict=True))
-            if len(pairs) > 3:  # many series (instances by state): the non-zero ones
-                pairs = [(label, c) for label, c in pairs if row.get(c)] or pairs[:1]
-            values = " · ".join(f"{label} {fmt(row.get(c), cfg.scale)}"
-                                for label, c in pairs) + unit
-        self.border_title = f"{cfg.title}  {values}"
-        plot = cfg.plot if cfg.plot in columns else columns[0]
-        data = [(_number(v) or 0.0) * cfg.scale for v in view.series(plot)]
-        if len(data) > 1 and min(data) == max(data) > 0:
-            data.insert(0, 0.0)  # a flat series draws as a solid band, not an empty line
-        spark.data = data
-        spark.tooltip = f"{plot} over {view.window}"
+            self.x_labels = ()
+            plt.xfrequency(0)
+            if known:
+                plt.xlim(min(known), max(known) if max(known) > min(known) else min(known) + 1)
+        plot.refresh()
+
+
+def _scaled(value, scale: float) -> float | None:
+    number = _number(value)
+    return None if number is None else number * scale
 
 
 class StatsTable(DashboardWidget):
@@ -347,6 +446,33 @@ class EventLog(DashboardWidget):
         text.append(f"{subject!s:<12.12} ")
         text.append(str(reason), style=style)
         return text
+
+
+class SummaryPanel(Static):
+    """A finished run's totals, grouped (traffic, latency, errors, …), one line per group.
+
+    Hidden until the run has a summary; `u` shows or hides it."""
+
+    def show_summary(self, summary: dict | None, title: str = "Run summary") -> None:
+        from simscale.summary_groups import compact
+
+        self.summary = summary
+        if not summary:
+            self.display = False
+            return
+        text = Text(no_wrap=False)
+        for i, (group, pairs) in enumerate(compact(summary)):
+            if i:
+                text.append("\n")
+            text.append(f"{group}: ", style="bold")
+            for j, (key, value) in enumerate(pairs):
+                if j:
+                    text.append(" · ", style="dim")
+                text.append(f"{key} ", style="dim")
+                text.append(value)
+        self.border_title = title
+        self.update(text)
+        self.display = True
 
 
 WIDGETS = {

@@ -61,7 +61,9 @@ def test_latin_hypercube_puts_one_sample_in_each_stratum():
         {"path": "instances.count", "low": 1, "high": 10, "integer": True},
     ])
     vs = variants(s)
-    assert [v.name for v in vs] == [f"s{i:03d}" for i in range(n)]
+    assert [v.name for v in vs] == [  # named by their parameters, 3 significant digits
+        f"rate_rps={v.params['workload.arrivals.rate_rps']:.3g},"
+        f"count={v.params['instances.count']}" for v in vs]
     rates = np.array([v.params["workload.arrivals.rate_rps"] for v in vs])
     strata = np.floor((rates - 100.0) / 100.0 * n).astype(int)
     assert sorted(strata.tolist()) == list(range(n))

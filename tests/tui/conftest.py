@@ -160,3 +160,11 @@ async def start_live(pilot, app):
     await pilot.press("ctrl+r")
     await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
     return app.screen
+
+
+def only_run(folder: Path) -> Path:
+    """The one run directory under folder (runs/<name>/<time>-<hash>/), `latest` aside."""
+    found = [p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()
+             and not p.name.startswith(".")]
+    assert len(found) == 1, found
+    return found[0]

@@ -20,7 +20,7 @@ from simscale.tui.screens import (
     RunsScreen,
 )
 from simscale.tui.widgets import AlertsPanel, EventLog, InstancesTable, MetricChart
-from tests.tui.conftest import screen_text, start_live, wait_for, write_run
+from tests.tui.conftest import only_run, screen_text, start_live, wait_for, write_run
 
 
 def make_app(experiments, tmp_path, **kwargs) -> SimscaleApp:
@@ -72,10 +72,12 @@ async def test_pick_edit_start_watch_pause_finish(experiments, tmp_path):
         text = screen_text(app)
         assert "■ finished" in text and "Requests" in text and "Latency" in text
 
-        summary = json.loads((tmp_path / "runs" / "quick" / "summary.json").read_text())
+        run_dir = tmp_path / "runs" / "quick" / "latest"
+        assert run_dir.resolve() == only_run(tmp_path / "runs" / "quick").resolve()
+        summary = json.loads((run_dir / "summary.json").read_text())
         assert summary["complete"] is True and summary["name"] == "quick"
         for name in ("requests", "metrics", "events"):
-            assert (tmp_path / "runs" / "quick" / f"{name}.parquet").exists()
+            assert (run_dir / f"{name}.parquet").exists()
 
         await pilot.press("left", "left")  # scrub the finished run
         assert live.state.view().index == len(live.state.rows) - 3
@@ -135,7 +137,7 @@ async def test_open_a_finished_run_and_scrub(experiments, tmp_path):
         assert replay.state.following
         await pilot.press("w")
         assert replay.state.window == "1m"
-        assert replay.query_one(MetricChart).query_one("Sparkline").data.__len__() == 6
+        assert replay.query_one(MetricChart).points == 6
 
 
 @pytest.mark.asyncio
@@ -155,9 +157,9 @@ async def test_compare_two_runs(experiments, tmp_path):
         compare: CompareScreen = app.screen
         table = compare.query_one("#summary-table", DataTable)
         labels = [str(c.label) for c in table.columns.values()]
-        assert sorted(labels[1:]) == ["a", "b"]
+        assert sorted(labels[1:3]) == ["a", "b"] and labels[3] == "Δ vs first"
         row = [str(cell) for cell in table.get_row("latency_p95_s")]
-        assert sorted(row[1:]) == ["0.2", "0.3"]
+        assert sorted(row[1:3]) == ["0.2", "0.3"] and row[3] in ("+0.1 (+50%)", "−0.1 (−33%)")
         text = screen_text(app)
         assert "compare" in text and "latency_p95_s" in text
         assert len(compare.query(MetricChart)) == 2 * 6
@@ -276,7 +278,8 @@ async def test_a_policy_failure_is_shown(experiments, tmp_path, monkeypatch):
         assert live.done.state == FAILED
         assert "'explode' raised" in live.done.error
         await wait_for(pilot, lambda: "run failed" in screen_text(app))
-        summary = json.loads((tmp_path / "runs" / "explode" / "summary.json").read_text())
+        run_dir = only_run(tmp_path / "runs" / "explode")
+        summary = json.loads((run_dir / "summary.json").read_text())
         assert summary["complete"] is False
 
 
@@ -365,5 +368,6 @@ async def test_quitting_mid_run_stops_the_simulation(experiments, tmp_path):
         time.sleep(0.05)
         deadline -= 1
     assert live.state == "stopped"
-    summary = json.loads((tmp_path / "runs" / "quick" / "summary.json").read_text())
+    run_dir = only_run(tmp_path / "runs" / "quick")
+    summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["complete"] is False

@@ -42,7 +42,7 @@ column = "right"
     assert config.title == "mine" and config.window == "5m"
     assert [w.kind for w in config.in_column("left")] == ["alerts"]
     right = config.in_column("right")
-    assert isinstance(right[0], ChartWidget) and right[0].height == 2
+    assert isinstance(right[0], ChartWidget) and right[0].height == 3
 
 
 @pytest.mark.parametrize(("body", "message"), [

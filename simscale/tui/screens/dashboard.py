@@ -38,6 +38,7 @@ from simscale.tui.rundir import RunData
 from simscale.tui.state import DashboardState, View, replay_state
 from simscale.tui.widgets import (
     DashboardWidget,
+    SummaryPanel,
     Timeline,
     build_widget,
     cursor_fraction,
@@ -52,7 +53,8 @@ STATE_MARKS = {RUNNING: ("▶", "bold green"), PAUSED: ("‖", "bold yellow"),
 class DashboardScreen(Screen):
     """Status line, timeline slider, two columns of configured widgets, key footer."""
 
-    BINDINGS = timeline_bindings(end_action="follow", end_label="Latest")
+    BINDINGS = [*timeline_bindings(end_action="follow", end_label="Latest"),
+                Binding("u", "toggle_summary", "Summary")]
 
     REDRAW_S = 0.25  # live data is redrawn at most 4 times a second; keys redraw at once
 
@@ -68,6 +70,9 @@ class DashboardScreen(Screen):
         yield Static("", id="status")
         yield Timeline(id="timeline")
         yield Static("", id="problems")
+        panel = SummaryPanel("", id="run-summary")
+        panel.display = False
+        yield panel
         with Horizontal(id="columns"):
             for column in ("left", "right"):
                 widgets = self.config.in_column(column)
@@ -151,6 +156,11 @@ class DashboardScreen(Screen):
     def action_back(self) -> None:
         self.dismiss()
 
+    def action_toggle_summary(self) -> None:
+        panel = self.query_one(SummaryPanel)
+        if getattr(panel, "summary", None):
+            panel.display = not panel.display
+
     def on_timeline_seek(self, message: Timeline.Seek) -> None:
         self.state.seek_fraction(message.fraction)
         self.refresh_view()
@@ -177,7 +187,8 @@ class LiveScreen(DashboardScreen):
             self.done = done
 
     def __init__(self, spec, out_dir: Path | None, config: DashboardConfig, *,
-                 speed: float | None = 10.0, pause_at_s: float | None = None, **kwargs) -> None:
+                 speed: float | None = 10.0, pause_at_s: float | None = None,
+                 mark_latest: bool = False, **kwargs) -> None:
         rules = rules_from_spec(getattr(spec, "alerts", None))
         super().__init__(config, spec.name, rules, **kwargs)
         self.spec = spec
@@ -188,6 +199,7 @@ class LiveScreen(DashboardScreen):
         self.end_s = float(spec.duration_s)
         self.wall_s = 0.0
         self.done: LiveDone | None = None
+        self.mark_latest = mark_latest
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -218,6 +230,10 @@ class LiveScreen(DashboardScreen):
         done = message.done
         self.done = done
         self.run_state = done.state
+        if self.mark_latest and done.out_dir is not None:
+            from simscale.rundirs import mark_latest
+
+            mark_latest(done.out_dir)
         if done.state == FAILED:
             self.problems = [f"run failed: {done.error}"]
             self.notify(f"run failed: {done.error}", severity="error", timeout=8)
@@ -226,7 +242,13 @@ class LiveScreen(DashboardScreen):
         else:
             self.notify(f"run finished; outputs in {done.out_dir}/", timeout=4)
         self.show_problems()
+        self.query_one(SummaryPanel).show_summary(done.summary, self.summary_title(done))
         self.refresh_view()
+
+    @staticmethod
+    def summary_title(done: LiveDone) -> str:
+        where = f" · {done.out_dir}/" if done.out_dir is not None else ""
+        return f"Run summary ({done.state}){where}"
 
     @property
     def running(self) -> bool:
@@ -305,6 +327,11 @@ class ReplayScreen(DashboardScreen):
         self.data = data
         self.problems = [f"⚠ {p}" for p in data.problems]
         self.state = replay_state(data, config.window)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one(SummaryPanel).show_summary(self.data.summary,
+                                                  f"Run summary · {self.data.path.name}/")
 
     def status_text(self, view: View) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")

@@ -121,6 +121,7 @@ class PickerScreen(Screen):
         self.paths = paths
         option_list = self.query_one("#experiments", OptionList)
         option_list.clear_options()
+        widest = 0
         for i, path in enumerate(paths):
             label = names.get(path)
             prompt = Text(label) if label else Text(f"{path.stem} (file)", style="yellow")
@@ -129,6 +130,9 @@ class PickerScreen(Screen):
                 if rel.parent != Path("."):
                     prompt.append(f"  {rel.parent}", style="dim")
             option_list.add_option(Option(prompt, id=str(i)))
+            widest = max(widest, prompt.cell_len)
+        self.list_width = widest
+        self.fit_list()
         note = self.query_one("#skipped", Static)
         if scanning:
             note.update(Text("scanning experiments…", style="dim"))
@@ -149,6 +153,18 @@ class PickerScreen(Screen):
             option_list.highlighted = start
         if self.current_path is None or self.current_path.resolve() != resolved[start]:
             self.select(paths[start])
+
+    LIST_MIN, LIST_MAX_FRACTION = 24, 0.45
+
+    def fit_list(self) -> None:
+        """Size the experiment list to its longest entry, within 24 columns and 45% of the
+        screen, so names are not wrapped on a wide screen."""
+        need = getattr(self, "list_width", 0) + 6  # padding, border, scrollbar, margin
+        most = max(self.LIST_MIN, int(self.size.width * self.LIST_MAX_FRACTION))
+        self.query_one("#catalog").styles.width = max(self.LIST_MIN, min(need, most))
+
+    def on_resize(self) -> None:
+        self.fit_list()
 
     def _relative(self, path: Path) -> Path:
         try:
@@ -241,7 +257,8 @@ class PickerScreen(Screen):
             box.set_class(True, "-error")
             start.disabled = True
         elif exp is not None and exp.valid:
-            text = Text(f"✓ valid · outputs to {self.runs_dir / exp.name}/", style="green")
+            where = self.runs_dir / exp.name / f"<time>-{exp.spec.sha256()[:8]}"
+            text = Text(f"✓ valid · outputs to {where}/", style="green")
             if self.overrides:
                 text.append("\n" + " ".join(f"--set {o}" for o in self.overrides), style="dim")
             box.update(text)

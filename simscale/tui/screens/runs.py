@@ -13,6 +13,7 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, SelectionL
 from textual.widgets.option_list import Option
 
 from simscale.errors import InputError
+from simscale.rundirs import LATEST, resolve_run_dir
 from simscale.tui.rundir import find_runs, load_run
 
 OPEN, COMPARE = "open", "compare"
@@ -55,9 +56,16 @@ class RunsScreen(Screen):
             self.say(f"no run directories under {self.runs_dir}/ — type a path", "yellow")
 
     def _label(self, path: Path) -> Text:
-        text = Text(path.name)
-        if path.parent != self.runs_dir:
-            text.append(f"  {path.parent}", style="dim")
+        """`name/<time>-<hash>` under the runs folder (any other path in full); the newest
+        run of an experiment is marked latest."""
+        try:
+            shown = str(path.relative_to(self.runs_dir))
+        except ValueError:
+            shown = str(path)
+        text = Text(shown)
+        latest = path.parent / LATEST
+        if latest.exists() and resolve_run_dir(latest).resolve() == path.resolve():
+            text.append("  latest", style="green")
         return text
 
     def say(self, message: str, style: str = "red") -> None:
