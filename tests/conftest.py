@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -39,3 +40,34 @@ def run_tables(spec: Spec, out: Path) -> tuple[RunResult, dict]:
 @pytest.fixture
 def tmp_run(tmp_path):
     return tmp_path / "run"
+
+
+# ---------------------------------------------------------------- CI: a skip is a failure
+
+
+def in_ci() -> bool:
+    """Whether the suite runs in CI (`CI=true`, as .ci/run and most CI services set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+CI_SKIP_MESSAGE = ("skipped in CI: {reason}. CI installs every validator and optional extra "
+                   "the suite uses, so a skip there means one is missing")
+
+
+def _fail_skip_in_ci(report) -> None:
+    if report.skipped and in_ci() and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = CI_SKIP_MESSAGE.format(reason=reason)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_skip_in_ci(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_skip_in_ci(outcome.get_result())
