@@ -2,7 +2,7 @@
 of its effect read) and every arrival ends in exactly one status. The effects themselves are
 checked beside their topics: tests/model/test_{autoscaling,cache,resilience,workload}_
 experiments.py, tests/sweep/test_experiments.py; the quickstart, the export examples and the
-Phase 3 systems here."""
+Phase 3 systems here (and every export example's export in tests/export/test_targets.py)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,24 @@ def test_the_affinity_example_spreads_sessions_evenly_over_the_hash_ring(shipped
     instances = run.table("requests")["instance_id"].to_numpy()
     shares = np.bincount(instances, minlength=3) / len(instances)
     assert len(shares) == 3 and np.all(np.abs(shares - 1 / 3) < 0.1), shares
+
+
+def test_the_cache_example_exports_two_lfu_shards_of_64_mib_behind_least_connections():
+    """The header of experiments/export/cache_lfu.toml, as the redis, compose and nginx
+    exports write it (its run has no cache reads: the example is for the export)."""
+    from simscale.export.plan import plan_from_spec
+    from simscale.export.targets import export_plan
+    from simscale.export.yamlio import load_yaml_documents
+    from simscale.spec import load_spec
+    from tests.shipped import EXPERIMENTS
+
+    plan = plan_from_spec(load_spec(EXPERIMENTS / "export" / "cache_lfu.toml"))
+    redis = export_plan(plan, "redis").files["redis.conf"].splitlines()
+    assert "maxmemory 67108864" in redis and "maxmemory-policy allkeys-lfu" in redis
+    compose = export_plan(plan, "compose").files
+    services = load_yaml_documents(compose["docker-compose.yml"], "compose")[0]["services"]
+    assert sorted(n for n in services if n.startswith("redis")) == ["redis-1", "redis-2"]
+    assert "least_conn;" in compose["nginx.conf"]
 
 
 PHASE3 = {"before": ("phase3/before.toml", 800, 1), "after": ("phase3/after.toml", 5000, 2)}
