@@ -5,8 +5,8 @@ HORIZONS holds the overrides a spec runs with in the suite: the shortest horizon
 the effect its header comment promises still shows (the whole run where that is cheap). Some
 move a scheduled event earlier so the horizon can shrink (a shard that joins at 60 s rather
 than 300 s); a clock-driven spec starts its day later (`start_hour`) rather than at midnight.
-A spec without an entry runs SHORT_S simulated seconds: its effect is checked elsewhere
-(tests/test_validation.py runs experiments/validation/ itself) or it has none to check.
+A spec without an entry runs SHORT_S simulated seconds and has its effect checked elsewhere
+(tests/test_validation.py runs experiments/validation/ itself).
 Runs are keyed by the spec they resolve to, so two ways of writing the same spec share one.
 
 A test declares the runs it uses with `@pytest.mark.shipped((rel, *overrides), ...)`: when
