@@ -159,7 +159,7 @@ def expected_rows(req: dict, bounds: np.ndarray) -> list[dict]:
     return rows
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
+@settings(max_examples=30, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
 @given(data=small_specs())

@@ -47,7 +47,7 @@ def test_random_is_uniform_and_serially_independent(n):
     """Shares: chi-square over the n candidates; pairs of consecutive picks: chi-square over
     the n² cells (a rotating or sticky chooser fails the second)."""
     balancer, candidates = RandomChoice(None, np.random.default_rng(21)), views(*[0] * n)
-    picks = np.array([balancer.choose(REQ, candidates, 0.0)[0] for _ in range(30_000)])
+    picks = np.array([balancer.choose(REQ, candidates, 0.0)[0] for _ in range(20_000)])
     assert picks.min() == 0 and picks.max() == n - 1
     assert stats.chisquare(np.bincount(picks, minlength=n)).pvalue > 1e-3
     pairs = np.bincount(picks[:-1] * n + picks[1:], minlength=n * n)
