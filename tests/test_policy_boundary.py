@@ -39,5 +39,6 @@ def test_every_policy_module_imports_without_the_simulator():
 def test_the_block_itself_works():
     """The subprocess trick must really make the simulator unimportable."""
     script = "import sys\nsys.modules['simpy'] = None\nimport simpy\n"
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
     assert proc.returncode != 0 and "ModuleNotFoundError" in proc.stderr

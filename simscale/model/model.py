@@ -24,6 +24,7 @@ from math import nextafter
 
 import numpy as np
 import simpy
+from simpy.core import URGENT
 
 from policies import registry
 from policies.views import BOOTING, DRAINING, FAILED, READY, TERMINATED, RequestInfo
@@ -112,8 +113,7 @@ class Model:
         self._win_marks: dict[int, tuple[float, float, float]] = {}
         self.busy_slot_s = 0.0
         self.slot_s = 0.0
-        ev = self.env.timeout(self.interval_s)
-        ev.callbacks.append(self._on_metrics)
+        self._arm_metrics()
 
         from simscale.model.components import attach_all
 
@@ -434,10 +434,19 @@ class Model:
 
     # ------------------------------------------------------------ metrics
 
+    def _arm_metrics(self) -> None:
+        """The next metrics tick, one interval on. It is URGENT, so it fires before anything
+        else due at the same instant: a row covers [t_s, t_s + interval_s), and a request
+        that ends (or arrives) exactly on a boundary counts in the next row."""
+        ev = simpy.Event(self.env)
+        ev._ok = True
+        ev._value = None
+        ev.callbacks.append(self._on_metrics)
+        self.env.schedule(ev, URGENT, self.interval_s)
+
     def _on_metrics(self, _ev) -> None:
         self._emit_metrics(self.env._now)
-        ev = self.env.timeout(self.interval_s)
-        ev.callbacks.append(self._on_metrics)
+        self._arm_metrics()
 
     def _emit_metrics(self, now: float) -> None:
         span = now - self._win_start

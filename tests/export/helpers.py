@@ -12,7 +12,7 @@ from simscale.export.plan import plan_from_spec
 from simscale.export.targets import export_plan, write_export
 from simscale.export.validate import FAILED, SKIPPED, validate_files
 from simscale.spec import spec_from_dict
-from tests.conftest import ROOT
+from tests.conftest import ROOT, in_ci
 
 EXAMPLES = ROOT / "experiments" / "export"
 
@@ -55,6 +55,9 @@ def export_and_validate(spec, target: str, out: Path, **plan_options):
     results = validate_files(target, out, list(exported.files))
     failed = [str(r) for r in results if r.status == FAILED]
     assert not failed, "\n".join(failed)
+    missing = [str(r) for r in results if r.status == SKIPPED and "not installed" in r.detail]
+    if missing and in_ci():
+        pytest.fail("a validator is missing in CI:\n" + "\n".join(missing))
     return exported, results
 
 

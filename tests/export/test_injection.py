@@ -3,6 +3,7 @@ quoted, never written raw."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -17,7 +18,8 @@ from simscale.export.checks import check_env
 from simscale.export.env import dotenv, parse_dotenv
 from simscale.export.fragment import fragment_toml
 from simscale.export.plan import plan_from_spec
-from simscale.export.targets import TARGETS
+from simscale.export.targets import TARGETS, export_plan
+from simscale.export.yamlio import load_yaml_documents
 from tests.export.helpers import export, make_spec
 
 BAD_NAMES = ["evil;x", "a{b", "two\nlines", "quote'd", 'dq"x', "$var", "a}b", "a#b", "tab\tx"]
@@ -62,15 +64,60 @@ def test_token_rejects_every_configuration_metacharacter(value):
         token(value, "some.field")
 
 
-def test_every_target_writes_only_safe_names():
-    plan = plan_from_spec(make_spec(), name="ok-name", image="registry.example.com/t/ai:1.2")
-    for target in TARGETS:
-        if target == "redis":
-            continue
-        from simscale.export.targets import export_plan
+SAFE_NAME, SAFE_IMAGE = "ok-name", "registry.example.com/t/ai:1.2"
+# a cache, so the redis and compose targets write their redis.conf too
+CACHED = {"cache": {"shards": 2, "capacity_items": "none", "capacity_bytes": 2**20}}
+INJECTIONS = BAD_NAMES + ["x\nEVIL=1", "x;\n}\nserver evil {", "x\n  - evil: 1"]
 
-        for text in export_plan(plan, target).files.values():
-            assert "ok-name" in text or target == "env"
+
+def safe_plan():
+    return plan_from_spec(make_spec(**CACHED), name=SAFE_NAME, image=SAFE_IMAGE)
+
+
+def substituted(obj, old: str, new: str):
+    """`obj` (parsed YAML) with `old` replaced by `new` in every string, keys included."""
+    if isinstance(obj, str):
+        return obj.replace(old, new)
+    if isinstance(obj, dict):
+        return {substituted(k, old, new): substituted(v, old, new) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [substituted(v, old, new) for v in obj]
+    return obj
+
+
+def test_every_target_writes_the_checked_name_and_image():
+    for target in TARGETS:
+        for fname, text in export_plan(safe_plan(), target).files.items():
+            assert SAFE_NAME in text, (target, fname)
+            if fname in ("deployment.yaml", "docker-compose.yml"):
+                assert SAFE_IMAGE in text, (target, fname)
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+@pytest.mark.parametrize("field", ["name", "image"])
+def test_an_unsafe_value_is_refused_or_neutralised_in_every_written_file(target, field):
+    """Each target on its own, behind plan_from_spec's checks: a plan whose name or image
+    would inject is refused naming the field, or the value is harmless in every file it
+    writes. A YAML file reads back as the safe export's documents with the value in place of
+    the safe one (a quoted scalar, no new keys or documents); any other file must not
+    contain it at all."""
+    plan = safe_plan()
+    safe_value = getattr(plan, field)
+    safe_files = export_plan(plan, target).files
+    for bad in INJECTIONS:
+        try:
+            files = export_plan(dataclasses.replace(plan, **{field: bad}), target).files
+        except InputError as err:
+            assert err.problems[0].startswith(f"{field}: {bad!r}"), err.problems
+            continue
+        assert files.keys() == safe_files.keys()
+        for fname, text in files.items():
+            if fname.endswith((".yaml", ".yml")):
+                want = substituted(load_yaml_documents(safe_files[fname], fname), safe_value,
+                                   bad)
+                assert load_yaml_documents(text, fname) == want, (target, fname, bad)
+            else:
+                assert bad not in text, (target, fname, bad)
 
 
 def test_yaml_quotes_strings_that_would_read_back_as_something_else():

@@ -1,5 +1,6 @@
-"""The [autoscaling] section at the edge: bad input exits 2 naming the field; every
-experiment in experiments/autoscaling runs at a short horizon; a raising policy stops the run."""
+"""The [autoscaling] section at the edge: bad input exits 2 naming the field; the service's
+defaults; a raising policy stops the run. (The experiments' effects:
+test_autoscaling_experiments.py.)"""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from simscale.runner import run
 from simscale.spec import load_spec
 from tests.conftest import ROOT, small_spec
 
-EXPERIMENTS = sorted((ROOT / "experiments" / "autoscaling").glob("*.toml"))
 SPIKE = str(ROOT / "experiments" / "autoscaling" / "spike_flash_crowd.toml")
 
 
@@ -69,16 +69,6 @@ def test_a_bad_field_in_the_file_names_the_file_and_field(tmp_path):
     res = CliRunner().invoke(app, ["run", str(bad), "--out", str(tmp_path / "x")])
     assert res.exit_code == 2
     assert f"{bad}: autoscaling.params: max_replicas (1) must be >= min_replicas (2)" in res.output
-
-
-@pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
-def test_every_autoscaling_experiment_runs_short(path):
-    spec = load_spec(path, ["duration_s=120"])
-    assert spec.autoscaling.enabled
-    s = run(spec, None).summary
-    assert s["complete"], s.get("failure")
-    assert s["arrivals"] == s["ok"] + s["error"] + s["timeout"] + s["rejected"] > 0
-    assert s["instance_hours"] > 0 and s["cost_usd"] > 0
 
 
 def test_the_service_defaults_are_the_threshold_policy_from_2_to_10():

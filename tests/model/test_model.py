@@ -175,18 +175,46 @@ def test_processor_sharing_end_times(cores, jobs, ends):
     assert [ended[rid] for rid in range(100, 100 + len(jobs))] == pytest.approx(ends)
 
 
-def test_processor_sharing_m_m_1_ps_mean_response():
-    """M/M/1-PS has the same mean response time as FCFS: 1/(mu - lambda) (Kleinrock 1976)."""
-    means = []
-    for seed in range(4):
-        spec = small_spec(
-            duration_s=4000.0, seed=seed,
-            workload={"arrivals": {"kind": "poisson", "rate_rps": 0.5},
-                      "service": {"kind": "exponential", "mean_s": 1.0}},
-            instances={"count": 1, "slots": 1000, "cores": 1}, timeouts={"request_s": "none"},
-        )
-        means.append(run(spec, None).summary["latency_mean_s"])
-    assert np.mean(means) == pytest.approx(2.0, rel=0.12)
+# Two kinds of request with fixed CPU work on one core, at rho = 1 rps × 0.6 s = 0.6.
+TWO_SIZES = {"short": {"weight": 0.8, "service": {"kind": "deterministic", "value_s": 0.25}},
+             "long": {"weight": 0.2, "service": {"kind": "deterministic", "value_s": 2.0}}}
+RHO = 0.6
+
+
+def response_by_size(tmp_path, slots: int) -> dict[str, float]:
+    """Mean response time of each kind after a 500 s warm-up, one core, `slots` slots."""
+    spec = small_spec(
+        duration_s=20_000.0, seed=1,
+        workload={"arrivals": {"kind": "poisson", "rate_rps": 1.0}, "mix": TWO_SIZES},
+        instances={"count": 1, "slots": slots, "cores": 1}, timeouts={"request_s": "none"},
+        metrics={"interval_s": 1000.0})
+    _, t = run_tables(spec, tmp_path / f"slots{slots}")
+    req = t["requests"]
+    kind = np.array(req["kind"].to_pylist())
+    latency = req["latency_s"].to_numpy()
+    steady = req["arrival_s"].to_numpy() > 500.0
+    return {k: float(latency[steady & (kind == k)].mean()) for k in TWO_SIZES}
+
+
+def test_processor_sharing_response_is_proportional_to_the_work(tmp_path):
+    """M/G/1-PS: a job of size x spends x / (1 − rho) in the system whatever the service
+    distribution (Kleinrock 1976, insensitivity), so the long jobs take 8× the short ones. A
+    FCFS queue gives every job the same wait, W + x with W = λE[S²]/(2(1 − rho)) (Pollaczek-
+    Khinchine): a shared core run as FCFS fails both checks, and the FCFS run below (one slot)
+    shows the contrast."""
+    ps = response_by_size(tmp_path, slots=1000)
+    assert ps["short"] == pytest.approx(0.25 / (1 - RHO), rel=0.06)
+    assert ps["long"] == pytest.approx(2.0 / (1 - RHO), rel=0.06)
+    assert ps["long"] / ps["short"] == pytest.approx(8.0, rel=0.06)
+
+
+def test_one_slot_serves_first_come_first_served(tmp_path):
+    fcfs = response_by_size(tmp_path, slots=1)
+    second_moment = 0.8 * 0.25**2 + 0.2 * 2.0**2
+    wait = 1.0 * second_moment / (2 * (1 - RHO))  # 1.0625 s
+    assert fcfs["short"] == pytest.approx(wait + 0.25, rel=0.06)
+    assert fcfs["long"] == pytest.approx(wait + 2.0, rel=0.06)
+    assert fcfs["long"] - fcfs["short"] == pytest.approx(1.75, rel=0.06)
 
 
 def test_metrics_rows_cover_the_run(tmp_run):

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow.compute as pc
+import pytest
 
-from simscale.spec import load_spec
-from tests.conftest import ROOT, run_tables
-
-DRILL = ROOT / "experiments" / "resilience" / "failover_drill.toml"
+DRILL = "resilience/failover_drill.toml"  # the suite runs it to 200 s
+RETRIES = "resilience.retry.max_attempts=2"
 
 
-def drill(out, *overrides):
-    spec = load_spec(DRILL, ["duration_s=200", *overrides])
-    result, tables = run_tables(spec, out)
-    return spec, result, tables
+def drill(shipped, *overrides):
+    run = shipped(DRILL, *overrides)
+    return run.spec, run.result, {name: run.table(name) for name in ("requests", "metrics",
+                                                                      "events")}
 
 
 def first_event(events: list[dict], kind: str, subject: str, prefix: str,
@@ -36,8 +35,9 @@ def assert_conserved(result, requests) -> None:
     assert sum(summary[s] for s in ("ok", "error", "timeout", "rejected")) == len(statuses)
 
 
-def test_failover_drill_finds_the_crash_within_the_health_check_thresholds(tmp_run):
-    spec, result, t = drill(tmp_run)
+@pytest.mark.shipped((DRILL,))
+def test_failover_drill_finds_the_crash_within_the_health_check_thresholds(shipped):
+    spec, result, t = drill(shipped)
     hc = spec.resilience.health_check
     fault = spec.resilience.faults[0]
     events = t["events"].to_pylist()
@@ -80,9 +80,10 @@ def test_failover_drill_finds_the_crash_within_the_health_check_thresholds(tmp_r
     assert result.summary["health_marked_unhealthy"] == 1
 
 
-def test_retries_hide_the_crash_from_clients(tmp_path):
-    _, plain, _ = drill(tmp_path / "plain")
-    spec, result, t = drill(tmp_path / "retry", "resilience.retry.max_attempts=2")
+@pytest.mark.shipped((DRILL,), (DRILL, RETRIES))
+def test_retries_hide_the_crash_from_clients(shipped):
+    _, plain, _ = drill(shipped)
+    spec, result, t = drill(shipped, RETRIES)
     requests = t["requests"]
     assert_conserved(result, requests)
     assert plain.summary["error"] > 100

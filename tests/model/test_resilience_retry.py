@@ -4,27 +4,24 @@ budget stops a retry storm."""
 from __future__ import annotations
 
 import pyarrow.compute as pc
+import pytest
 
-from simscale.runner import run
-from simscale.spec import load_spec
-from tests.conftest import ROOT, run_tables, small_spec
+from tests.conftest import run_tables, small_spec
 
-EXPERIMENTS = ROOT / "experiments" / "resilience"
-
-
-def storm(name: str, duration_s: float = 120.0) -> tuple[dict, list[dict]]:
-    spec = load_spec(EXPERIMENTS / f"retry_storm_{name}.toml", [f"duration_s={duration_s}"])
-    result = run(spec, None)
-    return result.summary, result.metric_rows
+STORMS = {name: f"resilience/retry_storm_{name}.toml" for name in ("no_budget", "budget")}
 
 
-def test_a_retry_budget_limits_retries_in_the_storm():
-    wild, wild_rows = storm("no_budget")
-    capped, capped_rows = storm("budget")
+@pytest.mark.shipped(*[(rel,) for rel in STORMS.values()])
+def test_a_retry_budget_limits_retries_in_the_storm(shipped):
+    """The suite runs both storms to 120 s (the spike is at 60-90 s)."""
+    wild_run, capped_run = (shipped(rel) for rel in STORMS.values())
+    wild, wild_rows = wild_run.summary, wild_run.rows
+    capped, capped_rows = capped_run.summary, capped_run.rows
     assert wild["arrivals"] == capped["arrivals"]
-    spec = load_spec(EXPERIMENTS / "retry_storm_budget.toml").resilience.retry
+    spec = capped_run.spec.resilience.retry
     # the budget: retries ≤ ratio × requests + reserve, over the whole run
     bound = spec.budget_ratio * capped["arrivals"] + spec.min_retries_per_s * 120.0
+    assert capped_run.spec.duration_s == 120.0
     assert capped["retries"] <= bound
     assert capped["retries_denied_budget"] > 0 and wild["retries_denied_budget"] == 0
     assert wild["retries"] > 20 * capped["retries"]
@@ -38,10 +35,10 @@ def test_a_retry_budget_limits_retries_in_the_storm():
     assert capped["ok"] > 1.3 * wild["ok"]
 
 
-def test_the_budget_is_an_event_when_it_starts_and_stops_denying(tmp_run):
-    spec = load_spec(EXPERIMENTS / "retry_storm_budget.toml", ["duration_s=120"])
-    _, t = run_tables(spec, tmp_run)
-    budget = [(e["t_s"], e["reason"]) for e in t["events"].to_pylist()
+@pytest.mark.shipped((STORMS["budget"],))
+def test_the_budget_is_an_event_when_it_starts_and_stops_denying(shipped):
+    events = shipped(STORMS["budget"]).table("events")
+    budget = [(e["t_s"], e["reason"]) for e in events.to_pylist()
               if e["kind"] == "retry" and e["subject"] == "budget"]
     assert budget[0][1] == "RetryDenied:Budget" and 60.0 <= budget[0][0] < 65.0
     assert budget[-1][1] == "RetryBudget:Restored" and 90.0 <= budget[-1][0] <= 100.0

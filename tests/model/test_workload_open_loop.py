@@ -50,8 +50,9 @@ OPEN_LOOP = [
     ({"kind": "sinusoid", "mean_rps": 50.0, "amplitude_rps": 40.0, "period_s": 400.0},
      50.0 * 400),
     ({"kind": "hourly", "rates_rps": [50.0] * 24}, 50.0 * 400),
+    # π = (0.8, 0.2): mean 36 rps; the tolerance comes from the MMPP count variance
     ({"kind": "mmpp2", "rate1_rps": 20.0, "rate2_rps": 100.0, "switch12_per_s": 0.05,
-      "switch21_per_s": 0.05}, 60.0 * 400),
+      "switch21_per_s": 0.2}, 36.0 * 400),
     ({"kind": "renewal", "rate_rps": 50.0, "cv": 0.5}, 50.0 * 400),
 ]
 
@@ -60,8 +61,42 @@ OPEN_LOOP = [
 def test_every_open_loop_kind_offers_its_expected_count(arrivals, expected):
     times = all_times(workload(arrivals), 400.0)
     assert np.all(np.diff(times) >= 0) and times[0] >= 0 and times[-1] < 400.0
-    sd = 4 * np.sqrt(expected) if arrivals["kind"] != "mmpp2" else 0.25 * expected
+    if arrivals["kind"] == "mmpp2":
+        sd = 4 * np.sqrt(workload(arrivals).arrivals.process().count_variance(400.0))
+    else:
+        sd = 4 * np.sqrt(expected)
     assert abs(len(times) - expected) < sd
+
+
+def test_mmpp2_spends_the_analytic_share_of_time_in_each_state():
+    """Unequal switching rates, so the two states cannot be confused: state 1 (20 rps) is
+    left at 0.02/s, state 2 (200 rps) at 0.2/s, so π2 = 0.02/0.22 = 1/11 and the mean is
+    36.4 rps (swapped rates would give 184). One-second counts fall in two clusters, at the
+    two rates; the share of seconds in the high one is π2 within four standard errors
+    (sd ≈ √(2π1π2/(qT)) for an alternating Markov environment), and the index of dispersion
+    of 10-second counts is the MMPP's (Fischer and Meier-Hellstern 1993), 400 against 1 for
+    Poisson."""
+    arrivals = {"kind": "mmpp2", "rate1_rps": 20.0, "rate2_rps": 200.0,
+                "switch12_per_s": 0.02, "switch21_per_s": 0.2}
+    process = workload(arrivals).arrivals.process()
+    horizon_s = 100_000.0
+    times = all_times(workload(arrivals), horizon_s, seed=2)
+    mean_rps = 20.0 * 10 / 11 + 200.0 / 11
+    assert abs(len(times) - mean_rps * horizon_s) < 4 * np.sqrt(
+        process.count_variance(horizon_s))
+
+    per_second = np.bincount(times.astype(int), minlength=int(horizon_s))
+    high = per_second > 110
+    q, pi1, pi2 = 0.22, 10 / 11, 1 / 11
+    assert abs(high.mean() - pi2) < 4 * np.sqrt(2 * pi1 * pi2 / (q * horizon_s))
+    assert np.median(per_second[~high]) == pytest.approx(20.0, rel=0.05)
+    assert np.median(per_second[high]) == pytest.approx(200.0, rel=0.05)
+
+    per_10s = np.bincount((times // 10).astype(int), minlength=int(horizon_s / 10))
+    dispersion = per_10s.var(ddof=1) / per_10s.mean()
+    assert dispersion == pytest.approx(process.count_variance(10.0) / (mean_rps * 10.0),
+                                       rel=0.1)
+    assert dispersion > 300
 
 
 def test_stairs_rate_per_step():

@@ -17,7 +17,6 @@ from simscale.traces import read_trace
 from tests.conftest import ROOT, small_spec
 
 TRACES = ROOT / "data" / "traces"
-EXPERIMENTS = ROOT / "experiments" / "traces"
 REPLAYS = [("azure_conv.toml", "azure_llm_2023_conv.csv"),
            ("azure_code.toml", "azure_llm_2023_code.csv"),
            ("mooncake_conversation.toml", "mooncake_fast25_conversation_trace.jsonl")]
@@ -32,13 +31,15 @@ def requests_of(out):
     return {name: table[name].to_numpy(zero_copy_only=False) for name in table.column_names}
 
 
+@pytest.mark.shipped(*[(f"traces/{spec}",) for spec, _ in REPLAYS])
 @pytest.mark.parametrize("spec, trace", REPLAYS, ids=[s for s, _ in REPLAYS])
-def test_replay_at_speed_1_reproduces_the_trace_exactly(tmp_path, spec, trace):
+def test_replay_at_speed_1_reproduces_the_trace_exactly(shipped, spec, trace):
     """Same arrival times (bit for bit), so the same count in every second, and the same
-    token sizes, read back from requests.parquet of a `simscale run`."""
-    res = cli("run", EXPERIMENTS / spec, "--out", tmp_path / "out", "--quiet")
-    assert res.exit_code == 0, res.output
-    got = requests_of(tmp_path / "out")
+    token sizes, read back from requests.parquet of the replay (the whole spec, as
+    `simscale run` runs it)."""
+    run = shipped(f"traces/{spec}")
+    table = run.table("requests").sort_by("request_id")
+    got = {name: table[name].to_numpy(zero_copy_only=False) for name in table.column_names}
     want = read_trace(TRACES / trace)
     assert np.array_equal(got["arrival_s"], want.arrival_s)
     seconds = int(want.arrival_s[-1]) + 1
@@ -46,7 +47,7 @@ def test_replay_at_speed_1_reproduces_the_trace_exactly(tmp_path, spec, trace):
                           np.bincount(want.arrival_s.astype(int), minlength=seconds))
     assert np.array_equal(got["prompt_tokens"], want.prompt_tokens)
     assert np.array_equal(got["output_tokens"], want.output_tokens)
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    summary = run.summary
     assert summary["ok"] == summary["arrivals"] == len(want)  # ample capacity
     assert summary["trace_rows"] == len(want) and summary["trace_skipped_rows"] == 0
     assert summary["ttft_p50_s"] > 0 and summary["output_tokens_per_s"] > 0

@@ -76,5 +76,6 @@ def test_policy_packages_import_only_stdlib_and_numpy():
         "bad = [m for m in ('simpy', 'simscale', 'textual', 'pydantic') if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         timeout=60)
     assert out.stdout.strip() == ""

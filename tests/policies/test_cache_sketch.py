@@ -77,7 +77,7 @@ def test_indexes_do_not_depend_on_the_interpreter_hash_seed():
     for hash_seed in ("1", "2"):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              check=True, cwd=Path(__file__).resolve().parents[2],
-                             env={"PYTHONHASHSEED": hash_seed, "PATH": ""})
+                             env={"PYTHONHASHSEED": hash_seed, "PATH": ""}, timeout=60)
         assert out.stdout.strip() == str(here)
 
 

@@ -138,5 +138,5 @@ def test_importing_the_commands_loads_no_heavy_module():
             "print(sorted(m for m in ('numpy', 'pydantic', 'scipy', 'pyarrow', 'distributed', "
             "'matplotlib', 'simpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, check=True).stdout
+                         cwd=ROOT, check=True, timeout=60).stdout
     assert out.strip() == "[]"

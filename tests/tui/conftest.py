@@ -143,6 +143,22 @@ def screen_text(app) -> str:
     return "\n".join(strip.text.rstrip() for strip in app.screen._compositor.render_strips())
 
 
+def wait_until(predicate, what: str, timeout_s: float = 30.0, step_s: float = 0.01) -> None:
+    """Poll predicate() from a test thread until it is true; fail naming `what` after
+    timeout_s (a deadline, never a measurement: the test passes as soon as it holds)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(step_s)
+
+
+def join(thread, timeout_s: float = 30.0) -> None:
+    """Join a run's thread; fail (instead of hanging) when it does not end within timeout_s."""
+    thread.join(timeout_s)
+    assert not thread.is_alive(), f"{thread.name} still running after {timeout_s}s"
+
+
 async def wait_for(pilot, predicate, timeout_s: float = 30.0, step_s: float = 0.05) -> None:
     """Let the app run until predicate() is true; fail after timeout_s. Screens redraw at a
     bounded rate, so assertions on what is shown wait for it rather than for a fixed time."""

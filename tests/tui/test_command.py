@@ -77,5 +77,5 @@ def test_registering_does_not_import_textual():
     code = ("import sys, typer; from simscale.tui.command import register; "
             "register(typer.Typer()); print('textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+                         check=True, timeout=60)
     assert out.stdout.strip() == "False"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pyarrow.parquet as pq
 import pytest
@@ -21,7 +20,7 @@ from simscale.tui.live import (
     snapshot_instances,
     speed_label,
 )
-from tests.tui.conftest import write_spec
+from tests.tui.conftest import join, wait_until, write_spec
 
 
 def test_writes_the_same_outputs_as_simscale_run(tmp_path):
@@ -76,15 +75,13 @@ def test_pause_at_then_resume(tmp_path):
     live = LiveRun(spec, None, updates.append, speed=None, pause_at_s=30.0)
     thread = threading.Thread(target=live.run)
     thread.start()
-    deadline = time.monotonic() + 20
-    while live.state != PAUSED and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert live.state == PAUSED and live.paused
-    time.sleep(0.2)
+    wait_until(lambda: live.state == PAUSED, "the run to pause at t=30 s")
+    assert live.paused
+    threading.Event().wait(0.2)  # a few of the paused thread's 0.1 s waits go by
     assert live.sim_t_s == pytest.approx(30.0)  # no progress while paused
     assert any(u.state == PAUSED for u in updates)
     live.resume()
-    thread.join(20)
+    join(thread)
     assert live.state == FINISHED
 
 
@@ -94,22 +91,33 @@ def test_stop_while_paused_ends_incomplete(tmp_path):
     result = {}
     thread = threading.Thread(target=lambda: result.setdefault("done", live.run()))
     thread.start()
-    while live.state != PAUSED:
-        time.sleep(0.01)
+    wait_until(lambda: live.state == PAUSED, "the run to pause at t=20 s")
     live.stop()
-    thread.join(20)
+    join(thread)
     done = result["done"]
     assert done.state == STOPPED
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["complete"] is False and "stopped" in summary["failure"]
 
 
-def test_paced_run_follows_the_speed(tmp_path):
+@pytest.mark.parametrize("speed, wall_s", [(10.0, 0.2), (4.0, 0.5), (None, 0.0)])
+def test_paced_run_follows_the_speed(tmp_path, monkeypatch, speed, wall_s):
+    """On a fake clock that moves only while the run waits, 2 simulated seconds at speed
+    10 take 0.2 s of waiting and at speed 4 take 0.5 s; as fast as possible, none."""
     spec = load_spec(write_spec(tmp_path, "paced", duration=2))
-    start = time.monotonic()
-    LiveRun(spec, None, lambda u: None, speed=10.0, slice_s=0.5).run()
-    # 2 s of arrivals (the drain adds a little) at 10× take at least 0.2 s of wall time
-    assert time.monotonic() - start >= 0.18
+    clock = [0.0]
+    live = LiveRun(spec, None, lambda u: None, speed=speed, slice_s=0.5, yield_s=0.0,
+                   clock=lambda: clock[0])
+    waits = []
+
+    def wait(timeout_s: float) -> None:
+        waits.append(timeout_s)
+        clock[0] += timeout_s
+
+    monkeypatch.setattr(live, "_wait", wait)
+    assert live.run().state == FINISHED
+    assert clock[0] == pytest.approx(wall_s, abs=1e-9)
+    assert all(w <= live.min_interval_s for w in waits)  # it stays responsive meanwhile
 
 
 def test_a_raising_run_is_reported_not_raised(tmp_path):
