@@ -19,7 +19,7 @@ import dataclasses
 import re
 
 from simscale.errors import InputError
-from simscale.export.base import Losses
+from simscale.export.base import Losses, token
 from simscale.export.plan import Plan
 
 # The service's built-in auto-scaler is the threshold rule with these settings; the
@@ -130,7 +130,7 @@ def render(plan: Plan, losses: Losses) -> dict[str, str]:
     files = {}
     for n, server in enumerate(plan.server_names(), start=1):
         variables = dict(shared, INSTANCE_ID=server)
-        header = (f"Environment of {server} of {plan.name} (exported by simscale); start it "
-                  f"with --port {plan.port + n - 1}")
+        header = (f"Environment of {server} of {token(plan.name, 'name')} (exported by "
+                  f"simscale); start it with --port {plan.port + n - 1}")
         files[f"{server}.env"] = dotenv(variables, header)
     return files
