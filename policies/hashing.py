@@ -30,8 +30,7 @@ class HashRing:
         self._points: list[int] = []
         self._owners: list[Hashable] = []
         self._nodes: set[Hashable] = set()
-        for node in nodes:
-            self.add(node)
+        self.add_many(nodes)
 
     @property
     def nodes(self) -> frozenset:
@@ -42,11 +41,22 @@ class HashRing:
 
     def add(self, node: Hashable) -> None:
         """Place a node's virtual points; adding a present node is an error."""
-        if node in self._nodes:
-            raise ValueError(f"node {node!r} is already on the ring")
-        self._nodes.add(node)
+        self.add_many((node,))
+
+    def add_many(self, nodes: Iterable[Hashable]) -> None:
+        """Place several nodes' virtual points with one sort (the ring is the same as after
+        adding them one by one); a node already present, or given twice, is an error."""
+        new = list(nodes)
+        seen: set[Hashable] = set()
+        for node in new:
+            if node in self._nodes or node in seen:
+                raise ValueError(f"node {node!r} is already on the ring")
+            seen.add(node)
+        if not new:
+            return
+        self._nodes |= seen
         pairs = list(zip(self._points, self._owners, strict=True))
-        pairs += [(hash64(f"{node}#{i}"), node) for i in range(self.vnodes)]
+        pairs += [(hash64(f"{node}#{i}"), node) for node in new for i in range(self.vnodes)]
         pairs.sort(key=lambda p: (p[0], str(p[1])))
         self._points = [p for p, _ in pairs]
         self._owners = [o for _, o in pairs]
