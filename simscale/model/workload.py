@@ -50,6 +50,7 @@ import numpy as np
 
 from simscale import arrivals as gen
 from simscale.errors import InputError
+from simscale.limits import MAX_TOKENS
 from simscale.sections.workload import (
     KindSpec,
     StairsArrivals,
@@ -108,10 +109,12 @@ class ArrivalChunk:
 
 
 def sample_tokens(spec, rng: np.random.Generator, n: int) -> np.ndarray:
-    """`n` token counts (int64 >= 0) from a TokenCounts or a distribution (rounded)."""
+    """`n` token counts (int64, 0 to MAX_TOKENS) from a TokenCounts or a distribution
+    (rounded; a heavy tail is clipped at MAX_TOKENS)."""
     if isinstance(spec, TokenCounts):
-        return gen.token_counts(rng, n, spec.mean, spec.cv, spec.max)
-    return np.maximum(np.rint(spec.sample(rng, n)), 0).astype(np.int64)
+        counts = gen.token_counts(rng, n, spec.mean, spec.cv, spec.max)
+        return np.minimum(counts, MAX_TOKENS, out=counts)
+    return np.clip(np.rint(spec.sample(rng, n)), 0, MAX_TOKENS).astype(np.int64)
 
 
 class _KindCosts:
