@@ -284,11 +284,12 @@ def _toml_error_position(message: str, text: str) -> str:
 
 
 def validation_problems(exc: ValidationError, source: str,
-                        override_paths: list[list[str]]) -> list[str]:
-    """One line per pydantic error: 'source: field.path: message'."""
+                        override_paths: list[list[str]], data: Any = None) -> list[str]:
+    """One line per pydantic error: 'source: field.path: message' (`data`, the validated
+    input, tells a union's tag from a field of the same name)."""
     lines = []
     for error in exc.errors():
-        loc = _strip_union_tags([str(p) for p in error["loc"]])
+        loc = _strip_union_tags([str(p) for p in error["loc"]], data)
         msg = error_message(error)
         if not loc and error["type"] == "value_error":  # a cross-section check names its field
             head, sep, rest = msg.partition(": ")
@@ -309,11 +310,38 @@ def validation_problems(exc: ValidationError, source: str,
     return lines
 
 
-def _strip_union_tags(loc: list[str]) -> list[str]:
+def _strip_union_tags(loc: list[str], data: Any = None) -> list[str]:
     """Drop pydantic's union markers from an error location: the discriminator tag it inserts
-    after a tagged-union field (workload.arrivals.poisson.rate_rps) and validator wrappers."""
+    after a tagged-union field (workload.arrivals.poisson.rate_rps) and validator wrappers.
+
+    Walking `data` along the location keeps a key that is really there (cache.keys.users),
+    and drops at most one tag per table."""
     tags = _union_tags()
-    return [p for p in loc if p not in tags and not p.startswith(("function-", "tagged-union"))]
+    out: list[str] = []
+    node, tag_dropped = data, False
+    for part in loc:
+        if part.startswith(("function-", "tagged-union")):
+            continue
+        if part in tags and not tag_dropped and _is_tag_of(node, part):
+            tag_dropped = True
+            continue
+        if isinstance(node, dict) and part in node:
+            node, tag_dropped = node[part], False
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node, tag_dropped = node[int(part)], False
+        else:
+            node, tag_dropped = None, True
+        out.append(part)
+    return out
+
+
+def _is_tag_of(node: Any, tag: str) -> bool:
+    """Whether `tag` is the union tag of the table `node` (its kind, or the default of a
+    table without one); without the data, any tag name counts as one."""
+    if not isinstance(node, dict):
+        return node is None
+    kind = node.get("kind")
+    return kind == tag if kind is not None else tag not in node
 
 
 _TAGS: set[str] | None = None
@@ -375,7 +403,7 @@ def spec_from_dict(data: dict, source: str = "<spec>", override_paths=()) -> Spe
     try:  # JSON mode: TOML arrays may stand for tuples, and strict mode holds
         spec = Spec.model_validate_json(text, strict=True)
     except ValidationError as exc:
-        raise InputError(validation_problems(exc, source, list(override_paths))) from None
+        raise InputError(validation_problems(exc, source, list(override_paths), data)) from None
     _check_files(spec, source)
     problem = budget_problem(spec)
     if problem:
