@@ -13,6 +13,9 @@ import hashlib
 import math
 from bisect import bisect_right
 from collections.abc import Callable, Hashable, Iterable
+from itertools import chain
+
+import numpy as np
 
 
 def hash64(key: object) -> int:
@@ -55,11 +58,19 @@ class HashRing:
         if not new:
             return
         self._nodes |= seen
-        pairs = list(zip(self._points, self._owners, strict=True))
-        pairs += [(hash64(f"{node}#{i}"), node) for node in new for i in range(self.vnodes)]
-        pairs.sort(key=lambda p: (p[0], str(p[1])))
-        self._points = [p for p, _ in pairs]
-        self._owners = [o for _, o in pairs]
+        owners = self._owners + [node for node in new for _ in range(self.vnodes)]
+        points = np.fromiter(
+            chain(self._points, (hash64(f"{node}#{i}") for node in new
+                                 for i in range(self.vnodes))),
+            dtype=np.uint64, count=len(owners))
+        # order by point, ties by the owner's name (a stable sort keeps equal names in order)
+        name = {node: str(node) for node in self._nodes}
+        rank = {text: r for r, text in enumerate(sorted(set(name.values())))}
+        rank_of = {node: rank[text] for node, text in name.items()}
+        ranks = np.fromiter((rank_of[o] for o in owners), dtype=np.int64, count=len(owners))
+        order = np.lexsort((ranks, points))
+        self._points = points[order].tolist()
+        self._owners = [owners[i] for i in order.tolist()]
 
     def remove(self, node: Hashable) -> None:
         """Take a node's points off the ring."""
