@@ -71,8 +71,8 @@ MAX_METRICS_ROWS = _limit(
 
 MAX_RATE_RPS = _limit(
     "MAX_RATE_RPS", 1e6, "1/s",
-    "any rate (arrivals, retries, switches of a bursty process): a million a second is ten "
-    "times what the model simulates per second of wall time")
+    "any rate (arrivals, retries, switches of a bursty process): a million a second is five "
+    "to ten times what the model simulates per second of wall time")
 MAX_EVENTS_PER_RUN = _limit(
     "MAX_EVENTS_PER_RUN", 1e9, "events",
     "the whole-spec estimate (arrivals × attempts, plus control-loop work per instance): "
@@ -96,8 +96,8 @@ MAX_KINDS = _limit(
     "MAX_KINDS", 1000, "kinds", "request kinds in workload.mix (kinds are coded in int16)")
 MAX_TOKENS = _limit(
     "MAX_TOKENS", 10_000_000, "tokens",
-    "tokens of one request: five times the largest LLM context window, and far inside the "
-    "int32 columns of requests.parquet (larger drawn counts are clipped to it)")
+    "tokens of one request: the largest LLM context windows hold 1 to 10 million; far "
+    "inside the int32 columns of requests.parquet (larger drawn counts are clipped to it)")
 MAX_CV = _limit(
     "MAX_CV", 100, "",
     "coefficient of variation of a distribution or of arrivals: beyond it a sample is one "
@@ -166,20 +166,22 @@ MAX_SHARDS = _limit(
 MAX_VNODES = _limit(
     "MAX_VNODES", 1000, "points", "virtual nodes per shard or instance on a hash ring")
 MAX_RING_POINTS = _limit(
-    "MAX_RING_POINTS", 1_000_000, "points",
-    "shards (or instances) × vnodes on one ring: built in about 7 s")
+    "MAX_RING_POINTS", 500_000, "points",
+    "shards (or instances) × vnodes on one ring (a cache's, or consistent_hash's): built in "
+    "about a second")
 MAX_CACHE_ITEMS = _limit(
-    "MAX_CACHE_ITEMS", 100_000_000, "items",
+    "MAX_CACHE_ITEMS", 10_000_000, "items",
     "items all cache shards can hold together (capacity_items × shards; for wtinylfu also "
-    "its sketch, sized by expected_items or the capacity): a full cache takes ~150 bytes "
-    "an item")
+    "its sketch, sized by expected_items or the capacity): a full store takes 90 (lru) to "
+    "290 (wtinylfu) bytes an item besides its key")
 MAX_CACHE_BYTES = _limit(
     "MAX_CACHE_BYTES", 1 << 40, "bytes", "capacity_bytes of one shard: 1 TiB")
 MAX_ITEM_BYTES = _limit(
     "MAX_ITEM_BYTES", 1 << 30, "bytes", "size of one cached item")
 MAX_KEY_USERS = _limit(
     "MAX_KEY_USERS", 10_000_000, "users",
-    "cache.keys.users: the Zipf table holds 8 bytes a user (10^7: 255 MB, 1.5 s to build)")
+    "cache.keys.users: the Zipf table holds 8 bytes a user (a run with 10^7 users peaks at "
+    "255 MB)")
 MAX_SESSIONS_PER_USER = _limit(
     "MAX_SESSIONS_PER_USER", 10_000, "sessions", "cache.keys.sessions_per_user")
 MAX_PROMPTS = _limit(

@@ -291,10 +291,11 @@ def validation_problems(exc: ValidationError, source: str,
     for error in exc.errors():
         loc = _strip_union_tags([str(p) for p in error["loc"]], data)
         msg = error_message(error)
-        if not loc and error["type"] == "value_error":  # a cross-section check names its field
+        if error["type"] == "value_error":  # a check between fields names the one it is about
             head, sep, rest = msg.partition(": ")
-            if sep and head and " " not in head:
-                loc, msg = head.split("."), rest
+            if sep and re.fullmatch(r"[a-z_][a-z0-9_]*(\.[a-z0-9_]+)*", head) and head not in (
+                    "policy", "params") and not head.startswith("params."):
+                loc, msg = [*loc, *head.split(".")], rest
         where = source
         for path in override_paths:
             if loc[: len(path)] == path or path[: len(loc)] == loc:
@@ -407,7 +408,10 @@ def spec_from_dict(data: dict, source: str = "<spec>", override_paths=()) -> Spe
     _check_files(spec, source)
     problem = budget_problem(spec)
     if problem:
-        raise InputError(f"{source}: {problem}")
+        field, why = problem
+        where = next((f"--set {'.'.join(p)}" for p in override_paths
+                      if ".".join(p) == field), source)
+        raise InputError(f"{where}: {why}" if where != source else f"{where}: {field}: {why}")
     return spec
 
 

@@ -61,16 +61,12 @@ class AutoscalingSpec(PolicyRef):
         "(auto: the policy's own)")
 
     @model_validator(mode="after")
-    def _fleet_and_period(self) -> AutoscalingSpec:
-        """The policy's replica bounds and sync period, against the fleet's and loops' limits."""
-        config = self.config
+    def _fleet_bound(self) -> AutoscalingSpec:
+        """The policy's replica bounds within the model's fleet limit (the policy itself
+        bounds its sync period, 1 to 1800 s)."""
         for name in ("min_replicas", "max_replicas"):
-            value = getattr(config, name, None)
-            if value is not None and value > MAX_INSTANCES:
+            if getattr(self.config, name) > MAX_INSTANCES:
                 raise ValueError(f"params.{name}: at most {MAX_INSTANCES:,} instances")
-        period_s = getattr(config, "sync_period_s", None)
-        if period_s is not None and period_s < MIN_PERIOD_S:
-            raise ValueError(f"params.sync_period_s: at least {MIN_PERIOD_S:g} s")
         return self
 
     @model_validator(mode="after")

@@ -25,12 +25,16 @@ from typing import Any, NamedTuple
 from simscale.limits import MAX_EVENTS_PER_RUN
 from simscale.sections import workload as w
 
+LAP_EVENTS = 10  # a lap of a looped trace costs about as much as ten requests (measured)
+
 
 class Term(NamedTuple):
-    """One part of a run's work: what it is, the fields it comes from, how many events."""
+    """One part of a run's work: what it is, the field most to blame, the fields it comes
+    from (as a formula), how many events."""
 
     what: str
-    fields: str
+    field: str
+    formula: str
     events: float
 
 
@@ -46,20 +50,22 @@ def estimate(spec: Any) -> list[Term]:
     return sorted(terms, key=lambda t: -t.events)
 
 
-def budget_problem(spec: Any) -> str | None:
-    """Why the spec is too big to run (None when it fits MAX_EVENTS_PER_RUN)."""
+def budget_problem(spec: Any) -> tuple[str, str] | None:
+    """(the field most to blame, why the spec is too big to run), or None when its work fits
+    MAX_EVENTS_PER_RUN."""
     try:
         terms = estimate(spec)
-    except ValueError as exc:  # e.g. a looped trace window without a length
-        return str(exc)
+    except ValueError as exc:  # a looped trace window without a length
+        field, _, why = str(exc).partition(": ")
+        return field, why
     total = sum(t.events for t in terms)
     if total <= MAX_EVENTS_PER_RUN:
         return None
     top = [t for t in terms if t.events >= 0.1 * terms[0].events][:3]
-    parts = "; ".join(f"{t.fields}: {t.events:.3g} {t.what}" for t in top)
-    return (f"{top[0].fields.split(' ')[0]}: this run would simulate about {total:.3g} "
-            f"events, more than the {MAX_EVENTS_PER_RUN:.0e} a run may ({parts}); lower them "
-            "or split the run")
+    parts = "; ".join(f"{t.formula} makes {t.events:.3g} {t.what}" for t in top)
+    return top[0].field, (
+        f"the run would simulate about {total:.3g} events, more than the "
+        f"{MAX_EVENTS_PER_RUN:.0e} a run may ({parts}); lower one of them or split the run")
 
 
 # ---------------------------------------------------------------- requests
@@ -68,32 +74,35 @@ def budget_problem(spec: Any) -> str | None:
 def request_terms(spec: Any) -> list[Term]:
     """Requests (arrivals × the stages they go through × attempts) and arrival-side work."""
     arrivals = spec.workload.arrivals
-    count, fields, extra = arrival_count(spec.workload, spec.duration_s)
+    count, field, formula, extra = arrival_count(spec.workload, spec.duration_s)
     stages = stages_per_request(spec)
     attempts = attempts_per_request(spec, count)
     if stages > 1:
-        fields += " × the mix's stages"
+        formula += " × the mix's stages"
     if attempts > 1:
-        fields += " × resilience.retry"
-    terms = [Term("request events", fields, count * stages * attempts)]
+        formula += " × resilience.retry.max_attempts"
+    terms = [Term("request events", field, formula, count * stages * attempts)]
     if isinstance(arrivals, w.MMPP2Arrivals):
         switches = (arrivals.switch12_per_s + arrivals.switch21_per_s) * spec.duration_s
-        terms.append(Term("state switches", "workload.arrivals.switch12_per_s, switch21_per_s "
-                          "× duration_s", switches))
+        terms.append(Term("state switches", "workload.arrivals.switch12_per_s",
+                          "(workload.arrivals.switch12_per_s + switch21_per_s) × duration_s",
+                          switches))
     return terms + extra
 
 
-def arrival_count(workload: Any, duration_s: float) -> tuple[float, str, list[Term]]:
-    """(expected arrivals at most, the fields they come from, other terms)."""
+def arrival_count(workload: Any, duration_s: float) -> tuple[float, str, str, list[Term]]:
+    """(expected arrivals at most, the field most to blame, the formula, other terms)."""
     arrivals = workload.arrivals
     if isinstance(arrivals, w.TraceArrivals):
         return trace_count(arrivals, duration_s)
     if isinstance(arrivals, w.UsersArrivals):
         turn_s = arrivals.think_s.mean() + shortest_service_s(workload)
         count = math.inf if turn_s <= 0 else arrivals.users * duration_s / turn_s
-        return (count, "workload.arrivals.users × duration_s / (think_s + service)", [])
+        return (count, "workload.arrivals.users",
+                "workload.arrivals.users × duration_s / (think_s + service)", [])
     field, rate_rps = peak_rate(arrivals)
-    return rate_rps * duration_s, f"workload.arrivals.{field} × duration_s", []
+    field = f"workload.arrivals.{field}"
+    return rate_rps * duration_s, field, f"{field} × duration_s", []
 
 
 def peak_rate(arrivals: Any) -> tuple[str, float]:
@@ -118,7 +127,7 @@ def peak_rate(arrivals: Any) -> tuple[str, float]:
     return "rate_rps", a.rate_rps  # poisson, soak, renewal
 
 
-def trace_count(arrivals: Any, duration_s: float) -> tuple[float, str, list[Term]]:
+def trace_count(arrivals: Any, duration_s: float) -> tuple[float, str, str, list[Term]]:
     """Arrivals of a trace replay: the window's rows × rate_scale, per lap when looped."""
     import numpy as np
 
@@ -130,18 +139,23 @@ def trace_count(arrivals: Any, duration_s: float) -> tuple[float, str, list[Term
     lo = int(np.searchsorted(times, start_s, side="left"))
     hi = len(times) if end_s is None else int(np.searchsorted(times, end_s, side="left"))
     rows = max(hi - lo, 0)
-    fields = "the trace's rows × workload.arrivals.rate_scale"
+    field = "workload.arrivals.rate_scale"
+    formula = "the trace's rows × workload.arrivals.rate_scale"
     if not arrivals.loop or rows == 0:
-        return rows * arrivals.rate_scale, fields, []
+        return rows * arrivals.rate_scale, field, formula, []
     try:
         period_s = replay_period_s(trace, start_s, end_s)
     except ValueError:
         raise ValueError("workload.arrivals.loop: the trace window has fewer than two distinct "
                          "arrival times; give window_s = [start_s, end_s] to loop it") from None
-    laps = math.ceil(duration_s * arrivals.speed / period_s)
-    lap_term = Term("replay laps", "duration_s × workload.arrivals.speed / window_s", laps)
-    return (rows * arrivals.rate_scale * laps,
-            fields + " × laps (duration_s × speed / window_s)", [lap_term])
+    laps = duration_s * arrivals.speed / period_s
+    laps = math.ceil(laps) if math.isfinite(laps) else math.inf
+    blame = "workload.arrivals.speed" if arrivals.speed > 1 else "workload.arrivals.window_s"
+    lap_term = Term("events of replay laps", blame,
+                    "duration_s × workload.arrivals.speed / the window's length",
+                    LAP_EVENTS * laps)
+    return (rows * arrivals.rate_scale * laps, blame,
+            formula + " × laps (duration_s × speed / the window's length)", [lap_term])
 
 
 def shortest_service_s(workload: Any) -> float:
@@ -197,26 +211,27 @@ def loop_terms(spec: Any) -> list[Term]:
     run_s = horizon_s(spec)
     fleet_field = ("autoscaling.params.max_replicas" if spec.autoscaling.enabled
                    else "instances.count")
-    terms = [Term("instance visits by metrics rows",
+    terms = [Term("instance visits by metrics rows", "metrics.interval_s",
                   f"{fleet_field} × duration_s / metrics.interval_s",
                   fleet * run_s / spec.metrics.interval_s)]
     res = spec.resilience
     if res.health_check is not None:
         hc = res.health_check
         interval_s = min(hc.interval_s, hc.unhealthy_interval_s or hc.interval_s)
-        terms.append(Term("health probes",
+        terms.append(Term("health probes", "resilience.health_check.interval_s",
                           f"{fleet_field} × duration_s / resilience.health_check.interval_s",
                           fleet * run_s / interval_s))
     if res.slow_start is not None:
-        terms.append(Term("slow-start updates",
+        terms.append(Term("slow-start updates", "resilience.slow_start.update_interval_s",
                           f"{fleet_field} × duration_s / resilience.slow_start.update_interval_s",
                           fleet * run_s / res.slow_start.update_interval_s))
     if spec.autoscaling.enabled:
         auto = spec.autoscaling
-        terms.append(Term("instance visits by scrapes",
+        terms.append(Term("instance visits by scrapes", "autoscaling.scrape_interval_s",
                           f"{fleet_field} × duration_s / autoscaling.scrape_interval_s",
                           fleet * run_s / auto.scrape_interval_s))
         terms.append(Term("instance visits by autoscaler syncs",
+                          "autoscaling.params.sync_period_s",
                           f"{fleet_field} × duration_s / autoscaling.params.sync_period_s",
                           fleet * run_s / auto.sync_period_s))
     return terms
