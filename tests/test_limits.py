@@ -234,3 +234,63 @@ def test_the_readme_limits_table_is_simscale_limits():
         value, unit, reason = table[limit.name]
         assert value == limit.value and unit == limit.unit and reason == limit.reason, limit
         assert getattr(limits, limit.name) == limit.value
+
+
+# ---------------------------------------------------------------- every number, adversarially
+
+SWEPT = [QUICK, CACHE, DRILL, AUTO, USERS]
+BAD_VALUES = [math.inf, math.nan, 10**30, -1, True, "1"]
+
+
+def _numbers(node, path=()):
+    """Paths of every number (or unset optional) in a spec's dump."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _numbers(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _numbers(value, (*path, i))
+    elif node is None or (isinstance(node, int | float) and not isinstance(node, bool)):
+        yield path
+
+
+@pytest.mark.parametrize("spec_path", SWEPT, ids=lambda p: p.rsplit("/", 1)[-1])
+def test_every_number_of_a_shipped_spec_refuses_bad_values_naming_it(spec_path):
+    """Each number of the resolved spec, set to inf, nan, huge, negative, a boolean or a
+    string: refused naming the field, or (where the value is in bounds) a spec whose every
+    number is finite and whose run fits the budget."""
+    import copy
+
+    from simscale.sections.budget import estimate
+    from simscale.spec import spec_from_dict
+
+    base = load_spec(spec_path).model_dump(mode="json")
+    paths = list(_numbers(base))
+    assert len(paths) > 30
+    for path in paths:
+        for value in BAD_VALUES:
+            data = copy.deepcopy(base)
+            node = data
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = value
+            try:
+                spec = spec_from_dict(data, "spec")
+            except InputError as exc:
+                named = [str(p) for p in path[-2:]]
+                assert any(n in line for n in named for line in exc.problems), (path, exc)
+                continue
+            assert sum(t.events for t in estimate(spec)) <= limits.MAX_EVENTS_PER_RUN, path
+            dumped = spec.model_dump(mode="json")
+            assert all(math.isfinite(v) for v in _leaf_numbers(dumped)), (path, value)
+
+
+def _leaf_numbers(node):
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _leaf_numbers(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _leaf_numbers(value)
+    elif isinstance(node, int | float) and not isinstance(node, bool):
+        yield node

@@ -46,7 +46,7 @@ def horizon_s(spec: Any) -> float:
 
 def estimate(spec: Any) -> list[Term]:
     """The terms of a validated spec's work (events), largest first."""
-    terms = [*request_terms(spec), *loop_terms(spec)]
+    terms = [*request_terms(spec), *loop_terms(spec), *cache_terms(spec)]
     return sorted(terms, key=lambda t: -t.events)
 
 
@@ -235,3 +235,22 @@ def loop_terms(spec: Any) -> list[Term]:
                           f"{fleet_field} × duration_s / autoscaling.params.sync_period_s",
                           fleet * run_s / auto.sync_period_s))
     return terms
+
+
+def cache_terms(spec: Any) -> list[Term]:
+    """Cache warming: each warming finds a shard's top_k keys among all shards' (about
+    shards × top_k keys looked at), at start for every shard and at each join or recovery."""
+    cache = spec.cache
+    warming = cache.warming
+    if not cache.enabled or not warming.top_k:
+        return []
+    from simscale.sections.cache import ShardJoin, ShardLoss
+
+    joins = sum(isinstance(f, ShardJoin) or (isinstance(f, ShardLoss)
+                                             and f.recover_at_s is not None)
+                for f in cache.faults)
+    shards = cache.shards + sum(isinstance(f, ShardJoin) for f in cache.faults)
+    warmings = (1 if warming.on_start else 0) + (joins if warming.on_join else 0)
+    return [Term("keys looked at by cache warming", "cache.warming.top_k",
+                 "cache.warming.top_k × cache.shards × (start + joins and recoveries)",
+                 warming.top_k * shards * warmings)]
