@@ -43,6 +43,7 @@ from simscale.limits import (
     MAX_TURNS_MEAN,
     MAX_USERS,
     MAX_WEIGHT,
+    MIN_GAMMA_CV,
     Cv,
     PositiveRate,
     PositiveSeconds,
@@ -237,6 +238,13 @@ class RenewalArrivals(_OpenLoop):
     rate_rps: PositiveRate = Field(description="mean arrivals per second")
     cv: Cv = Field(description="inter-arrival standard deviation / mean")
     family: Literal["gamma", "lognormal"] = Field("gamma", description="inter-arrival family")
+
+    @model_validator(mode="after")
+    def _gamma_shape(self) -> RenewalArrivals:
+        if self.family == "gamma" and 0 < self.cv < MIN_GAMMA_CV:
+            raise ValueError(f"cv: a gamma's shape is 1/cv²: give 0 (evenly spaced) or at least "
+                             f"{MIN_GAMMA_CV:g}")
+        return self
 
     def process(self) -> gen.ArrivalProcess:
         return gen.Renewal(self.rate_rps, self.cv, self.family)
