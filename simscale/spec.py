@@ -3,6 +3,8 @@
 `load_spec` is the one way in: it reads the file, applies overrides, validates, and turns
 every problem into an InputError line that names the file (or the override) and the field
 path. Policy parameters are validated against the policy's own frozen config dataclass.
+Validation is strict (no string or boolean for a number) and every number is finite and
+bounded (simscale.limits); the spec as a whole must fit a run (simscale.sections.budget).
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ class TimeoutsSpec(Section):
 class MetricsSpec(Section):
     interval_s: Period = Field(
         10.0, description="length of one metrics.parquet row (at most "
-        f"{MAX_METRICS_ROWS:,} rows per run: duration_s / interval_s)")
+        f"{MAX_METRICS_ROWS:,} rows per run, the drain included)")
 
 
 class OutputSpec(Section):
