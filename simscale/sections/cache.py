@@ -248,8 +248,10 @@ class CacheSpec(Section):
             elif self.capacity_bytes is not None:
                 items, field = self.capacity_bytes, "capacity_bytes"
         if items is not None and items * shards > MAX_CACHE_ITEMS:
+            sketch = (" (wtinylfu sizes its sketch by eviction.params.expected_items, else by "
+                      "the capacity: set expected_items)" if field == "capacity_bytes" else "")
             raise ValueError(f"{field}: {items:,} items × {shards} shards is more than "
-                             f"{MAX_CACHE_ITEMS:,} cached items in all")
+                             f"{MAX_CACHE_ITEMS:,} cached items in all{sketch}")
 
     @property
     def capacity(self) -> int:
