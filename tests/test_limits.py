@@ -298,3 +298,20 @@ def _leaf_numbers(node):
             yield from _leaf_numbers(value)
     elif isinstance(node, int | float) and not isinstance(node, bool):
         yield node
+
+
+@pytest.mark.parametrize("rows, sets, expected", [
+    ("0,10,10\n", ["workload.arrivals.loop=true"], "workload.arrivals.loop: the trace window"),
+    ("5,10,10\n5,1,1\n", ["workload.arrivals.loop=true"], "workload.arrivals.loop: the trace"),
+    ("0,10,10\n", ["workload.arrivals.rate_scale=2"], "workload.arrivals.rate_scale: the trace"),
+])
+def test_a_trace_without_a_lap_length_cannot_loop_or_superpose(tmp_path, rows, sets, expected):
+    (tmp_path / "t.csv").write_text("arrival_s,prompt_tokens,output_tokens\n" + rows)
+    spec = tmp_path / "s.toml"
+    spec.write_text('name = "t"\nduration_s = 60\n[workload]\narrivals = { kind = "trace", '
+                    'path = "t.csv" }\n[instances]\ncount = 2\nslots = 4\n')
+    with pytest.raises(InputError) as err:
+        load_spec(spec, sets)
+    assert any(expected in p and "give window_s" in p for p in err.value.problems)
+    windowed = load_spec(spec, [*sets, "workload.arrivals.window_s=[0, 10]"])
+    assert windowed.workload.arrivals.window_s == (0.0, 10.0)

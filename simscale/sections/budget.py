@@ -9,8 +9,8 @@ the fields they come from:
   laps (a trace); users × duration_s / the shortest turn (closed loop); each weighted by the
   stages a request of the mix goes through and multiplied by its retries;
 - control loops, each round visiting every instance of the largest fleet: metrics rows,
-  health probes, scrapes and autoscaler syncs, slow-start updates; and the switches of a
-  bursty arrival process.
+  health probes, scrapes and autoscaler syncs, slow-start updates; the switches of a
+  bursty arrival process; and the keys cache warming looks at.
 
 Loops run until the drain ends (duration_s + timeouts.request_s, or 60 s). The estimate is
 an upper bound in spirit, not an exact count; `budget_problem` refuses a spec whose total
@@ -141,13 +141,16 @@ def trace_count(arrivals: Any, duration_s: float) -> tuple[float, str, str, list
     rows = max(hi - lo, 0)
     field = "workload.arrivals.rate_scale"
     formula = "the trace's rows × workload.arrivals.rate_scale"
+    if rows and (arrivals.loop or arrivals.rate_scale > 1):  # both need a lap's length
+        try:
+            period_s = replay_period_s(trace, start_s, end_s)
+        except ValueError:
+            what = "loop" if arrivals.loop else "rate_scale"
+            raise ValueError(f"workload.arrivals.{what}: the trace window has fewer than two "
+                             "distinct arrival times; give window_s = [start_s, end_s] to "
+                             f"{'loop' if arrivals.loop else 'superpose'} it") from None
     if not arrivals.loop or rows == 0:
         return rows * arrivals.rate_scale, field, formula, []
-    try:
-        period_s = replay_period_s(trace, start_s, end_s)
-    except ValueError:
-        raise ValueError("workload.arrivals.loop: the trace window has fewer than two distinct "
-                         "arrival times; give window_s = [start_s, end_s] to loop it") from None
     laps = duration_s * arrivals.speed / period_s
     laps = math.ceil(laps) if math.isfinite(laps) else math.inf
     blame = "workload.arrivals.speed" if arrivals.speed > 1 else "workload.arrivals.window_s"
