@@ -13,6 +13,9 @@ import hashlib
 import math
 from bisect import bisect_right
 from collections.abc import Callable, Hashable, Iterable
+from itertools import chain
+
+import numpy as np
 
 
 def hash64(key: object) -> int:
@@ -30,8 +33,7 @@ class HashRing:
         self._points: list[int] = []
         self._owners: list[Hashable] = []
         self._nodes: set[Hashable] = set()
-        for node in nodes:
-            self.add(node)
+        self.add_many(nodes)
 
     @property
     def nodes(self) -> frozenset:
@@ -42,14 +44,33 @@ class HashRing:
 
     def add(self, node: Hashable) -> None:
         """Place a node's virtual points; adding a present node is an error."""
-        if node in self._nodes:
-            raise ValueError(f"node {node!r} is already on the ring")
-        self._nodes.add(node)
-        pairs = list(zip(self._points, self._owners, strict=True))
-        pairs += [(hash64(f"{node}#{i}"), node) for i in range(self.vnodes)]
-        pairs.sort(key=lambda p: (p[0], str(p[1])))
-        self._points = [p for p, _ in pairs]
-        self._owners = [o for _, o in pairs]
+        self.add_many((node,))
+
+    def add_many(self, nodes: Iterable[Hashable]) -> None:
+        """Place several nodes' virtual points with one sort (the ring is the same as after
+        adding them one by one); a node already present, or given twice, is an error."""
+        new = list(nodes)
+        seen: set[Hashable] = set()
+        for node in new:
+            if node in self._nodes or node in seen:
+                raise ValueError(f"node {node!r} is already on the ring")
+            seen.add(node)
+        if not new:
+            return
+        self._nodes |= seen
+        owners = self._owners + [node for node in new for _ in range(self.vnodes)]
+        points = np.fromiter(
+            chain(self._points, (hash64(f"{node}#{i}") for node in new
+                                 for i in range(self.vnodes))),
+            dtype=np.uint64, count=len(owners))
+        # order by point, ties by the owner's name (a stable sort keeps equal names in order)
+        name = {node: str(node) for node in self._nodes}
+        rank = {text: r for r, text in enumerate(sorted(set(name.values())))}
+        rank_of = {node: rank[text] for node, text in name.items()}
+        ranks = np.fromiter((rank_of[o] for o in owners), dtype=np.int64, count=len(owners))
+        order = np.lexsort((ranks, points))
+        self._points = points[order].tolist()
+        self._owners = [owners[i] for i in order.tolist()]
 
     def remove(self, node: Hashable) -> None:
         """Take a node's points off the ring."""

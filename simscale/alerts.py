@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from simscale.limits import MAX_LIST, MAX_THRESHOLD, MAX_TIME_S
+
+Threshold = Annotated[float, Field(ge=-MAX_THRESHOLD, le=MAX_THRESHOLD)]
 
 Comparison = Literal[">", ">=", "<", "<="]
 WARNING = "warning"
@@ -36,15 +40,18 @@ SEVERITIES = (WARNING, CRITICAL)  # in increasing order
 class AlertRuleSpec(BaseModel):
     """One user alert rule (spec `[[alerts.rules]]`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(description="rule name, shown in events and the TUI; replaces a default "
                                   "rule of the same name")
     metric: str = Field(description="metrics.parquet column the rule watches, e.g. latency_p95_s")
-    warning: float | None = Field(None, description="warning threshold (none: no warning level)")
-    critical: float | None = Field(None, description="critical threshold (none: no critical level)")
-    for_s: NonNegativeFloat = Field(
-        0.0, description="seconds a threshold must be breached continuously before it fires")
+    warning: Threshold | None = Field(
+        None, description="warning threshold (none: no warning level)")
+    critical: Threshold | None = Field(
+        None, description="critical threshold (none: no critical level)")
+    for_s: float = Field(
+        0.0, ge=0, le=MAX_TIME_S,
+        description="seconds a threshold must be breached continuously before it fires")
     comparison: Comparison = Field(
         ">", description="how the value is compared with the thresholds ('<' for floors)")
 
@@ -67,14 +74,15 @@ class AlertRuleSpec(BaseModel):
 class AlertsSpec(BaseModel):
     """The spec section `[alerts]`: the default rules, user rules, or none."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     enabled: bool = Field(True, description="evaluate alert rules during the run")
     use_defaults: bool = Field(
         True, description="include the service's default rules (response time, error rate, "
                           "CPU, memory)")
     rules: tuple[AlertRuleSpec, ...] = Field(
-        (), description="user rules; one named like a default rule replaces it")
+        (), max_length=MAX_LIST,
+        description="user rules; one named like a default rule replaces it")
 
     @model_validator(mode="after")
     def _unique_names(self) -> AlertsSpec:

@@ -11,18 +11,20 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+from pydantic import BaseModel, ConfigDict, Field
+
+from simscale.limits import MAX_CV, MAX_SCALE, MIN_GAMMA_CV, PositiveSeconds, Seconds
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Exponential(_Dist):
     """Exponential with the given mean (cv = 1)."""
 
     kind: Literal["exponential"] = "exponential"
-    mean_s: PositiveFloat = Field(description="mean in seconds (or units for sizes)")
+    mean_s: PositiveSeconds = Field(description="mean in seconds (or units for sizes)")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.exponential(self.mean_s, n)
@@ -35,7 +37,7 @@ class Deterministic(_Dist):
     """Always the same value."""
 
     kind: Literal["deterministic"] = "deterministic"
-    value_s: float = Field(ge=0, description="the constant value")
+    value_s: Seconds = Field(description="the constant value")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, self.value_s)
@@ -48,8 +50,8 @@ class Lognormal(_Dist):
     """Lognormal with the given mean and cv: sigma² = ln(1 + cv²), mu = ln(mean) − sigma²/2."""
 
     kind: Literal["lognormal"] = "lognormal"
-    mean_s: PositiveFloat
-    cv: PositiveFloat = Field(description="standard deviation / mean")
+    mean_s: PositiveSeconds
+    cv: float = Field(gt=0, le=MAX_CV, description="standard deviation / mean")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         sigma2 = math.log1p(self.cv**2)
@@ -63,8 +65,9 @@ class Gamma(_Dist):
     """Gamma with the given mean and cv: shape = 1/cv², scale = mean·cv²."""
 
     kind: Literal["gamma"] = "gamma"
-    mean_s: PositiveFloat
-    cv: PositiveFloat
+    mean_s: PositiveSeconds
+    cv: float = Field(ge=MIN_GAMMA_CV, le=MAX_CV,
+                      description="standard deviation / mean (shape = 1/cv²)")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.gamma(1.0 / self.cv**2, self.mean_s * self.cv**2, n)
@@ -81,7 +84,8 @@ class Empirical(_Dist):
 
     kind: Literal["empirical"] = "empirical"
     path: str
-    scale: PositiveFloat = Field(1.0, description="multiply every value (e.g. ms → s: 0.001)")
+    scale: float = Field(1.0, gt=0, le=MAX_SCALE,
+                         description="multiply every value (e.g. ms → s: 0.001)")
 
     def values(self) -> np.ndarray:
         return _load_values(self.path) * self.scale

@@ -69,9 +69,7 @@ class ConsistentHash:
         for node in present:
             if node not in index:
                 ring.remove(node)
-        for instance_id in index:
-            if instance_id not in present:
-                ring.add(instance_id)
+        ring.add_many(i for i in index if i not in present)
         self._index = index
         self._last = candidates
 

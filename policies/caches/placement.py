@@ -53,6 +53,11 @@ class ShardMap:
         self.ring.add(shard)
         self._memo.clear()
 
+    def add_many(self, shards: Iterable[Hashable]) -> None:
+        """Put several shards on the ring at once (one sort; ValueError if one is present)."""
+        self.ring.add_many(shards)
+        self._memo.clear()
+
     def remove(self, shard: Hashable) -> None:
         """Take a shard off the ring (ValueError if absent)."""
         self.ring.remove(shard)

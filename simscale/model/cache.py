@@ -232,8 +232,9 @@ class Datastore:
         self._shard_for = self.shard_map.shard_for
         self._shards_up = 0
         self._gets: list[Callable] = [_never]
-        for _ in range(section.shards):
-            self._new_shard()
+        initial = [self._new_shard(placed=False) for _ in range(section.shards)]
+        self.shard_map.add_many(shard.name for shard in initial)  # one sort, not one per shard
+        self._forget_placement()
         rc = section.llm_response_cache
         self._responses = rc.enabled
         self._repeat_frac = rc.repeat_frac
@@ -271,16 +272,19 @@ class Datastore:
 
     # ------------------------------------------------------------ shards
 
-    def _new_shard(self) -> _Shard:
+    def _new_shard(self, placed: bool = True) -> _Shard:
+        """A new, empty shard, put on the ring unless `placed` is false (the caller then
+        places it and forgets placements)."""
         index = len(self.shards)
         store = registry.build("cache", self._policy, self._policy_config,
                                np.random.default_rng(self._rng_seed.integers(1 << 63)))
         shard = _Shard(f"cache-{index}", store)
         self.shards.append(shard)
         self._by_name[shard.name] = shard
-        self.shard_map.add(shard.name)
         self._shards_up += 1
-        self._forget_placement()
+        if placed:
+            self.shard_map.add(shard.name)
+            self._forget_placement()
         return shard
 
     def shard_of(self, key: str) -> _Shard | None:

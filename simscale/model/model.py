@@ -69,7 +69,8 @@ class Model:
         inst = spec.instances
         self.instances: list[Instance] = []
         for _ in range(spec.autoscaling.initial_count(inst.count)):
-            self.add_instance(READY)
+            self.add_instance(READY, refresh=False)
+        self.refresh_candidates()  # once for the initial fleet, not once per instance
 
         bal = spec.balancer
         self.balancer_name = bal.policy
@@ -122,8 +123,10 @@ class Model:
 
     # ------------------------------------------------------------ instances
 
-    def add_instance(self, state: str = BOOTING, zone: str | None = None) -> Instance:
-        """Create an instance in `state` (an autoscaler adds them BOOTING, then calls ready())."""
+    def add_instance(self, state: str = BOOTING, zone: str | None = None,
+                     refresh: bool = True) -> Instance:
+        """Create an instance in `state` (an autoscaler adds them BOOTING, then calls ready());
+        refresh=False leaves the candidate tuple to the caller's refresh_candidates()."""
         spec = self.spec.instances
         iid = len(self.instances)
         if zone is None:
@@ -132,7 +135,8 @@ class Model:
                             spec.latency_ewma_alpha, state=state, zone=zone)
         self.instances.append(instance)
         self.event("instance", instance.name, "Created" if state == BOOTING else "Started")
-        self.refresh_candidates()
+        if refresh:
+            self.refresh_candidates()
         return instance
 
     def ready(self, instance: Instance, reason: str = "BootCompleted") -> None:

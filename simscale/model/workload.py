@@ -50,6 +50,7 @@ import numpy as np
 
 from simscale import arrivals as gen
 from simscale.errors import InputError
+from simscale.limits import MAX_TOKENS
 from simscale.sections.workload import (
     KindSpec,
     StairsArrivals,
@@ -60,7 +61,6 @@ from simscale.sections.workload import (
     _OpenLoop,
 )
 from simscale.streams import stream
-from simscale.traces.bounds import MAX_TOKENS
 
 CHUNK = gen.CHUNK
 
@@ -109,10 +109,11 @@ class ArrivalChunk:
 
 
 def sample_tokens(spec, rng: np.random.Generator, n: int) -> np.ndarray:
-    """`n` token counts (int64, 0 to MAX_TOKENS, the largest the requests table holds) from a
-    TokenCounts or a distribution (rounded)."""
+    """`n` token counts (int64, 0 to MAX_TOKENS) from a TokenCounts or a distribution
+    (rounded; a heavy tail is clipped at MAX_TOKENS)."""
     if isinstance(spec, TokenCounts):
-        return gen.token_counts(rng, n, spec.mean, spec.cv, spec.max)
+        counts = gen.token_counts(rng, n, spec.mean, spec.cv, spec.max)
+        return np.minimum(counts, MAX_TOKENS, out=counts)
     values = np.nan_to_num(np.rint(spec.sample(rng, n)), nan=0.0)
     return np.clip(values, 0, MAX_TOKENS).astype(np.int64)
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
+from pydantic import Field, model_validator
 
 from simscale.distributions import Deterministic, Distribution
+from simscale.limits import MAX_INSTANCES, MIN_PERIOD_S, Factor, Seconds
 from simscale.sections.base import PolicyRef
 
 # Per-instance metric names (the fields of policies.views.PodMetrics a policy may target).
@@ -35,28 +36,38 @@ class AutoscalingSpec(PolicyRef):
         False, description="run the autoscaler (the service's AUTO_SCALING_ENABLED)")
     policy: str = Field(
         "target_tracking", description="a registered autoscaler (simscale policies)")
-    scrape_interval_s: PositiveFloat = Field(
-        15.0, le=MAX_METRICS_WINDOW_S, description="seconds between metric scrapes")
-    metrics_window_s: PositiveFloat = Field(
-        60.0, le=MAX_METRICS_WINDOW_S,
+    scrape_interval_s: float = Field(
+        15.0, ge=MIN_PERIOD_S, le=MAX_METRICS_WINDOW_S,
+        description="seconds between metric scrapes")
+    metrics_window_s: float = Field(
+        60.0, gt=0, le=MAX_METRICS_WINDOW_S,
         description="rates and averages cover this many seconds of scrapes (>= one interval)")
-    metrics_delay_s: NonNegativeFloat = Field(
-        30.0, le=MAX_METRICS_DELAY_S,
+    metrics_delay_s: float = Field(
+        30.0, ge=0, le=MAX_METRICS_DELAY_S,
         description="seconds from a scrape until the autoscaler can see it (the lag)")
     boot_delay: Distribution = Field(
         default_factory=lambda: Deterministic(value_s=60.0),
         description="seconds from a scale-up request until the new instance is ready")
-    warmup_s: NonNegativeFloat = Field(
+    warmup_s: Seconds = Field(
         0.0, description="seconds after boot during which CPU work runs slower")
-    warmup_slowdown: float = Field(
-        1.0, ge=1.0, description="CPU work takes this many times longer during warm-up")
-    drain_deadline_s: NonNegativeFloat = Field(
+    warmup_slowdown: Factor = Field(
+        1.0, description="CPU work takes this many times longer during warm-up")
+    drain_deadline_s: Seconds = Field(
         30.0, description="a draining instance ends its leftover requests after this long")
     scale_in_victims: VictimName = Field(
         "newest_first", description="which instances a scale-in removes first")
     scaler_metric: ScalerMetric = Field(
         "auto", description="the metric reported as metrics.parquet's scaler_metric "
         "(auto: the policy's own)")
+
+    @model_validator(mode="after")
+    def _fleet_bound(self) -> AutoscalingSpec:
+        """The policy's replica bounds within the model's fleet limit (the policy itself
+        bounds its sync period, 1 to 1800 s)."""
+        for name in ("min_replicas", "max_replicas"):
+            if getattr(self.config, name) > MAX_INSTANCES:
+                raise ValueError(f"params.{name}: at most {MAX_INSTANCES:,} instances")
+        return self
 
     @model_validator(mode="after")
     def _window_holds_two_scrapes(self) -> AutoscalingSpec:

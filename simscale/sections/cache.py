@@ -11,20 +11,32 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import (
-    Field,
-    NonNegativeFloat,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, field_validator, model_validator
 
 from policies.caches import DATA_TYPES
 from simscale.distributions import Distribution, Lognormal
+from simscale.limits import (
+    MAX_CACHE_BYTES,
+    MAX_CACHE_ITEMS,
+    MAX_FAULTS,
+    MAX_ITEM_BYTES,
+    MAX_KEY_USERS,
+    MAX_LIST,
+    MAX_PROMPTS,
+    MAX_RING_POINTS,
+    MAX_SESSIONS_PER_USER,
+    MAX_SHARDS,
+    MAX_VNODES,
+    MAX_WARM_KEYS,
+    MAX_ZIPF_S,
+    Count,
+    Fraction,
+    PositiveSeconds,
+    Seconds,
+)
 from simscale.sections.base import Maybe, PolicyRef, Section
 
+ZipfS = Annotated[float, Field(ge=0, le=MAX_ZIPF_S)]
 INVALIDATION_MODES = ("write_invalidate", "write_through", "ttl_only")
 STAMPEDE_MODES = ("none", "single_flight")
 
@@ -72,22 +84,24 @@ class KeysSpec(Section):
     source: Literal["zipf", "workload"] = Field(
         "zipf", description='"zipf": draw users here; "workload": the request\'s user_id and '
                             'session_id')
-    users: PositiveInt = Field(10_000, description="user population (source = \"zipf\")")
-    zipf_s: NonNegativeFloat = Field(
+    users: Annotated[int, Field(gt=0, le=MAX_KEY_USERS)] = Field(
+        10_000, description="user population (source = \"zipf\")")
+    zipf_s: ZipfS = Field(
         0.9, description="Zipf exponent of user popularity (0: uniform; larger: more skewed)")
-    sessions_per_user: PositiveInt = Field(
+    sessions_per_user: Annotated[int, Field(gt=0, le=MAX_SESSIONS_PER_USER)] = Field(
         2, description="sessions of one user; a request picks one uniformly")
 
 
 class WarmingSpec(Section):
     """Cache warming: preload the most popular keys (policies.caches.WarmingConfig)."""
 
-    top_k: NonNegativeInt = Field(0, description="keys to preload (0: start cold)")
+    top_k: Annotated[int, Field(ge=0, le=MAX_WARM_KEYS)] = Field(
+        0, description="keys to preload (0: start cold)")
     on_start: bool = Field(True, description="warm every shard at t = 0")
     on_join: bool = Field(True, description="warm a joining or recovering shard with the top "
                                             "keys it now owns")
     types: list[str] = Field(
-        default_factory=lambda: ["user", "session", "conversation"],
+        default_factory=lambda: ["user", "session", "conversation"], max_length=MAX_LIST,
         description="data types preloaded, interleaved by popularity rank")
 
     @field_validator("types")
@@ -104,10 +118,10 @@ class ResponseCacheSpec(Section):
     Zipf popularity) with probability repeat_frac; otherwise it is unique and always misses."""
 
     enabled: bool = Field(False, description="look up each LLM request's prompt hash first")
-    repeat_frac: float = Field(0.2, ge=0, le=1,
-                               description="share of prompts that repeat a common prompt")
-    prompts: PositiveInt = Field(1_000, description="common prompts")
-    zipf_s: NonNegativeFloat = Field(1.0, description="Zipf exponent of common-prompt popularity")
+    repeat_frac: Fraction = Field(0.2, description="share of prompts that repeat a common prompt")
+    prompts: Annotated[int, Field(gt=0, le=MAX_PROMPTS)] = Field(
+        1_000, description="common prompts")
+    zipf_s: ZipfS = Field(1.0, description="Zipf exponent of common-prompt popularity")
 
 
 class ShardLoss(Section):
@@ -115,9 +129,10 @@ class ShardLoss(Section):
     At recover_at_s it rejoins the ring, empty (warmed when warming.on_join)."""
 
     kind: Literal["shard_loss"] = "shard_loss"
-    shard: NonNegativeInt = Field(description="index of the shard (0-based)")
-    at_s: NonNegativeFloat = Field(description="when it fails, s")
-    recover_at_s: Annotated[PositiveFloat | None, Maybe] = Field(
+    shard: Annotated[int, Field(ge=0, le=MAX_SHARDS)] = Field(
+        description="index of the shard (0-based)")
+    at_s: Seconds = Field(description="when it fails, s")
+    recover_at_s: Annotated[PositiveSeconds | None, Maybe] = Field(
         None, description='when it comes back, s ("none": never)')
 
     @model_validator(mode="after")
@@ -131,7 +146,7 @@ class ShardJoin(Section):
     """A new, empty shard joins the ring at at_s (scale-out); its share of keys moves to it."""
 
     kind: Literal["shard_join"] = "shard_join"
-    at_s: NonNegativeFloat = Field(description="when it joins, s")
+    at_s: Seconds = Field(description="when it joins, s")
 
 
 CacheFault = Annotated[ShardLoss | ShardJoin, Field(discriminator="kind")]
@@ -141,19 +156,25 @@ class CacheSpec(Section):
     """The sharded cache in front of the database; off unless configured."""
 
     enabled: bool = Field(False, description="on when a [cache] table is given, unless false")
-    shards: PositiveInt = Field(4, description="cache shards at t = 0")
-    vnodes: PositiveInt = Field(160, description="virtual nodes per shard on the hash ring")
-    capacity_items: Annotated[PositiveInt | None, Maybe] = Field(
-        10_000, description="room per shard in items (unless capacity_bytes is set)")
-    capacity_bytes: Annotated[PositiveInt | None, Maybe] = Field(
+    shards: Annotated[int, Field(gt=0, le=MAX_SHARDS)] = Field(
+        4, description="cache shards at t = 0")
+    vnodes: Annotated[int, Field(gt=0, le=MAX_VNODES)] = Field(
+        160, description="virtual nodes per shard on the hash ring (shards × vnodes at most "
+        f"{MAX_RING_POINTS:,})")
+    capacity_items: Annotated[Annotated[int, Field(gt=0, le=MAX_CACHE_ITEMS)] | None,
+                              Maybe] = Field(
+        10_000, description="room per shard in items (unless capacity_bytes is set; × shards "
+        f"at most {MAX_CACHE_ITEMS:,})")
+    capacity_bytes: Annotated[Annotated[int, Field(gt=0, le=MAX_CACHE_BYTES)] | None,
+                              Maybe] = Field(
         None, description="room per shard in bytes; items then weigh size_bytes_by_type")
     eviction: EvictionRef = Field(default_factory=EvictionRef,
                                   description="eviction policy of every shard")
-    ttl_s_by_type: dict[str, Annotated[PositiveFloat | None, Maybe]] = Field(
+    ttl_s_by_type: dict[str, Annotated[PositiveSeconds | None, Maybe]] = Field(
         default_factory=lambda: {"user": 3600.0, "session": 1800.0, "conversation": 600.0,
                                  "response": 300.0},
         description='time to live by data type, s ("none" or a type left out: no expiry)')
-    size_bytes_by_type: dict[str, PositiveInt] = Field(
+    size_bytes_by_type: dict[str, Annotated[int, Field(gt=0, le=MAX_ITEM_BYTES)]] = Field(
         default_factory=lambda: {"user": 1024, "session": 512, "conversation": 16384,
                                  "response": 4096},
         description="size of one cached item by data type, bytes (with capacity_bytes)")
@@ -165,19 +186,20 @@ class CacheSpec(Section):
         "single_flight",
         description="concurrent misses on one key: each reads the database, or one does and "
                     "the rest wait for it")
-    single_flight_timeout_s: Annotated[PositiveFloat | None, Maybe] = Field(
+    single_flight_timeout_s: Annotated[PositiveSeconds | None, Maybe] = Field(
         None, description='a flight open longer than this no longer takes followers, s '
                           '("none": never)')
-    network_latency_s: NonNegativeFloat = Field(
+    network_latency_s: Seconds = Field(
         0.0005, description="round trip from an instance to a shard, s")
-    hit_latency_s: NonNegativeFloat = Field(
+    hit_latency_s: Seconds = Field(
         0.0001, description="time a shard takes to answer a lookup or a write, s")
     keys: KeysSpec = Field(default_factory=KeysSpec, description="which keys requests touch")
     warming: WarmingSpec = Field(default_factory=WarmingSpec, description="cache warming")
     llm_response_cache: ResponseCacheSpec = Field(
         default_factory=ResponseCacheSpec, description="exact-match LLM response cache")
     faults: list[CacheFault] = Field(
-        default_factory=list, description="shard losses and joins ([[cache.faults]])")
+        default_factory=list, max_length=MAX_FAULTS,
+        description="shard losses and joins ([[cache.faults]])")
 
     @model_validator(mode="before")
     @classmethod
@@ -202,11 +224,34 @@ class CacheSpec(Section):
             self.eviction.config_with_capacity(capacity)
         except ValueError as exc:
             raise ValueError(f"eviction: {exc}") from None
+        total = self.shards + sum(isinstance(f, ShardJoin) for f in self.faults)
         for fault in self.faults:
-            if isinstance(fault, ShardLoss) and fault.shard >= self.shards + sum(
-                    isinstance(f, ShardJoin) for f in self.faults):
+            if isinstance(fault, ShardLoss) and fault.shard >= total:
                 raise ValueError(f"faults: shard {fault.shard} does not exist")
+        self._check_size(total)
         return self
+
+    def _check_size(self, shards: int) -> None:
+        """Shards (joins included), ring points and the items all shards hold, bounded."""
+        if shards > MAX_SHARDS:
+            raise ValueError(f"faults: shards and joins make {shards} shards; at most "
+                             f"{MAX_SHARDS}")
+        if shards * self.vnodes > MAX_RING_POINTS:
+            raise ValueError(f"vnodes: {shards} shards × {self.vnodes} vnodes make "
+                             f"{shards * self.vnodes:,} ring points; at most "
+                             f"{MAX_RING_POINTS:,}")
+        items, field = self.capacity_items, "capacity_items"
+        if self.eviction.policy == "wtinylfu":  # its sketch is sized up front
+            expected = self.eviction.config.expected_items
+            if expected is not None:
+                items, field = expected, "eviction.params.expected_items"
+            elif self.capacity_bytes is not None:
+                items, field = self.capacity_bytes, "capacity_bytes"
+        if items is not None and items * shards > MAX_CACHE_ITEMS:
+            sketch = (" (wtinylfu sizes its sketch by eviction.params.expected_items, else by "
+                      "the capacity: set expected_items)" if field == "capacity_bytes" else "")
+            raise ValueError(f"{field}: {items:,} items × {shards} shards is more than "
+                             f"{MAX_CACHE_ITEMS:,} cached items in all{sketch}")
 
     @property
     def capacity(self) -> int:
@@ -217,7 +262,7 @@ class CacheSpec(Section):
 class DatabaseSpec(Section):
     """The database: a connection pool of fixed size and query times from distributions."""
 
-    pool_size: PositiveInt = Field(
+    pool_size: Count = Field(
         20, description="connections; a query waits (FIFO) when all are in use")
     query_time: Distribution = Field(
         default_factory=lambda: Lognormal(mean_s=0.005, cv=1.0),
@@ -225,5 +270,5 @@ class DatabaseSpec(Section):
     write_time: Distribution = Field(
         default_factory=lambda: Lognormal(mean_s=0.008, cv=1.0),
         description="time one write holds its connection, s")
-    slow_query_s: PositiveFloat = Field(
+    slow_query_s: PositiveSeconds = Field(
         0.1, description="a query or write that takes at least this long is slow, s")

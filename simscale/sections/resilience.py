@@ -12,16 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import (
-    Field,
-    NonNegativeFloat,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
-    TypeAdapter,
-    ValidationError,
-    model_validator,
-)
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from policies.resilience import (
     CircuitBreakerConfig,
@@ -30,7 +21,25 @@ from policies.resilience import (
     RetryPolicyConfig,
     SlowStartConfig,
 )
+from simscale.limits import (
+    MAX_ATTEMPTS,
+    MAX_FACTOR,
+    MAX_FAULTS,
+    MAX_INSTANCES,
+    MAX_LIST,
+    MAX_WINDOW_BUCKETS,
+    Count,
+    Factor,
+    Percent,
+    Period,
+    PositiveSeconds,
+    Rate,
+    Seconds,
+)
 from simscale.sections.base import Maybe, PolicyRef, Section
+
+Buckets = Annotated[int, Field(gt=0, le=MAX_WINDOW_BUCKETS)]
+InstanceIndex = Annotated[int, Field(ge=0, le=MAX_INSTANCES)]
 
 
 def _build(config_type: type, values: dict[str, Any]) -> Any:
@@ -76,24 +85,24 @@ class HealthCheckSpec(_PolicyTable):
     _CONFIG = HealthCheckConfig
     _EXTRA = ("probe_cost_s",)
 
-    interval_s: PositiveFloat = Field(HealthCheckConfig.interval_s,
-                                      description="time between probes of one instance, s")
-    timeout_s: PositiveFloat = Field(HealthCheckConfig.timeout_s,
-                                     description="a probe with no answer by then has failed, s")
-    healthy_threshold: PositiveInt = Field(
+    interval_s: Period = Field(HealthCheckConfig.interval_s,
+                               description="time between probes of one instance, s")
+    timeout_s: PositiveSeconds = Field(
+        HealthCheckConfig.timeout_s, description="a probe with no answer by then has failed, s")
+    healthy_threshold: Count = Field(
         HealthCheckConfig.healthy_threshold,
         description="passed probes in a row that make an unhealthy instance healthy (rise)")
-    unhealthy_threshold: PositiveInt = Field(
+    unhealthy_threshold: Count = Field(
         HealthCheckConfig.unhealthy_threshold,
         description="failed probes in a row that make a healthy instance unhealthy (fall)")
-    unhealthy_interval_s: Annotated[PositiveFloat | None, Maybe] = Field(
+    unhealthy_interval_s: Annotated[Period | None, Maybe] = Field(
         HealthCheckConfig.unhealthy_interval_s,
         description='probe interval while unhealthy, s ("none": interval_s)')
     start_healthy: bool = Field(
         HealthCheckConfig.start_healthy,
         description="an instance that joins later counts as healthy before its first probe "
                     "(instances present at t = 0 always start healthy)")
-    probe_cost_s: NonNegativeFloat = Field(
+    probe_cost_s: Seconds = Field(
         0.001, description="CPU seconds one probe costs the instance (it also holds a slot)")
 
 
@@ -102,17 +111,17 @@ class OutlierDetectionSpec(_PolicyTable):
 
     _CONFIG = OutlierDetectionConfig
 
-    consecutive_5xx: PositiveInt = Field(
+    consecutive_5xx: Count = Field(
         OutlierDetectionConfig.consecutive_5xx,
         description="failed attempts in a row (errors, timeouts, refused connections) that "
                     "eject an instance")
-    interval_s: PositiveFloat = Field(
+    interval_s: PositiveSeconds = Field(
         OutlierDetectionConfig.interval_s,
         description="each interval in service takes one off the ejection multiplier, s")
-    base_ejection_time_s: PositiveFloat = Field(
+    base_ejection_time_s: PositiveSeconds = Field(
         OutlierDetectionConfig.base_ejection_time_s,
         description="ejection time × times ejected in a row, s")
-    max_ejection_time_s: PositiveFloat = Field(
+    max_ejection_time_s: PositiveSeconds = Field(
         OutlierDetectionConfig.max_ejection_time_s, description="cap on the ejection time, s")
     max_ejection_percent: float = Field(
         OutlierDetectionConfig.max_ejection_percent, ge=0, le=100,
@@ -124,24 +133,24 @@ class CircuitBreakerSpec(_PolicyTable):
 
     _CONFIG = CircuitBreakerConfig
 
-    consecutive_failures: Annotated[PositiveInt | None, Maybe] = Field(
+    consecutive_failures: Annotated[Count | None, Maybe] = Field(
         CircuitBreakerConfig.consecutive_failures,
         description='trip after this many failures in a row ("none": not on this rule)')
     error_rate_threshold: Annotated[float | None, Maybe] = Field(
         CircuitBreakerConfig.error_rate_threshold, gt=0, le=1,
         description='trip when failures / outcomes in the window reach this fraction '
                     '("none": not on this rule)')
-    window_s: PositiveFloat = Field(CircuitBreakerConfig.window_s,
-                                    description="sliding window of the error rate, s")
-    window_buckets: PositiveInt = Field(CircuitBreakerConfig.window_buckets,
-                                        description="buckets the window is kept in")
-    min_requests: PositiveInt = Field(
+    window_s: PositiveSeconds = Field(CircuitBreakerConfig.window_s,
+                                      description="sliding window of the error rate, s")
+    window_buckets: Buckets = Field(CircuitBreakerConfig.window_buckets,
+                                    description="buckets the window is kept in")
+    min_requests: Count = Field(
         CircuitBreakerConfig.min_requests,
         description="outcomes the window must hold before the error rate can trip it")
-    open_duration_s: PositiveFloat = Field(
+    open_duration_s: PositiveSeconds = Field(
         CircuitBreakerConfig.open_duration_s,
         description="how long an open breaker keeps the instance out before half-opening, s")
-    half_open_probes: PositiveInt = Field(
+    half_open_probes: Count = Field(
         CircuitBreakerConfig.half_open_probes,
         description="requests let through while half-open; all must succeed to close")
 
@@ -157,26 +166,27 @@ class RetrySpec(_PolicyTable):
 
     _CONFIG = RetryPolicyConfig
 
-    max_attempts: PositiveInt = Field(RetryPolicyConfig.max_attempts,
-                                      description="attempts per request, the first included")
-    per_try_timeout_s: Annotated[PositiveFloat | None, Maybe] = Field(
+    max_attempts: Annotated[int, Field(gt=0, le=MAX_ATTEMPTS)] = Field(
+        RetryPolicyConfig.max_attempts, description="attempts per request, the first included")
+    per_try_timeout_s: Annotated[PositiveSeconds | None, Maybe] = Field(
         RetryPolicyConfig.per_try_timeout_s,
         description='an attempt with no answer by then fails and may be retried, s ("none")')
-    overall_timeout_s: Annotated[PositiveFloat | None, Maybe] = Field(
+    overall_timeout_s: Annotated[PositiveSeconds | None, Maybe] = Field(
         RetryPolicyConfig.overall_timeout_s,
         description='no retry starts this long after the request arrived, s ("none": only '
                     'timeouts.request_s bounds it)')
-    budget_ratio: Annotated[NonNegativeFloat | None, Maybe] = Field(
+    budget_ratio: Annotated[Annotated[float, Field(ge=0, le=MAX_ATTEMPTS)] | None,
+                            Maybe] = Field(
         RetryPolicyConfig.budget_ratio,
         description='retries allowed per original request in the budget window '
                     '("none": no retry budget)')
-    min_retries_per_s: NonNegativeFloat = Field(
+    min_retries_per_s: Rate = Field(
         RetryPolicyConfig.min_retries_per_s,
         description="retries per second always allowed on top of the ratio")
-    budget_window_s: PositiveFloat = Field(RetryPolicyConfig.budget_window_s,
-                                           description="window the budget counts over, s")
-    budget_buckets: PositiveInt = Field(RetryPolicyConfig.budget_buckets,
-                                        description="buckets the budget window is kept in")
+    budget_window_s: PositiveSeconds = Field(RetryPolicyConfig.budget_window_s,
+                                             description="window the budget counts over, s")
+    budget_buckets: Buckets = Field(RetryPolicyConfig.budget_buckets,
+                                    description="buckets the budget window is kept in")
     retry_on: list[Literal["error", "timeout"]] = Field(
         default_factory=lambda: list(RetryPolicyConfig.retry_on),
         description='failures worth a retry: "error" (an error, a crash, a refused '
@@ -211,12 +221,12 @@ class SlowStartSpec(_PolicyTable):
     _CONFIG = SlowStartConfig
     _EXTRA = ("update_interval_s",)
 
-    window_s: PositiveFloat = Field(SlowStartConfig.window_s, description="ramp length, s")
-    aggression: PositiveFloat = Field(SlowStartConfig.aggression,
-                                      description="ramp shape (1: linear)")
-    min_weight_percent: float = Field(SlowStartConfig.min_weight_percent, ge=0, le=100,
-                                      description="floor of the ramp, percent of the weight")
-    update_interval_s: PositiveFloat = Field(
+    window_s: PositiveSeconds = Field(SlowStartConfig.window_s, description="ramp length, s")
+    aggression: float = Field(SlowStartConfig.aggression, gt=0, le=MAX_FACTOR,
+                              description="ramp shape (1: linear)")
+    min_weight_percent: Percent = Field(SlowStartConfig.min_weight_percent,
+                                        description="floor of the ramp, percent of the weight")
+    update_interval_s: Period = Field(
         1.0, description="how often ramping weights are refreshed for the balancer, s")
 
 
@@ -224,13 +234,13 @@ class SlowStartSpec(_PolicyTable):
 
 
 class _Fault(Section):
-    at_s: NonNegativeFloat = Field(description="when the fault starts, s")
+    at_s: Seconds = Field(description="when the fault starts, s")
 
 
 class _LastingFault(_Fault):
-    duration_s: Annotated[PositiveFloat | None, Maybe] = Field(
+    duration_s: Annotated[PositiveSeconds | None, Maybe] = Field(
         None, description="how long it lasts, s (none, and no recover_at_s: to the end)")
-    recover_at_s: Annotated[PositiveFloat | None, Maybe] = Field(
+    recover_at_s: Annotated[PositiveSeconds | None, Maybe] = Field(
         None, description="when it ends, s (instead of duration_s)")
 
     @model_validator(mode="after")
@@ -257,22 +267,22 @@ class CrashFault(_LastingFault):
     """The instance dies (its requests fail) and, at the end, comes back."""
 
     kind: Literal["crash"] = "crash"
-    target: NonNegativeInt = Field(description=_INSTANCE)
+    target: InstanceIndex = Field(description=_INSTANCE)
 
 
 class SlowFault(_LastingFault):
     """Gray failure: the instance's CPU work takes `factor` times longer."""
 
     kind: Literal["slow"] = "slow"
-    target: NonNegativeInt = Field(description=_INSTANCE)
-    factor: float = Field(ge=1, description="how many times slower (>= 1)")
+    target: InstanceIndex = Field(description=_INSTANCE)
+    factor: Factor = Field(description="how many times slower (>= 1)")
 
 
 class ErrorsFault(_LastingFault):
     """Gray failure: the instance answers a fraction of requests with an error."""
 
     kind: Literal["errors"] = "errors"
-    target: NonNegativeInt = Field(description=_INSTANCE)
+    target: InstanceIndex = Field(description=_INSTANCE)
     fraction: float = Field(gt=0, le=1, description="share of requests that fail")
 
 
@@ -280,7 +290,7 @@ class HangFault(_LastingFault):
     """The instance accepts requests and never answers; at the end it is restarted."""
 
     kind: Literal["hang"] = "hang"
-    target: NonNegativeInt = Field(description=_INSTANCE)
+    target: InstanceIndex = Field(description=_INSTANCE)
 
 
 class ZoneLossFault(_LastingFault):
@@ -294,8 +304,8 @@ class LatencySpikeFault(_LastingFault):
     """Network trouble: every response is delayed by extra_latency_s (the slot stays held)."""
 
     kind: Literal["latency_spike"] = "latency_spike"
-    extra_latency_s: PositiveFloat = Field(description="delay added to each response, s")
-    target: NonNegativeInt | str | None = Field(
+    extra_latency_s: PositiveSeconds = Field(description="delay added to each response, s")
+    target: InstanceIndex | str | None = Field(
         None, description="an instance index, a zone name, or none: every instance")
 
 
@@ -304,8 +314,8 @@ class DrainFault(_Fault):
     finish (connection draining), or at drain_timeout_s."""
 
     kind: Literal["drain"] = "drain"
-    target: NonNegativeInt = Field(description=_INSTANCE)
-    drain_timeout_s: PositiveFloat = Field(
+    target: InstanceIndex = Field(description=_INSTANCE)
+    drain_timeout_s: PositiveSeconds = Field(
         30.0, description="requests still there after this long fail (and may be retried), s")
 
 
@@ -330,14 +340,15 @@ class ResilienceSpec(Section):
         None, description="a circuit breaker per instance (off unless given)")
     retry: RetrySpec | None = Field(None, description="retries (off unless given)")
     rate_limit: list[LimiterRef] = Field(
-        default_factory=list, description="admission rate limiters, checked in order")
+        default_factory=list, max_length=MAX_LIST,
+        description="admission rate limiters, checked in order")
     slow_start: SlowStartSpec | None = Field(
         None, description="weight ramp for new, recovered or newly healthy instances")
     panic_threshold_percent: float = Field(
         50.0, ge=0, le=100,
         description="below this share of healthy instances the balancer uses all of them "
                     "(Envoy healthy_panic_threshold; 0: never)")
-    faults: list[FaultSpec] = Field(default_factory=list,
+    faults: list[FaultSpec] = Field(default_factory=list, max_length=MAX_FAULTS,
                                     description="faults and planned removals to inject")
 
     @property

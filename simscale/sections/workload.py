@@ -19,16 +19,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    Discriminator,
-    Field,
-    NonNegativeFloat,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
-    Tag,
-    model_validator,
-)
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from simscale import arrivals as gen
 from simscale.distributions import (
@@ -40,6 +31,28 @@ from simscale.distributions import (
     Lognormal,
 )
 from simscale.errors import InputError
+from simscale.limits import (
+    MAX_COUNT,
+    MAX_KINDS,
+    MAX_LIST,
+    MAX_RATE_SCALE,
+    MAX_SCHEDULE_POINTS,
+    MAX_STAIRS_STEPS,
+    MAX_TIME_S,
+    MAX_TOKENS,
+    MAX_TRACE_SPEED,
+    MAX_TURNS_MEAN,
+    MAX_USERS,
+    MAX_WEIGHT,
+    MIN_GAMMA_CV,
+    Cv,
+    PositiveRate,
+    PositiveSeconds,
+    Rate,
+    Seconds,
+    Tokens,
+    UnixTime,
+)
 from simscale.sections.base import Maybe, Section
 
 DataType = Literal["user", "session", "conversation", "response"]
@@ -68,7 +81,7 @@ class PoissonArrivals(_OpenLoop):
     """Open-loop Poisson arrivals at a constant rate."""
 
     kind: Literal["poisson"] = "poisson"
-    rate_rps: PositiveFloat = Field(description="mean arrivals per second")
+    rate_rps: PositiveRate = Field(description="mean arrivals per second")
 
     def process(self) -> gen.ArrivalProcess:
         return gen.Poisson(self.rate_rps)
@@ -78,10 +91,11 @@ class ScheduleArrivals(_OpenLoop):
     """Poisson arrivals whose rate follows straight lines between (t_s, rate_rps) points."""
 
     kind: Literal["schedule"] = "schedule"
-    points: list[tuple[NonNegativeFloat, NonNegativeFloat]] = Field(
-        min_length=1, description="[[t_s, rate_rps], ...]; equal times make a step; the last "
+    points: list[tuple[Seconds, Rate]] = Field(
+        min_length=1, max_length=MAX_SCHEDULE_POINTS,
+        description="[[t_s, rate_rps], ...]; equal times make a step; the last "
         "rate holds after the last point")
-    period_s: Annotated[PositiveFloat | None, Maybe] = Field(
+    period_s: Annotated[PositiveSeconds | None, Maybe] = Field(
         None, description="repeat the points every period_s seconds (none: no repeat)")
 
     def process(self) -> gen.ArrivalProcess:
@@ -92,10 +106,10 @@ class RampUpArrivals(_OpenLoop):
     """start_rps for delay_s, then a straight ramp to end_rps over ramp_s, then held."""
 
     kind: Literal["ramp_up"] = "ramp_up"
-    start_rps: NonNegativeFloat = Field(0.0, description="rate before the ramp")
-    end_rps: PositiveFloat = Field(description="rate at the end of the ramp, then held")
-    ramp_s: PositiveFloat = Field(description="length of the ramp")
-    delay_s: NonNegativeFloat = Field(0.0, description="time at start_rps before the ramp")
+    start_rps: Rate = Field(0.0, description="rate before the ramp")
+    end_rps: PositiveRate = Field(description="rate at the end of the ramp, then held")
+    ramp_s: PositiveSeconds = Field(description="length of the ramp")
+    delay_s: Seconds = Field(0.0, description="time at start_rps before the ramp")
 
     def process(self) -> gen.ArrivalProcess:
         return gen.RateSchedule(gen.ramp_up(self.start_rps, self.end_rps, self.ramp_s,
@@ -106,9 +120,9 @@ class StepArrivals(_OpenLoop):
     """base_rps until at_s, then step_rps (an instantaneous change)."""
 
     kind: Literal["step"] = "step"
-    base_rps: NonNegativeFloat = Field(description="rate before the step")
-    step_rps: NonNegativeFloat = Field(description="rate from at_s on")
-    at_s: NonNegativeFloat = Field(description="time of the step")
+    base_rps: Rate = Field(description="rate before the step")
+    step_rps: Rate = Field(description="rate from at_s on")
+    at_s: Seconds = Field(description="time of the step")
 
     def process(self) -> gen.ArrivalProcess:
         return gen.RateSchedule(gen.step(self.base_rps, self.step_rps, self.at_s))
@@ -118,12 +132,12 @@ class SpikeArrivals(_OpenLoop):
     """base_rps, rising at at_s over rise_s to peak_rps, held hold_s, falling over fall_s."""
 
     kind: Literal["spike"] = "spike"
-    base_rps: NonNegativeFloat = Field(description="rate outside the spike")
-    peak_rps: NonNegativeFloat = Field(description="rate at the top of the spike")
-    at_s: NonNegativeFloat = Field(description="when the rise starts")
-    rise_s: NonNegativeFloat = Field(0.0, description="length of the rise (0: a step)")
-    hold_s: NonNegativeFloat = Field(60.0, description="time held at peak_rps")
-    fall_s: NonNegativeFloat = Field(0.0, description="length of the fall (0: a step)")
+    base_rps: Rate = Field(description="rate outside the spike")
+    peak_rps: Rate = Field(description="rate at the top of the spike")
+    at_s: Seconds = Field(description="when the rise starts")
+    rise_s: Seconds = Field(0.0, description="length of the rise (0: a step)")
+    hold_s: Seconds = Field(60.0, description="time held at peak_rps")
+    fall_s: Seconds = Field(0.0, description="length of the fall (0: a step)")
 
     def process(self) -> gen.ArrivalProcess:
         return gen.RateSchedule(gen.spike(self.base_rps, self.peak_rps, self.at_s,
@@ -134,8 +148,8 @@ class SoakArrivals(_OpenLoop):
     """A long run at rate_rps, reached by a straight ramp from 0 over ramp_s."""
 
     kind: Literal["soak"] = "soak"
-    rate_rps: PositiveFloat = Field(description="the sustained rate")
-    ramp_s: PositiveFloat = Field(60.0, description="length of the initial ramp from 0")
+    rate_rps: PositiveRate = Field(description="the sustained rate")
+    ramp_s: PositiveSeconds = Field(60.0, description="length of the initial ramp from 0")
 
     def process(self) -> gen.ArrivalProcess:
         return gen.RateSchedule(gen.soak(self.rate_rps, self.ramp_s))
@@ -153,11 +167,12 @@ class StairsArrivals(_OpenLoop):
     """
 
     kind: Literal["stairs"] = "stairs"
-    start_rps: PositiveFloat = Field(description="rate of the first step")
-    step_rps: PositiveFloat = Field(description="rate added at each step")
-    step_s: PositiveFloat = Field(description="length of one step")
-    steps: PositiveInt = Field(description="number of steps")
-    slo_p95_s: Annotated[PositiveFloat | None, Maybe] = Field(
+    start_rps: PositiveRate = Field(description="rate of the first step")
+    step_rps: PositiveRate = Field(description="rate added at each step")
+    step_s: PositiveSeconds = Field(description="length of one step")
+    steps: Annotated[int, Field(gt=0, le=MAX_STAIRS_STEPS)] = Field(
+        description="number of steps")
+    slo_p95_s: Annotated[PositiveSeconds | None, Maybe] = Field(
         None, description="a step breaks the SLO when the p95 of slo_metric over its ok "
         "responses is above this (none: no breaking-point analysis)")
     slo_metric: Literal["latency", "ttft"] = Field(
@@ -181,10 +196,10 @@ class SinusoidArrivals(_OpenLoop):
     """Diurnal: rate = mean_rps + amplitude_rps·cos(2π(t − phase_s)/period_s)."""
 
     kind: Literal["sinusoid"] = "sinusoid"
-    mean_rps: PositiveFloat = Field(description="mean rate")
-    amplitude_rps: NonNegativeFloat = Field(description="swing around the mean (<= mean_rps)")
-    period_s: PositiveFloat = Field(gen.DAY_S, description="length of one cycle")
-    phase_s: float = Field(0.0, description="time of the peak")
+    mean_rps: PositiveRate = Field(description="mean rate")
+    amplitude_rps: Rate = Field(description="swing around the mean (<= mean_rps)")
+    period_s: PositiveSeconds = Field(gen.DAY_S, description="length of one cycle")
+    phase_s: float = Field(0.0, ge=-MAX_TIME_S, le=MAX_TIME_S, description="time of the peak")
 
     def process(self) -> gen.ArrivalProcess:
         return gen.Sinusoid(self.mean_rps, self.amplitude_rps, self.period_s, self.phase_s)
@@ -195,7 +210,7 @@ class HourlyArrivals(_OpenLoop):
     and repeated daily."""
 
     kind: Literal["hourly"] = "hourly"
-    rates_rps: list[NonNegativeFloat] = Field(
+    rates_rps: list[Rate] = Field(
         min_length=24, max_length=24, description="24 rates, one per hour of the day")
     start_hour: float = Field(0.0, ge=0, lt=24, description="clock time at t = 0, hours")
 
@@ -207,10 +222,10 @@ class MMPP2Arrivals(_OpenLoop):
     """Bursty: a two-state Markov-modulated Poisson process (started in steady state)."""
 
     kind: Literal["mmpp2"] = "mmpp2"
-    rate1_rps: NonNegativeFloat = Field(description="rate in state 1")
-    rate2_rps: NonNegativeFloat = Field(description="rate in state 2")
-    switch12_per_s: PositiveFloat = Field(description="rate of leaving state 1, per second")
-    switch21_per_s: PositiveFloat = Field(description="rate of leaving state 2, per second")
+    rate1_rps: Rate = Field(description="rate in state 1")
+    rate2_rps: Rate = Field(description="rate in state 2")
+    switch12_per_s: PositiveRate = Field(description="rate of leaving state 1, per second")
+    switch21_per_s: PositiveRate = Field(description="rate of leaving state 2, per second")
 
     def process(self) -> gen.ArrivalProcess:
         return gen.MMPP2(self.rate1_rps, self.rate2_rps, self.switch12_per_s,
@@ -222,9 +237,16 @@ class RenewalArrivals(_OpenLoop):
     given coefficient of variation (stationary)."""
 
     kind: Literal["renewal"] = "renewal"
-    rate_rps: PositiveFloat = Field(description="mean arrivals per second")
-    cv: NonNegativeFloat = Field(description="inter-arrival standard deviation / mean")
+    rate_rps: PositiveRate = Field(description="mean arrivals per second")
+    cv: Cv = Field(description="inter-arrival standard deviation / mean")
     family: Literal["gamma", "lognormal"] = Field("gamma", description="inter-arrival family")
+
+    @model_validator(mode="after")
+    def _gamma_shape(self) -> RenewalArrivals:
+        if self.family == "gamma" and 0 < self.cv < MIN_GAMMA_CV:
+            raise ValueError(f"cv: a gamma's shape is 1/cv²: give 0 (evenly spaced) or at least "
+                             f"{MIN_GAMMA_CV:g}")
+        return self
 
     def process(self) -> gen.ArrivalProcess:
         return gen.Renewal(self.rate_rps, self.cv, self.family)
@@ -237,12 +259,13 @@ class RecordedArrivals(_OpenLoop):
     kind: Literal["recorded"] = "recorded"
     path: str = Field(description="a fleet folder written by simscale serve (relative to the "
                       "spec)")
-    start_s: Annotated[NonNegativeFloat | None, Maybe] = Field(
+    start_s: Annotated[UnixTime | None, Maybe] = Field(
         None, description="Unix time replayed as t = 0 (none: the first recorded interval)")
-    end_s: Annotated[NonNegativeFloat | None, Maybe] = Field(
+    end_s: Annotated[UnixTime | None, Maybe] = Field(
         None, description="Unix time where the replay ends; the last rate holds after it "
         "(none: the last recorded interval)")
-    rate_scale: PositiveFloat = Field(1.0, description="multiplies every recorded rate")
+    rate_scale: float = Field(1.0, gt=0, le=MAX_RATE_SCALE,
+                              description="multiplies every recorded rate")
 
     def process(self) -> gen.ArrivalProcess:
         from simscale.serve.recorded import rate_points
@@ -267,17 +290,19 @@ class TraceArrivals(Section):
     path: str = Field(description="the trace file (relative to the spec file)")
     format: Literal["auto", "azure", "mooncake", "csv", "parquet"] = Field(
         "auto", description="file format (auto: from the extension and header)")
-    speed: PositiveFloat = Field(1.0, description="simulated time = trace time / speed")
-    window_s: tuple[NonNegativeFloat, PositiveFloat] | None = Field(
+    speed: float = Field(1.0, gt=0, le=MAX_TRACE_SPEED,
+                         description="simulated time = trace time / speed")
+    window_s: tuple[Seconds, PositiveSeconds] | None = Field(
         None, description="[start_s, end_s]: replay only these trace seconds (none: all)")
     loop: bool = Field(False, description="start the window again when it ends")
-    rate_scale: PositiveFloat = Field(
-        1.0, description="superpose copies of the trace (2: twice the rate; 0.5: thinned)")
+    rate_scale: float = Field(
+        1.0, gt=0, le=MAX_RATE_SCALE,
+        description="superpose copies of the trace (2: twice the rate; 0.5: thinned)")
     lenient: bool = Field(False, description="skip and count bad rows instead of failing")
     request_kind: str | None = Field(
         None, description="the kind of every row of a trace without a kind column (none: "
         "drawn from the mix)")
-    prefix_blocks: PositiveInt = Field(
+    prefix_blocks: Annotated[int, Field(gt=0, le=MAX_COUNT)] = Field(
         2, description="Mooncake: leading 512-token blocks that identify a shared prefix")
 
     @model_validator(mode="after")
@@ -323,9 +348,10 @@ class UsersArrivals(Section):
     """
 
     kind: Literal["users"] = "users"
-    users: PositiveInt = Field(description="concurrent users")
-    ramp_s: NonNegativeFloat = Field(0.0, description="users start spread evenly over this")
-    turns_mean: float = Field(6.0, ge=1, description="mean turns per session (geometric, >= 1)")
+    users: Annotated[int, Field(gt=0, le=MAX_USERS)] = Field(description="concurrent users")
+    ramp_s: Seconds = Field(0.0, description="users start spread evenly over this")
+    turns_mean: float = Field(6.0, ge=1, le=MAX_TURNS_MEAN,
+                              description="mean turns per session (geometric, >= 1)")
     think_s: Distribution = Field(
         default_factory=lambda: Exponential(mean_s=10.0),
         description="seconds a user thinks between a response and its next turn")
@@ -333,7 +359,8 @@ class UsersArrivals(Section):
         default_factory=lambda: Exponential(mean_s=60.0),
         description="seconds between the end of a session and the user's next session")
     opening: list[str] = Field(
-        default_factory=list, description="kinds each session starts with, sent back to back")
+        default_factory=list, max_length=MAX_LIST,
+        description="kinds each session starts with, sent back to back")
 
 
 ArrivalSpec = Annotated[
@@ -352,9 +379,10 @@ class TokenCounts(Section):
     (simscale.arrivals.token_counts); cv = 0 gives the mean every time."""
 
     kind: Literal["tokens"] = "tokens"
-    mean: PositiveFloat = Field(description="mean tokens")
-    cv: NonNegativeFloat = Field(1.0, description="standard deviation / mean")
-    max: Annotated[PositiveInt | None, Maybe] = Field(None, description="upper bound")
+    mean: Tokens = Field(description="mean tokens")
+    cv: Cv = Field(1.0, description="standard deviation / mean")
+    max: Annotated[Annotated[int, Field(gt=0, le=MAX_TOKENS)] | None, Maybe] = Field(
+        None, description=f"upper bound (none: {MAX_TOKENS:,}, the most of any request)")
 
 
 def _token_tag(value: Any) -> str:
@@ -375,14 +403,16 @@ TokenSpec = Annotated[
 class KindSpec(Section):
     """One request kind and its cost profile."""
 
-    weight: PositiveFloat = Field(1.0, description="relative frequency in the mix")
+    weight: float = Field(1.0, gt=0, le=MAX_WEIGHT, description="relative frequency in the mix")
     service: Distribution | None = Field(
         None, description="CPU seconds on one core (none: workload.service)")
     reads: list[DataType] = Field(
-        default_factory=list, description="data types read through the cache")
+        default_factory=list, max_length=MAX_LIST,
+        description="data types read through the cache")
     writes: list[DataType] = Field(
-        default_factory=list, description="data types written (cache and database)")
-    db_queries: NonNegativeInt = Field(
+        default_factory=list, max_length=MAX_LIST,
+        description="data types written (cache and database)")
+    db_queries: Annotated[int, Field(ge=0, le=MAX_COUNT)] = Field(
         0, description="database queries a cache miss costs")
     llm: bool = Field(False, description="calls the LLM upstream ([upstream])")
     prompt_tokens: TokenSpec | None = Field(
@@ -402,7 +432,8 @@ class WorkloadSpec(Section):
     kind: str = Field("request", description="the request kind recorded for every arrival "
                       "when there is no mix")
     mix: dict[str, KindSpec] = Field(
-        default_factory=dict, description="request kinds by name, with weights and costs "
+        default_factory=dict, max_length=MAX_KINDS,
+        description="request kinds by name, with weights and costs "
         "(empty: every request is `kind`, costing `service`)")
 
     @model_validator(mode="after")

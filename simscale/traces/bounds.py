@@ -6,7 +6,9 @@ a file or a replay outside them is refused at load with a clear message.
 
 from __future__ import annotations
 
-MAX_TOKENS = 2**31 - 1
+from simscale import limits
+
+MAX_TRACE_TOKENS = 2**31 - 1
 """Largest prompt or output token count of a request: requests.parquet stores both as int32
 (simscale.recorder.REQUESTS_SCHEMA; a test pins the two together)."""
 
@@ -43,8 +45,8 @@ MAX_KINDS = 256
 MAX_KIND_CHARS = 100
 """Longest kind name (printable characters)."""
 
-MAX_RATE_SCALE = 10_000
-"""A replay superposes at most this many copies of the trace (rate_scale)."""
+MAX_RATE_SCALE = limits.MAX_RATE_SCALE
+"""A replay superposes at most this many copies of the trace (rate_scale; simscale.limits)."""
 
 MAX_REPLAY_RATE_RPS = 1e7
 """Mean arrivals per simulated second of a replay at most (rows in the window × rate_scale

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from simscale.traces import fields
-from simscale.traces.bounds import MAX_TIME_S, MAX_TOKENS
+from simscale.traces.bounds import MAX_TIME_S, MAX_TRACE_TOKENS
 from simscale.traces.problems import Bad
 
 # 1970 to 2261 (2262 ends inside int64 nanoseconds: the row-by-row parser checks it), and a
@@ -71,7 +71,7 @@ def in_order(values: np.ndarray, times: fields.Times, first_line: int) -> bool:
 
 
 def tokens_ok(*columns: np.ndarray) -> bool:
-    return all(not len(c) or (c.min() >= 0 and c.max() <= MAX_TOKENS) for c in columns)
+    return all(not len(c) or (c.min() >= 0 and c.max() <= MAX_TRACE_TOKENS) for c in columns)
 
 
 def azure_block(data: bytes, first_line: int, columns: fields.Columns,

@@ -17,7 +17,7 @@ from simscale.traces.bounds import (
     MAX_KINDS,
     MAX_SPAN_S,
     MAX_TIME_S,
-    MAX_TOKENS,
+    MAX_TRACE_TOKENS,
 )
 from simscale.traces.problems import Bad, show
 
@@ -77,15 +77,15 @@ def _integer(text: str, name: str) -> int:
 
 
 def token_count(text: str, name: str) -> int:
-    """A token count: an integer from 0 to MAX_TOKENS."""
+    """A token count: an integer from 0 to MAX_TRACE_TOKENS."""
     return check_tokens(_integer(text, name), name)
 
 
 def check_tokens(value: int, name: str) -> int:
     if value < 0:
         raise Bad(f"{name} is negative: {value}")
-    if value > MAX_TOKENS:
-        raise out_of_range(name, value, f"max {MAX_TOKENS:,}")
+    if value > MAX_TRACE_TOKENS:
+        raise out_of_range(name, value, f"max {MAX_TRACE_TOKENS:,}")
     return value
 
 

@@ -15,7 +15,7 @@ from simscale.traces.bounds import (
     MAX_ROWS,
     MAX_SPAN_S,
     MAX_TIME_S,
-    MAX_TOKENS,
+    MAX_TRACE_TOKENS,
 )
 from simscale.traces.csv_formats import GENERIC_COLUMNS, GENERIC_DTYPES, generic_trace
 from simscale.traces.problems import MAX_PROBLEMS, Bad, Problems, show
@@ -149,8 +149,8 @@ class _Batches:
         ints = raw.astype(np.int64)
         if name.endswith("_tokens"):
             flag(ints < 0, lambda i: f"{name} is negative: {ints[i]}")
-            flag(ints > MAX_TOKENS,
-                 lambda i: f"{name} is out of range: {ints[i]} (max {MAX_TOKENS:,})")
+            flag(ints > MAX_TRACE_TOKENS,
+                 lambda i: f"{name} is out of range: {ints[i]} (max {MAX_TRACE_TOKENS:,})")
         return ints
 
     def _kinds(self, column: Any, flag: Callable) -> np.ndarray:

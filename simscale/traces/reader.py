@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 
 from simscale.errors import InputError
-from simscale.traces.bounds import MAX_TOKENS
+from simscale.traces.bounds import MAX_TRACE_TOKENS
 from simscale.traces.csv_formats import read_azure, read_generic_csv
 from simscale.traces.mooncake import BLOCK_TOKENS, read_mooncake
 from simscale.traces.parquet import read_parquet
@@ -41,7 +41,7 @@ def read_trace(
     if prefix_blocks < 1:
         raise ValueError(f"prefix_blocks must be >= 1, got {prefix_blocks}")
     # no row has more blocks than this (hash_ids are one per 512 tokens): the same prefix ids
-    prefix_blocks = min(prefix_blocks, MAX_TOKENS // BLOCK_TOKENS + 1)
+    prefix_blocks = min(prefix_blocks, MAX_TRACE_TOKENS // BLOCK_TOKENS + 1)
     problems = Problems(name, lenient)
     with Source(Path(path), problems) as source:
         fmt = detect(source.path, source.head, problems) if format == "auto" else format

@@ -13,7 +13,7 @@ class Trace:
     """A request trace as columns; row i is the i-th request in arrival order.
 
     arrival_s: float64 seconds from the first arrival (so arrival_s[0] == 0), non-decreasing,
-    at most MAX_SPAN_S. prompt_tokens, output_tokens: int64 from 0 to MAX_TOKENS, or None
+    at most MAX_SPAN_S. prompt_tokens, output_tokens: int64 from 0 to MAX_TRACE_TOKENS, or None
     when the trace does not give them (a generic trace without those columns; draw sizes
     from a distribution instead). kind: object array of str (at most MAX_KINDS distinct),
     or None. user_id, session_id, prefix_id: int64, or None. (simscale.traces.bounds)

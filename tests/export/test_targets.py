@@ -214,8 +214,9 @@ def test_scheduled_windows_become_cron_triggers():
     ("wtinylfu", "allkeys-lfu", True),
 ])
 def test_redis_eviction_read_back_from_a_real_server(eviction, redis_policy, lost, tmp_path):
+    params = {"expected_items": 100_000} if eviction == "wtinylfu" else {}  # sizes its sketch
     spec = make_spec(cache={"capacity_items": "none", "capacity_bytes": 32 * 2**20,
-                            "eviction": {"policy": eviction}})
+                            "eviction": {"policy": eviction, "params": params}})
     exported, results = export_and_validate(spec, "redis", tmp_path)
     [result] = [r for r in results if r.tool.startswith("redis-server")]
     assert result.status == "ok"

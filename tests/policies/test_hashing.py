@@ -92,3 +92,44 @@ def test_errors():
     with pytest.raises(ValueError):
         ring.lookup_bounded("k", lambda n: 0, -0.1)
     assert list(HashRing().walk("k")) == []
+
+
+@settings(max_examples=15, deadline=None)
+@given(nodes=node_sets, vnodes=st.integers(min_value=1, max_value=40))
+def test_a_ring_built_at_once_is_the_ring_built_node_by_node(nodes, vnodes):
+    at_once = HashRing(nodes, vnodes=vnodes)
+    one_by_one = HashRing(vnodes=vnodes)
+    for node in nodes:
+        one_by_one.add(node)
+    assert at_once._points == one_by_one._points
+    assert at_once._owners == one_by_one._owners
+    grown = HashRing(nodes[:1], vnodes=vnodes)
+    grown.add_many(nodes[1:])
+    assert grown._owners == one_by_one._owners
+
+
+def test_building_a_ring_sorts_once_not_once_per_node(monkeypatch):
+    """The work of building N nodes × V points is linear in N·V (one sort), not N²·V (a sort
+    of the whole ring per node added): counted as sort-key evaluations."""
+    import policies.hashing as hashing
+
+    calls = Counter()
+
+    def counting_str(value: object) -> str:
+        calls["str"] += 1
+        return str(value)
+
+    monkeypatch.setattr(hashing, "str", counting_str, raising=False)
+    nodes, vnodes = 200, 10
+    HashRing(range(nodes), vnodes=vnodes)
+    # one str() per point for its hash, one per point for its sort key
+    assert calls["str"] <= 2 * nodes * vnodes
+
+
+def test_add_many_refuses_a_present_or_repeated_node():
+    ring = HashRing(["a"])
+    with pytest.raises(ValueError, match="already on the ring"):
+        ring.add_many(["b", "a"])
+    with pytest.raises(ValueError, match="already on the ring"):
+        ring.add_many(["c", "c"])
+    assert ring.nodes == frozenset({"a"})

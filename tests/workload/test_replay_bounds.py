@@ -113,7 +113,7 @@ TWO = trace_of([0.0, 10.0])  # lap 20 s (span + one mean gap)
         (TWO, {"loop": True, "speed": 1e300}, "speed", "arrivals per simulated second"),
         (TWO, {"loop": True, "start_s": 0.0, "end_s": 1e-300}, "window_s",
          "1 rows × rate_scale 1 every 1e-300 simulated s"),
-        (TWO, {"rate_scale": 1e9}, "rate_scale", "is more than the 10,000 copies"),
+        (TWO, {"rate_scale": 1e9}, "rate_scale", "is more than the 1,000 copies"),
         (TWO, {"speed": 2e8}, "speed", "is 2e+07 arrivals per simulated second; at most 1e+07"),
         (TWO, {"loop": True, "speed": 2e5}, "speed", "2e+06 laps in 200 s; at most 1,000,000"),
         (TWO, {"loop": True, "start_s": 0.0, "end_s": 1e-4}, "window_s", "2e+06 laps in 200 s"),
@@ -156,9 +156,9 @@ def test_played_once_a_single_instant_needs_no_lap() -> None:
 
 def test_bounds_are_what_the_docs_say() -> None:
     assert (bounds.MAX_RATE_SCALE, bounds.MAX_REPLAY_RATE_RPS, bounds.MAX_LAPS,
-            bounds.MAX_REPLAY_ROWS) == (10_000, 1e7, 1_000_000, 1_000_000_000)
+            bounds.MAX_REPLAY_ROWS) == (1_000, 1e7, 1_000_000, 1_000_000_000)
     readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
-    for text in ("`rate_scale` is at most 10,000", "at most 10^7 arrivals per simulated second",
+    for text in ("`rate_scale` is at most 1,000", "at most 10^7 arrivals per simulated second",
                  "at most 10^6 laps", "at most 10^9 trace rows", "beyond 20,000,000 rows",
                  "8 GiB of data once decompressed", "token counts 0 to 2,147,483,647"):
         assert text in readme, text

@@ -20,7 +20,7 @@ from simscale.traces import bounds, read_trace, source
 from simscale.traces.problems import Problems
 
 TOO_MANY = 3_000_000_000  # the value of the report: above 2^31 − 1
-MAX = bounds.MAX_TOKENS
+MAX = bounds.MAX_TRACE_TOKENS
 AZURE = "TIMESTAMP,ContextTokens,GeneratedTokens"
 AZURE_SWAPPED = "GeneratedTokens,TIMESTAMP,ContextTokens"  # read row by row, not vectorised
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simscale.traces import Trace, read_trace
-from simscale.traces.bounds import MAX_TOKENS
+from simscale.traces.bounds import MAX_TRACE_TOKENS as MAX_TOKENS
 
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
