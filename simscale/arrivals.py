@@ -713,10 +713,10 @@ def expected_count(schedule: ArrivalProcess | RatePoints, t0_s: float, t1_s: flo
 def token_counts(
     rng: np.random.Generator, n: int, mean_tokens: float, cv: float, max_tokens: int | None = None
 ) -> np.ndarray:
-    """`n` token counts (int64, 1 to max_tokens and to MAX_TOKENS, the largest the requests
-    table holds): a lognormal of the given mean and cv, rounded. Drawn in single precision,
-    which is ample for counts and twice as fast."""
-    from simscale.traces.bounds import MAX_TOKENS  # here: the traces package is not light
+    """`n` token counts (int64, 1 to max_tokens and to simscale.limits.MAX_TOKENS): a
+    lognormal of the given mean and cv, rounded. Drawn in single precision, which is ample
+    for counts and twice as fast."""
+    from simscale.limits import MAX_TOKENS
 
     sigma2 = math.log1p(cv**2)
     x = rng.standard_normal(n, dtype=np.float32)

@@ -24,7 +24,7 @@ from simscale.errors import InputError
 from simscale.limits import MAX_EVENTS_PER_RUN
 from simscale.sections.budget import estimate
 from simscale.spec import load_spec, spec_from_dict
-from tests.test_experiments import spec_files
+from tests.shipped import EXPERIMENTS, spec_files
 
 EXAMPLES = int(os.environ.get("SIMSCALE_FUZZ_EXAMPLES", "40"))
 RUN = os.environ.get("SIMSCALE_FUZZ_RUN") == "1"
@@ -80,7 +80,7 @@ def _finite_numbers(node) -> bool:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_a_mutated_spec_is_refused_naming_the_field_or_runs(data, tmp_path_factory):
-    path = data.draw(st.sampled_from(spec_files()), label="spec")
+    path = EXPERIMENTS / data.draw(st.sampled_from(spec_files()), label="spec")
     base, numbers = _base(path)
     field = data.draw(st.sampled_from(numbers), label="field")
     value = data.draw(VALUES, label="value")

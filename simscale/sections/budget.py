@@ -122,6 +122,11 @@ def peak_rate(arrivals: Any) -> tuple[str, float]:
         return "mean_rps", a.mean_rps + a.amplitude_rps
     if isinstance(a, w.HourlyArrivals):
         return "rates_rps", max(a.rates_rps)
+    if isinstance(a, w.RecordedArrivals):
+        from simscale.serve.recorded import rate_points
+
+        points = rate_points(a.path, a.start_s, a.end_s, a.rate_scale)
+        return "rate_scale", max((rate for _, rate in points), default=0.0)
     if isinstance(a, w.MMPP2Arrivals):
         return "rate1_rps", max(a.rate1_rps, a.rate2_rps)
     return "rate_rps", a.rate_rps  # poisson, soak, renewal
@@ -131,7 +136,7 @@ def trace_count(arrivals: Any, duration_s: float) -> tuple[float, str, str, list
     """Arrivals of a trace replay: the window's rows × rate_scale, per lap when looped."""
     import numpy as np
 
-    from simscale.traces import replay_period_s
+    from simscale.traces import replay_period_s, replay_problems
 
     trace = arrivals.load()
     start_s, end_s = arrivals.window_s if arrivals.window_s is not None else (0.0, None)
@@ -141,14 +146,13 @@ def trace_count(arrivals: Any, duration_s: float) -> tuple[float, str, str, list
     rows = max(hi - lo, 0)
     field = "workload.arrivals.rate_scale"
     formula = "the trace's rows × workload.arrivals.rate_scale"
-    if rows and (arrivals.loop or arrivals.rate_scale > 1):  # both need a lap's length
-        try:
-            period_s = replay_period_s(trace, start_s, end_s)
-        except ValueError:
-            what = "loop" if arrivals.loop else "rate_scale"
-            raise ValueError(f"workload.arrivals.{what}: the trace window has fewer than two "
-                             "distinct arrival times; give window_s = [start_s, end_s] to "
-                             f"{'loop' if arrivals.loop else 'superpose'} it") from None
+    problems = replay_problems(trace, duration_s, speed=arrivals.speed, start_s=start_s,
+                               end_s=end_s, loop=arrivals.loop, rate_scale=arrivals.rate_scale)
+    if problems:  # the replay's own limits (a lap with no length, too many laps or copies)
+        raise ValueError("; ".join(f"workload.arrivals.{name}: {problem}"
+                                   for name, problem in problems))
+    if arrivals.loop and rows:
+        period_s = replay_period_s(trace, start_s, end_s)
     if not arrivals.loop or rows == 0:
         return rows * arrivals.rate_scale, field, formula, []
     laps = duration_s * arrivals.speed / period_s

@@ -225,17 +225,6 @@ def test_a_token_count_above_int32_exits_2_or_is_skipped(tmp_path, fmt):
     assert got["output_tokens"].tolist() == [1, MAX_TOKENS]
 
 
-def test_synthetic_token_counts_stop_at_the_column_maximum(tmp_path):
-    spec = small_spec(duration_s=5.0, workload={
-        "arrivals": {"kind": "poisson", "rate_rps": 20.0},
-        "mix": {"chat": {"prompt_tokens": {"mean": 1e10, "cv": 1.0},
-                         "output_tokens": {"kind": "lognormal", "mean_s": 1e12, "cv": 1.0}}}})
-    run(spec, tmp_path / "out")
-    got = requests_of(tmp_path / "out")
-    assert got["prompt_tokens"].max() == MAX_TOKENS and got["output_tokens"].max() == MAX_TOKENS
-    assert got["prompt_tokens"].min() >= 1
-
-
 REPLAYS_REFUSED = [
     ("arrival_s\n5\n", {"loop": True}, "loop"),
     ("arrival_s\n5\n5\n5\n", {"loop": True}, "loop"),
@@ -247,9 +236,9 @@ REPLAYS_REFUSED = [
 
 
 @pytest.mark.parametrize(("content", "options", "field"), REPLAYS_REFUSED)
-def test_unbounded_replays_are_refused_when_the_model_is_built(tmp_path, content, options,
-                                                               field):
-    """They used to crash mid-run (a lap with no length) or never end (4 GB in 60 s)."""
+def test_unbounded_replays_are_refused_naming_the_field(tmp_path, content, options, field):
+    """They used to crash mid-run (a lap with no length) or never end (4 GB in 60 s). The spec
+    refuses them at load; the replay itself refuses them too (a second line of defence)."""
     from simscale.errors import InputError
     from simscale.model.workload import Workload
 
@@ -258,9 +247,16 @@ def test_unbounded_replays_are_refused_when_the_model_is_built(tmp_path, content
         path = tmp_path / "t.csv"
         path.write_text(content)
     arrivals = {"kind": "trace", "path": str(path), **options}
-    spec = small_spec(duration_s=100.0, workload={"arrivals": arrivals})
     with pytest.raises(InputError) as caught:
-        Workload(spec.workload, spec.seed, spec.duration_s)
+        small_spec(duration_s=100.0, workload={"arrivals": arrivals})
+    (problem,) = caught.value.problems
+    assert f"workload.arrivals.{field}: " in problem
+    valid = small_spec(duration_s=100.0, workload={"arrivals": {"kind": "trace",
+                                                                "path": str(path)}})
+    unchecked = valid.workload.arrivals.model_copy(update=options)
+    with pytest.raises(InputError) as caught:
+        Workload(valid.workload.model_copy(update={"arrivals": unchecked}), valid.seed,
+                 valid.duration_s)
     (problem,) = caught.value.problems
     assert problem.startswith(f"workload.arrivals.{field}: ") and str(path) in problem
 
@@ -272,7 +268,7 @@ def test_a_looped_one_row_trace_exits_2_with_the_fix_in_the_message(tmp_path):
                            str(tmp_path / "out"), "--quiet"], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    assert "error: workload.arrivals.loop: a loop needs a lap" in proc.stderr
+    assert "spec.toml: workload.arrivals.loop: a loop needs a lap" in proc.stderr
     assert "set one with window_s = [start_s, end_s]" in proc.stderr
     spec = write_spec(tmp_path, "one.csv", arrivals=", loop = true, window_s = [0, 10]")
     res = cli("run", spec, "--out", tmp_path / "out", "--quiet")
