@@ -116,6 +116,8 @@ class Spec(Section):
     def _cross_section(self) -> Spec:
         """Checks between sections; a message starts with the field path it is about."""
         self.resilience.check_targets(self.instances.count, self.instances.zones)
+        wl = self.workload  # a trace may bring its own kinds: known only when it is read
+        self.alerts.check_kinds(None if wl.arrivals.kind == "trace" else set(wl.mix) or {wl.kind})
         return self
 
     def sha256(self) -> str:
