@@ -280,6 +280,7 @@ class _RuleState:
     value: float = math.nan
     firing_s: float = 0.0                 # completed firing time
     fired: int = 0
+    worst: str | None = None              # the highest severity it fired at
 
 
 class AlertEvaluator:
@@ -348,6 +349,8 @@ class AlertEvaluator:
         if old is None or SEVERITIES.index(severity) > SEVERITIES.index(old):
             state.fired += 1
             self.fired_by_severity[severity] += 1
+        if state.worst is None or SEVERITIES.index(severity) > SEVERITIES.index(state.worst):
+            state.worst = severity
         state.severity = severity
         state.severity_since_s = now
         threshold = rule.threshold(severity)
@@ -380,12 +383,18 @@ class AlertEvaluator:
             out[name] = total
         return out
 
+    def worst_severity(self) -> dict[str, str]:
+        """The highest severity each rule that fired reached: {rule: severity}."""
+        return {name: s.worst for name, s in self._states.items() if s.worst is not None}
+
     def summary(self, end_s: float | None = None) -> dict:
-        """Totals for summary.json: alerts fired (by severity), seconds firing per rule."""
+        """Totals for summary.json: alerts fired (by severity), the worst severity of each
+        rule that fired, seconds firing per rule."""
         return {
             "rules": [r.name for r in self.rules],
             "fired": self.fired,
             "fired_by_severity": dict(self.fired_by_severity),
+            "worst_severity": self.worst_severity(),
             "firing_s": self.firing_s(end_s),
             "firing_at_end": [a.rule for a in self.firing()],
         }

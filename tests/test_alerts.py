@@ -122,8 +122,19 @@ def test_totals_count_firing_escalations_and_seconds():
     assert evaluator.firing_s(end_s=70.0) == {"R": pytest.approx(50.0)}
     summary = evaluator.summary(end_s=70.0)
     assert summary["fired"] == 4
+    assert summary["worst_severity"] == {"R": CRITICAL}
     assert summary["firing_at_end"] == ["R"]
     assert summary["firing_s"] == {"R": pytest.approx(50.0)}
+
+
+def test_worst_severity_names_only_rules_that_fired():
+    rules = [AlertRule("W", "w", warning=1.0, critical=5.0),
+             AlertRule("C", "c", warning=1.0, critical=5.0),
+             AlertRule("Quiet", "q", warning=1.0)]
+    rows_ = [{"t_s": 10.0 * i, "interval_s": 10.0, "w": w, "c": c, "q": 0.0}
+             for i, (w, c) in enumerate([(2, 6), (0, 2), (0, 0)])]
+    _, evaluator = evaluate(rules, rows_)
+    assert evaluator.worst_severity() == {"W": WARNING, "C": CRITICAL}
 
 
 def test_firing_lists_critical_first():

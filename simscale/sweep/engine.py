@@ -117,7 +117,8 @@ def load_sweep(path: str | Path, overrides: Iterable[str] = (),
                replications: int | None = None) -> Sweep:
     """Read a sweep file and validate every variant's spec before anything runs.
 
-    `overrides` (PATH=VALUE, as `--set`) apply to the base after the sweep's own `set`;
+    `overrides` (PATH=VALUE, as `--set`) apply to the base after the sweep's own `set` and
+    `base_set`;
     `replications` replaces the sweep's count. Raises InputError naming each bad variant
     with its parameters.
     """
@@ -138,12 +139,13 @@ def build_sweep(spec: SweepSpec, base_dir: Path, source: str = "<sweep>",
     bases: dict[str, dict] = {}
     for label, entry in named.items():
         where = f"bases.{label}" if spec.bases is not None else "base"
+        sets = [*spec.overrides, *spec.base_set.get(label, []), *overrides]
         try:
             if isinstance(entry, str):
-                bases[label] = base_data(base_dir / entry, [*spec.overrides, *overrides])
+                bases[label] = base_data(base_dir / entry, sets)
             else:
-                bases[label] = base_data(base_dir / f"{label or spec.name}.toml",
-                                         [*spec.overrides, *overrides], data=dict(entry))
+                bases[label] = base_data(base_dir / f"{label or spec.name}.toml", sets,
+                                         data=dict(entry))
         except InputError as exc:
             raise InputError([f"{source}: {where}: {p}" for p in exc.problems]) from None
 
@@ -208,9 +210,9 @@ def _claims(spec: SweepSpec, base_dir: Path, source: str,
     else:
         claims = ClaimsFile(claims=list(spec.claims))
     names = [v.name for v in design]
-    problems = [f"{source}: claims: {c.claim!r}: no variant named {c.variant!r} "
+    problems = [f"{source}: claims: {c.claim!r}: no variant named {v!r} "
                 f"(variants: {', '.join(names[:20])})"
-                for c in claims.claims if c.variant not in names]
+                for c in claims.claims for v in c.variants if v not in names]
     if problems:
         raise InputError(problems)
     return claims
