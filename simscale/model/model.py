@@ -31,7 +31,7 @@ from simscale.errors import PolicyFailure
 from simscale.model.events import PooledEvent
 from simscale.model.instance import Instance
 from simscale.model.request import ERROR, OK, PENDING, REJECTED, TIMEOUT, Request
-from simscale.model.scopes import ResponseScopes
+from simscale.model.scopes import ResponseScopes, linear_quantiles
 from simscale.model.workload import Workload, stage_chain
 from simscale.recorder import RequestLog
 from simscale.spec import Spec
@@ -481,8 +481,7 @@ class Model:
         counts[OK] = len(self._win_latencies)
         ended = sum(counts)
         lat = np.asarray(self._win_latencies)
-        p50, p95, p99 = (np.quantile(lat, [0.5, 0.95, 0.99]).tolist() if len(lat)
-                         else (None, None, None))
+        p50, p95, p99 = linear_quantiles(lat, (0.5, 0.95, 0.99)) if len(lat) else (None,) * 3
         mean_flight = flight / (ready * span) if ready else 0.0
         row = {
             "t_s": self._win_start,

@@ -23,9 +23,25 @@ from simscale.digest import Digest
 QUANTILES = (0.5, 0.95, 0.99)
 
 
+def linear_quantiles(values: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """The qs-quantiles of a non-empty array, as np.quantile's default (linear) method gives
+    them, bit for bit, from one np.partition: on the few hundred values of a metrics window
+    it is about ten times faster than np.quantile, whose fixed cost dominates there."""
+    n = values.size
+    positions = [q * (n - 1) for q in qs]
+    lows = [int(p) for p in positions]
+    part = np.partition(values, sorted({i for lo in lows for i in (lo, min(lo + 1, n - 1))}))
+    out = []
+    for pos, lo in zip(positions, lows):
+        a, b = float(part[lo]), float(part[min(lo + 1, n - 1)])
+        t = pos - lo
+        out.append(b - (b - a) * (1.0 - t) if t >= 0.5 else a + (b - a) * t)  # numpy's lerp
+    return out
+
+
 def p95(values: np.ndarray) -> float | None:
     """The 0.95 quantile (numpy's linear interpolation); None when there are no values."""
-    return float(np.quantile(values, 0.95)) if values.size else None
+    return linear_quantiles(values, (0.95,))[0] if values.size else None
 
 
 class ResponseScopes:
