@@ -6,7 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from simscale.model.scopes import linear_quantiles
 from simscale.runner import run
 from simscale.spec import spec_from_dict
 
@@ -94,3 +97,11 @@ def test_without_streamed_kinds_the_api_columns_are_the_latency_columns(tmp_path
                                               summary["latency_p95_s"],
                                               summary["latency_p99_s"])
     assert "ttft_p95_s" not in summary
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=300),
+       st.lists(st.floats(0, 1), min_size=1, max_size=4))
+def test_window_percentiles_are_numpys_linear_quantiles_bit_for_bit(values, qs):
+    array = np.array(values)
+    assert linear_quantiles(array, tuple(qs)) == np.quantile(array, qs).tolist()
