@@ -4,10 +4,12 @@
 
 Runs `simscale sweep experiments/sweeps/phase3.toml --out OUT` (unless --skip-sweep: OUT
 holds a finished sweep), writes `simscale compare OUT --markdown` to
-experiments/phase3/results/compare.md, and puts its claims table into README.md between
-the phase3-claims markers. tests/sweep/test_phase3.py checks that the README shows the
-stored table and that the stored rows are those compare prints for the current claims.
-The full sweep takes about 20 minutes on two cores.
+experiments/phase3/results/compare.md, with the claims file and the sweep's metrics as they
+are now (the sweep folder keeps the copies of when it ran), and puts its claims table into
+README.md between the phase3-claims markers. tests/sweep/test_phase3.py checks that the
+README shows the stored table and that the stored rows are those compare prints for the
+current claims.
+The full sweep took 47 minutes on two cores shared with other work.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SWEEP = ROOT / "experiments" / "sweeps" / "phase3.toml"
+CLAIMS = ROOT / "experiments" / "phase3" / "claims" / "phase3.toml"
 RESULTS = ROOT / "experiments" / "phase3" / "results" / "compare.md"
 README = ROOT / "README.md"
 HEADING = "### Phase 3 claims"
@@ -57,7 +60,11 @@ def main() -> int:
             return 1
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_name(f".{RESULTS.name}.partial")
-    if simscale("compare", str(args.out), "--markdown", str(tmp)) not in (0, 1):
+    from simscale.sweep.spec import read_sweep
+
+    metrics = [arg for m in read_sweep(SWEEP)[0].metrics for arg in ("--metric", m)]
+    if simscale("compare", str(args.out), "--claims", str(CLAIMS), *metrics, "--markdown",
+                str(tmp)) not in (0, 1):
         return 1
     tmp.replace(RESULTS)
     put_in_readme(claims_block(RESULTS.read_text()))

@@ -15,7 +15,7 @@ from simscale.sweep.table import PARAM_PREFIX, SummaryData
 
 
 def fmt(value: Any) -> str:
-    """Numbers with 4 significant digits; NaN and None as '–'."""
+    """Numbers with 4 significant digits (whole numbers from 1,000 up); NaN and None as '–'."""
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -25,7 +25,9 @@ def fmt(value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return "–"
-        return f"{value:.4g}" if value == 0 or 1e-3 <= abs(value) < 1e5 else f"{value:.3e}"
+        if 1e3 <= abs(value) < 1e9:
+            return f"{value:,.0f}"  # 17,000 and 3,170 rather than 1.7e+04 and 3170
+        return f"{value:.4g}" if value == 0 or 1e-3 <= abs(value) < 1e3 else f"{value:.3e}"
     return str(value)
 
 
