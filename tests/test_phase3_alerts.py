@@ -47,3 +47,11 @@ def test_a_flash_crowd_makes_both_response_time_rules_critical():
     summary, _ = alerts("workload.arrivals.ramp_s=60", "duration_s=150")
     assert {summary["worst_severity"].get(rule) for rule in RESPONSE_TIME} == {"critical"}
     assert all(summary["firing_s"][rule] >= 60 for rule in RESPONSE_TIME)
+
+
+def test_the_smoke_load_test_fires_no_alert():
+    """Its chat answers stream for seconds (latency_p95_s above 2 s in every row), which the
+    old latency rule took for slow responses."""
+    result = run(load_spec(ROOT / "experiments" / "load_tests" / "smoke.toml"), None)
+    assert result.summary["alerts"]["fired"] == 0
+    assert all(r["latency_p95_s"] > 2.0 for r in result.metric_rows)
