@@ -7,6 +7,15 @@ start of the first breaching row's window and fires once it has held continuousl
 state: not firing, firing:warning or firing:critical. Every change of state is a transition:
 `Firing:<severity> <metric>=<value><op><threshold>` or `Resolved`.
 
+Response time has a scope. The service's rule reads "response time" as the time until a
+response starts: for a request that streams an LLM answer its time to first token, for any
+other its end-to-end latency. So the defaults watch `api_latency_p95_s` (ok responses that
+streamed no answer) and `ttft_p95_s` (those that did) rather than `latency_p95_s`, whose
+streamed chats last seconds in a healthy system. A user rule may instead name a scope: the
+request kinds it covers and the latency it reads (`response`, `latency` or `ttft`) at a
+percentile; it then watches a column such as `response_p95_s[chat_message]` that the model
+computes for it (simscale.model.alerting).
+
 Missing data: a rule whose metric column is absent from a row is inactive for that row (it
 keeps its state and its clock); a value of None or NaN means "no data" and is treated the
 same way, so an outage without responses does not resolve a latency alert.
@@ -23,28 +32,64 @@ from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from simscale.limits import MAX_LIST, MAX_THRESHOLD, MAX_TIME_S
+from simscale.limits import MAX_KINDS, MAX_LIST, MAX_THRESHOLD, MAX_TIME_S
 
 Threshold = Annotated[float, Field(ge=-MAX_THRESHOLD, le=MAX_THRESHOLD)]
 
 Comparison = Literal[">", ">=", "<", "<="]
+LatencyKind = Literal["response", "latency", "ttft"]
 WARNING = "warning"
 CRITICAL = "critical"
 RESOLVED = "resolved"
 SEVERITIES = (WARNING, CRITICAL)  # in increasing order
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Which responses a latency rule reads: request kinds (empty: all), the latency
+    (`response`: time to first token when the answer streamed, else latency; `latency`:
+    end to end; `ttft`: time to first token, streamed answers only) and the percentile."""
+
+    kinds: tuple[str, ...] = ()
+    latency: str = "response"
+    percentile: float = 95.0
+
+    @property
+    def column(self) -> str:
+        """The metrics column holding the scope's percentile: 'response_p95_s[chat_message]'."""
+        name = f"{self.latency}_p{self.percentile:g}_s"
+        return f"{name}[{','.join(self.kinds)}]" if self.kinds else name
+
+    def value(self, latency_s: float, ttft_s: float) -> float | None:
+        """What an ok response contributes (ttft_s < 0: it streamed no answer); None: none."""
+        if self.latency == "latency":
+            return latency_s
+        if ttft_s >= 0.0:
+            return ttft_s
+        return latency_s if self.latency == "response" else None
+
+
 # ---------------------------------------------------------------- spec section `[alerts]`
 
 
 class AlertRuleSpec(BaseModel):
-    """One user alert rule (spec `[[alerts.rules]]`)."""
+    """One user alert rule (spec `[[alerts.rules]]`): a metric column, or a latency scope."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(description="rule name, shown in events and the TUI; replaces a default "
                                   "rule of the same name")
-    metric: str = Field(description="metrics.parquet column the rule watches, e.g. latency_p95_s")
+    metric: str | None = Field(
+        None, description="metrics.parquet column the rule watches, e.g. api_latency_p95_s "
+                          "(or give a latency scope: kinds, latency, percentile)")
+    kinds: tuple[str, ...] | None = Field(
+        None, max_length=MAX_KINDS,
+        description="scope: the request kinds whose responses the rule reads (none: all)")
+    latency: LatencyKind | None = Field(
+        None, description="scope: response (time to first token of a streamed answer, else "
+                          "latency), latency (end to end) or ttft (streamed answers only)")
+    percentile: float = Field(95.0, gt=0, lt=100,
+                              description="scope: the percentile of the latency, e.g. 95")
     warning: Threshold | None = Field(
         None, description="warning threshold (none: no warning level)")
     critical: Threshold | None = Field(
@@ -59,6 +104,13 @@ class AlertRuleSpec(BaseModel):
     def _thresholds(self) -> AlertRuleSpec:
         if not self.name.strip():
             raise ValueError("name: must not be empty")
+        scoped = self.kinds is not None or self.latency is not None
+        if (self.metric is None) == (not scoped):
+            raise ValueError("give a metric, or a latency scope (kinds, latency), not both")
+        if self.metric is not None and self.percentile != 95.0:
+            raise ValueError("percentile applies to a latency scope, not to a metric")
+        if self.kinds is not None and (not self.kinds or not all(k.strip() for k in self.kinds)):
+            raise ValueError("kinds: name at least one request kind")
         if self.warning is None and self.critical is None:
             raise ValueError("a rule needs a warning or a critical threshold (or both)")
         if self.warning is not None and self.critical is not None:
@@ -69,6 +121,20 @@ class AlertRuleSpec(BaseModel):
                 raise ValueError(f"critical ({self.critical:g}) must not be above warning "
                                  f"({self.warning:g}) for comparison '{self.comparison}'")
         return self
+
+    @property
+    def scope(self) -> Scope | None:
+        """The latency scope (None: the rule names a metric)."""
+        if self.metric is not None:
+            return None
+        return Scope(tuple(self.kinds or ()), self.latency or "response", self.percentile)
+
+    def rule(self) -> AlertRule:
+        """The rule as the evaluator uses it."""
+        scope = self.scope
+        metric = scope.column if scope is not None else self.metric
+        return AlertRule(self.name, metric, self.warning, self.critical, self.for_s,
+                         self.comparison, scope)
 
 
 class AlertsSpec(BaseModel):
@@ -93,6 +159,18 @@ class AlertsSpec(BaseModel):
             seen.add(rule.name)
         return self
 
+    def check_kinds(self, known: set[str] | None) -> None:
+        """A scoped rule must name kinds the workload has (known None: not known before the
+        run, as with a trace's own kind column). Raises ValueError naming the field."""
+        if known is None:
+            return
+        for i, rule in enumerate(self.rules):
+            unknown = [k for k in rule.kinds or () if k not in known]
+            if unknown:
+                raise ValueError(f"alerts.rules.{i}.kinds: no request kind "
+                                 f"{', '.join(map(repr, unknown))} in the workload "
+                                 f"(kinds: {', '.join(sorted(known))})")
+
 
 # ---------------------------------------------------------------- rules
 
@@ -107,6 +185,7 @@ class AlertRule:
     critical: float | None = None
     for_s: float = 0.0
     comparison: str = ">"
+    scope: Scope | None = None  # a latency scope whose percentile the model computes
 
     def breaches(self, value: float, threshold: float | None) -> bool:
         """True when `value` is beyond `threshold` in the rule's direction."""
@@ -125,9 +204,12 @@ class AlertRule:
         return self.critical if severity == CRITICAL else self.warning
 
 
-# The service's own rules: response time, error rate, CPU and memory.
+# The service's own rules: response time (>2 s warning, >5 s critical), error rate, CPU and
+# memory. Response time is scoped: API responses by their latency, streamed answers by their
+# time to first token (a rule is inactive in a run without the column: no LLM kinds, no ttft).
 DEFAULT_RULES: tuple[AlertRule, ...] = (
-    AlertRule("HighResponseTime", "latency_p95_s", warning=2.0, critical=5.0, for_s=60.0),
+    AlertRule("HighResponseTime", "api_latency_p95_s", warning=2.0, critical=5.0, for_s=60.0),
+    AlertRule("HighTimeToFirstToken", "ttft_p95_s", warning=2.0, critical=5.0, for_s=60.0),
     AlertRule("HighErrorRate", "error_rate", warning=0.05, critical=0.10, for_s=60.0),
     AlertRule("HighCPU", "cpu_util_frac", warning=0.80, critical=0.90, for_s=60.0),
     AlertRule("HighMemory", "memory_frac", warning=0.85, critical=0.95, for_s=60.0),
@@ -140,8 +222,7 @@ def rules_from_spec(spec: AlertsSpec | None) -> tuple[AlertRule, ...]:
         return DEFAULT_RULES
     if not spec.enabled:
         return ()
-    user = [AlertRule(r.name, r.metric, r.warning, r.critical, r.for_s, r.comparison)
-            for r in spec.rules]
+    user = [r.rule() for r in spec.rules]
     names = {r.name for r in user}
     defaults = [r for r in DEFAULT_RULES if r.name not in names] if spec.use_defaults else []
     return tuple(defaults + user)
@@ -195,6 +276,7 @@ class _RuleState:
     value: float = math.nan
     firing_s: float = 0.0                 # completed firing time
     fired: int = 0
+    worst: str | None = None              # the highest severity it fired at
 
 
 class AlertEvaluator:
@@ -263,6 +345,8 @@ class AlertEvaluator:
         if old is None or SEVERITIES.index(severity) > SEVERITIES.index(old):
             state.fired += 1
             self.fired_by_severity[severity] += 1
+        if state.worst is None or SEVERITIES.index(severity) > SEVERITIES.index(state.worst):
+            state.worst = severity
         state.severity = severity
         state.severity_since_s = now
         threshold = rule.threshold(severity)
@@ -295,12 +379,18 @@ class AlertEvaluator:
             out[name] = total
         return out
 
+    def worst_severity(self) -> dict[str, str]:
+        """The highest severity each rule that fired reached: {rule: severity}."""
+        return {name: s.worst for name, s in self._states.items() if s.worst is not None}
+
     def summary(self, end_s: float | None = None) -> dict:
-        """Totals for summary.json: alerts fired (by severity), seconds firing per rule."""
+        """Totals for summary.json: alerts fired (by severity), the worst severity of each
+        rule that fired, seconds firing per rule."""
         return {
             "rules": [r.name for r in self.rules],
             "fired": self.fired,
             "fired_by_severity": dict(self.fired_by_severity),
+            "worst_severity": self.worst_severity(),
             "firing_s": self.firing_s(end_s),
             "firing_at_end": [a.rule for a in self.firing()],
         }

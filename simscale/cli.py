@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,13 @@ SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="override a spec field: path.to.field=value (repeatable)"),
 ]
+
+
+class Severity(StrEnum):
+    """An alert severity for `run --fail-on`."""
+
+    warning = "warning"
+    critical = "critical"
 
 
 def fail(error: InputError) -> None:
@@ -44,13 +52,22 @@ def run(
     lenient: Annotated[bool, typer.Option(
         "--lenient", help="a replayed trace skips bad rows (counted in trace_skipped_rows)",
     )] = False,
+    slo: Annotated[list[str] | None, typer.Option(
+        "--slo", help="METRIC<=VALUE (or <, >=, >) on the run's summary, e.g. "
+                      "'ttft_p95_s<=1'; exit 1 when missed (repeatable)")] = None,
+    fail_on: Annotated[Severity | None, typer.Option(
+        "--fail-on", help="exit 1 when an alert of this severity (or worse) fired")] = None,
 ) -> None:
-    """Run one experiment and write requests, metrics, events and summary to a run directory."""
+    """Run one experiment and write requests, metrics, events and summary to a run directory.
+
+    Exit 1 when the run did not complete, missed an --slo, or fired an alert at --fail-on."""
     from simscale.report import print_summary, progress_printer
     from simscale.runner import run as run_spec
+    from simscale.slo import parse_slo
     from simscale.spec import load_spec
 
     try:
+        slos = [parse_slo(text) for text in slo or []]
         loaded = load_spec(spec, set_ or [], seed, lenient=lenient)
     except InputError as exc:
         fail(exc)
@@ -72,9 +89,35 @@ def run(
         mark_latest(out_dir)
     if not quiet:
         print_summary(result.summary, out_dir)
-    if not result.summary["complete"]:
+    failed = not result.summary["complete"]
+    if failed:
         typer.echo(f"error: run incomplete: {result.summary.get('failure')}", err=True)
+    failed |= _gates(result.summary, slos, fail_on)
+    if failed:
         raise typer.Exit(1)
+
+
+def _gates(summary: dict, slos: list, fail_on: Severity | None) -> bool:
+    """Print each SLO's verdict and the alert gate's; True when one of them failed."""
+    from simscale.slo import fired_at_or_above, judge_run
+
+    try:
+        verdicts = judge_run(slos, summary)
+    except InputError as exc:
+        fail(exc)
+    failed = False
+    for verdict in verdicts:
+        typer.echo(str(verdict), err=not verdict.holds)
+        failed |= not verdict.holds
+    if fail_on is not None:
+        fired = fired_at_or_above(summary, fail_on.value)
+        if fired:
+            shown = ", ".join(f"{rule} ({sev})" for rule, sev in fired.items())
+            typer.echo(f"alerts: --fail-on {fail_on.value}: fired: {shown}", err=True)
+            failed = True
+        else:
+            typer.echo(f"alerts: --fail-on {fail_on.value}: none fired")
+    return failed
 
 
 @app.command()

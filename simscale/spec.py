@@ -139,6 +139,8 @@ class Spec(Section):
     def _cross_section(self) -> Spec:
         """Checks between sections; a message starts with the field path it is about."""
         self.resilience.check_targets(self.instances.count, self.instances.zones)
+        wl = self.workload  # a trace may bring its own kinds: known only when it is read
+        self.alerts.check_kinds(None if wl.arrivals.kind == "trace" else set(wl.mix) or {wl.kind})
         run_s = horizon_s(self)
         rows = run_s / self.metrics.interval_s
         if rows > MAX_METRICS_ROWS:

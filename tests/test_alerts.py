@@ -16,11 +16,13 @@ from simscale.alerts import (
     AlertRule,
     AlertsSpec,
     AlertTransition,
+    Scope,
     evaluate,
     rules_from_spec,
 )
 
-LATENCY = AlertRule("HighResponseTime", "latency_p95_s", warning=2.0, critical=5.0, for_s=0.0)
+LATENCY = AlertRule("HighResponseTime", "api_latency_p95_s", warning=2.0, critical=5.0,
+                    for_s=0.0)
 
 
 def rows(metric: str, values, interval_s: float = 10.0) -> list[dict]:
@@ -36,7 +38,8 @@ def log(transitions: list[AlertTransition]) -> list[tuple]:
 def test_defaults_are_the_services_rules():
     table = {r.name: (r.metric, r.warning, r.critical) for r in DEFAULT_RULES}
     assert table == {
-        "HighResponseTime": ("latency_p95_s", 2.0, 5.0),
+        "HighResponseTime": ("api_latency_p95_s", 2.0, 5.0),
+        "HighTimeToFirstToken": ("ttft_p95_s", 2.0, 5.0),
         "HighErrorRate": ("error_rate", 0.05, 0.10),
         "HighCPU": ("cpu_util_frac", 0.80, 0.90),
         "HighMemory": ("memory_frac", 0.85, 0.95),
@@ -44,11 +47,11 @@ def test_defaults_are_the_services_rules():
 
 
 def test_firing_escalating_and_resolving_log():
-    transitions, _ = evaluate([LATENCY], rows("latency_p95_s", [1.0, 3.0, 5.3, 4.0, 1.0]))
+    transitions, _ = evaluate([LATENCY], rows("api_latency_p95_s", [1.0, 3.0, 5.3, 4.0, 1.0]))
     assert log(transitions) == [
-        (20.0, "HighResponseTime", WARNING, "Firing:warning latency_p95_s=3>2"),
-        (30.0, "HighResponseTime", CRITICAL, "Firing:critical latency_p95_s=5.3>5"),
-        (40.0, "HighResponseTime", WARNING, "Firing:warning latency_p95_s=4>2"),
+        (20.0, "HighResponseTime", WARNING, "Firing:warning api_latency_p95_s=3>2"),
+        (30.0, "HighResponseTime", CRITICAL, "Firing:critical api_latency_p95_s=5.3>5"),
+        (40.0, "HighResponseTime", WARNING, "Firing:warning api_latency_p95_s=4>2"),
         (50.0, "HighResponseTime", RESOLVED, "Resolved"),
     ]
 
@@ -91,10 +94,11 @@ def test_floor_rule_with_lower_critical():
 
 def test_absent_metric_makes_rule_inactive():
     evaluator = AlertEvaluator(DEFAULT_RULES)
-    for row in rows("latency_p95_s", [9.0] * 10):
+    for row in rows("api_latency_p95_s", [9.0] * 10):
         evaluator.observe(row)
     assert {a.rule for a in evaluator.firing()} == {"HighResponseTime"}
     assert evaluator.firing_s()["HighMemory"] == 0.0
+    assert evaluator.firing_s()["HighTimeToFirstToken"] == 0.0  # no ttft_p95_s: inactive
 
 
 @pytest.mark.parametrize("missing", [None, math.nan])
@@ -118,8 +122,19 @@ def test_totals_count_firing_escalations_and_seconds():
     assert evaluator.firing_s(end_s=70.0) == {"R": pytest.approx(50.0)}
     summary = evaluator.summary(end_s=70.0)
     assert summary["fired"] == 4
+    assert summary["worst_severity"] == {"R": CRITICAL}
     assert summary["firing_at_end"] == ["R"]
     assert summary["firing_s"] == {"R": pytest.approx(50.0)}
+
+
+def test_worst_severity_names_only_rules_that_fired():
+    rules = [AlertRule("W", "w", warning=1.0, critical=5.0),
+             AlertRule("C", "c", warning=1.0, critical=5.0),
+             AlertRule("Quiet", "q", warning=1.0)]
+    rows_ = [{"t_s": 10.0 * i, "interval_s": 10.0, "w": w, "c": c, "q": 0.0}
+             for i, (w, c) in enumerate([(2, 6), (0, 2), (0, 0)])]
+    _, evaluator = evaluate(rules, rows_)
+    assert evaluator.worst_severity() == {"W": WARNING, "C": CRITICAL}
 
 
 def test_firing_lists_critical_first():
@@ -159,8 +174,8 @@ def test_spec_user_rules_add_to_and_replace_defaults():
         {"name": "Queueing", "metric": "queued", "critical": 100},
     ]})
     rules = {r.name: r for r in rules_from_spec(spec)}
-    assert set(rules) == {"HighResponseTime", "HighErrorRate", "HighMemory", "HighCPU",
-                          "Queueing"}
+    assert set(rules) == {"HighResponseTime", "HighTimeToFirstToken", "HighErrorRate",
+                          "HighMemory", "HighCPU", "Queueing"}
     assert rules["HighCPU"].warning == 0.5 and rules["HighCPU"].critical is None
     assert rules["Queueing"].comparison == ">"
 
@@ -182,6 +197,18 @@ def test_spec_without_defaults_or_disabled():
     ({"rules": [{"name": "X", "metric": "m", "warning": 1},
                 {"name": "X", "metric": "n", "warning": 1}]}, "two rules are named"),
     ({"enable": True}, "Extra inputs"),
+    ({"rules": [{"name": "X", "warning": 1}]}, "give a metric, or a latency scope"),
+    ({"rules": [{"name": "X", "metric": "m", "kinds": ["chat"], "warning": 1}]},
+     "give a metric, or a latency scope"),
+    ({"rules": [{"name": "X", "metric": "m", "percentile": 99, "warning": 1}]},
+     "percentile applies to a latency scope"),
+    ({"rules": [{"name": "X", "kinds": [], "warning": 1}]}, "name at least one request kind"),
+    ({"rules": [{"name": "X", "latency": "ttfb", "warning": 1}]}, "'response', 'latency'"),
+    ({"rules": [{"name": "X", "latency": "ttft", "percentile": 100, "warning": 1}]},
+     "less than 100"),
+    ({"rules": [{"name": "X", "metric": "m", "warning": 1, "for_s": 1e9}]},
+     "less than or equal to 86400"),
+    ({"rules": [{"name": "X", "metric": "m", "warning": "inf"}]}, "finite number"),
 ])
 def test_spec_rejects(data, message):
     with pytest.raises(ValidationError) as info:
@@ -193,3 +220,40 @@ def test_spec_is_frozen():
     spec = AlertsSpec()
     with pytest.raises(ValidationError):
         spec.enabled = False
+
+
+# ---------------------------------------------------------------- latency scopes
+
+
+@pytest.mark.parametrize(("rule", "column"), [
+    ({"kinds": ["chat_message"]}, "response_p95_s[chat_message]"),
+    ({"kinds": ["a", "b"], "latency": "latency", "percentile": 99}, "latency_p99_s[a,b]"),
+    ({"latency": "ttft"}, "ttft_p95_s"),                    # the model's own column
+    ({"latency": "response", "percentile": 99.9}, "response_p99.9_s"),
+])
+def test_a_scoped_rule_watches_its_scopes_column(rule, column):
+    spec = AlertsSpec.model_validate({"rules": [{"name": "X", "warning": 1, **rule}]})
+    (built,) = [r for r in rules_from_spec(spec) if r.name == "X"]
+    assert built.metric == column
+    assert built.scope is not None and built.scope.column == column
+
+
+@pytest.mark.parametrize(("latency", "streamed", "plain"), [
+    ("response", 0.4, 2.0),   # time to first token of a streamed answer, else latency
+    ("latency", 3.0, 2.0),    # end to end, streamed or not
+    ("ttft", 0.4, None),      # streamed answers only
+])
+def test_what_a_response_contributes_to_a_scope(latency, streamed, plain):
+    scope = Scope(latency=latency)
+    assert scope.value(3.0, 0.4) == streamed    # a chat: 3 s in all, first token at 0.4 s
+    assert scope.value(2.0, -1.0) == plain      # an API response of 2 s
+
+
+def test_scoped_kinds_must_be_kinds_of_the_workload():
+    spec = AlertsSpec.model_validate({"rules": [{"name": "X", "kinds": ["chat"],
+                                                 "warning": 1}]})
+    spec.check_kinds({"chat", "history"})
+    spec.check_kinds(None)  # a trace's kinds: known only when read
+    with pytest.raises(ValueError, match=r"alerts.rules.0.kinds: no request kind 'chat' in "
+                                         r"the workload \(kinds: history\)"):
+        spec.check_kinds({"history"})

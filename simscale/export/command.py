@@ -32,8 +32,12 @@ def export_command(
     strict: Annotated[bool, typer.Option(
         "--strict", help="a feature the target cannot express is an error (exit 2)")] = False,
     validate: Annotated[bool, typer.Option(
-        "--validate", help="check the files with the real tool when it is installed "
-                           "(nginx -t, haproxy -c, kubernetes-validate, redis-server)")] = False,
+        "--validate", help="check the files with the real tools (nginx -t, haproxy -c, "
+                           "kubernetes-validate, redis-server); exit 1 when one rejects a file "
+                           "or is missing")] = False,
+    allow_missing: Annotated[bool, typer.Option(
+        "--allow-missing-validators", help="with --validate: a file no installed tool can "
+                                           "check is reported, not a failure")] = False,
     name: Annotated[str | None, typer.Option(
         "--name", help="service name (default: the spec's name)")] = None,
     image: Annotated[str | None, typer.Option(
@@ -59,13 +63,24 @@ def export_command(
     for path in written:
         typer.echo(f"wrote {path}")
     if validate:
-        from simscale.export.validate import FAILED, validate_files
+        _validate(exported, out, allow_missing)
 
-        results = validate_files(exported.target, out, list(exported.files))
-        for result in results:
-            typer.echo(str(result), err=result.status == FAILED)
-        if any(r.status == FAILED for r in results):
-            raise typer.Exit(1)
+
+def _validate(exported, out: Path, allow_missing: bool) -> None:
+    """Run the real tools; exit 1 when one rejects a file, or when one is missing (a file
+    left unchecked) unless allow_missing."""
+    from simscale.export.validate import FAILED, SKIPPED, validate_files
+
+    results = validate_files(exported.target, out, list(exported.files))
+    for result in results:
+        typer.echo(str(result), err=result.status != "ok")
+    rejected = any(r.status == FAILED for r in results)
+    missing = [r for r in results if r.status == SKIPPED]
+    if missing and not allow_missing:
+        typer.echo(f"error: {len(missing)} check(s) skipped: no validator for them "
+                   "(install it, or pass --allow-missing-validators)", err=True)
+    if rejected or (missing and not allow_missing):
+        raise typer.Exit(1)
 
 
 def import_command(

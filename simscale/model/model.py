@@ -32,6 +32,7 @@ from simscale.errors import PolicyFailure
 from simscale.model.events import PooledEvent
 from simscale.model.instance import Instance
 from simscale.model.request import ERROR, OK, PENDING, REJECTED, TIMEOUT, Request
+from simscale.model.scopes import ResponseScopes, linear_quantiles
 from simscale.model.workload import Workload, stage_chain
 from simscale.recorder import RequestLog
 from simscale.spec import Spec
@@ -110,6 +111,12 @@ class Model:
         self._win_arrivals = 0
         self._win_counts = [0, 0, 0, 0]  # by status; ok is len(_win_latencies)
         self._win_latencies: list[float] = []
+        # with LLM kinds, each ok response's time to first token beside its latency (-1:
+        # streamed none), so a window splits into API and streamed responses
+        self.scopes = ResponseScopes(any(p.llm for p in self.kinds))
+        self._streamed = self.scopes.streamed
+        self._win_ttfts: list[float] = []
+        self.summary_hooks.append(lambda out: out.update(self.scopes.summary(self.log.ok_latency)))
         self._win_start = 0.0
         self._win_marks: dict[int, tuple[float, float, float]] = {}
         self.busy_slot_s = 0.0
@@ -342,6 +349,8 @@ class Model:
             # finish(req, OK, now, "") and RequestLog.add inlined: this is the hot path
             req.status = OK
             self._win_latencies.append(latency)  # ok requests are counted by their latencies
+            if self._streamed:
+                self._win_ttfts.append(req.ttft_s)
             log = self.log
             rows = log.rows
             rows.append(info + (OK, now, req.start_s, instance.instance_id, req.attempts, "",
@@ -381,6 +390,8 @@ class Model:
         req.status = status
         if status == OK:
             self._win_latencies.append(now - req.info.arrival_s)
+            if self._streamed:
+                self._win_ttfts.append(req.ttft_s)
         else:
             self._win_counts[status] += 1
         self.log.add(req, status, now, reason)
@@ -483,8 +494,7 @@ class Model:
         counts[OK] = len(self._win_latencies)
         ended = sum(counts)
         lat = np.asarray(self._win_latencies)
-        p50, p95, p99 = (np.quantile(lat, [0.5, 0.95, 0.99]).tolist() if len(lat)
-                         else (None, None, None))
+        p50, p95, p99 = linear_quantiles(lat, (0.5, 0.95, 0.99)) if len(lat) else (None,) * 3
         mean_flight = flight / (ready * span) if ready else 0.0
         row = {
             "t_s": self._win_start,
@@ -498,6 +508,7 @@ class Model:
             "latency_p50_s": p50,
             "latency_p95_s": p95,
             "latency_p99_s": p99,
+            **self.scopes.columns(lat, self._win_ttfts, p95),
             "error_rate": (ended - counts[OK]) / ended if ended else 0.0,
             "errors": counts[ERROR],
             "timeouts": counts[TIMEOUT],
@@ -520,6 +531,7 @@ class Model:
         self._win_arrivals = 0
         self._win_counts = [0, 0, 0, 0]
         self._win_latencies = []
+        self._win_ttfts = []
 
     # ------------------------------------------------------------ driving
 

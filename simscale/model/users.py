@@ -6,7 +6,8 @@ the session ends with probability 1/turns_mean), each turn's kind drawn from the
 weight. After a request ends, whatever its status (ok, error, rejected, timeout), the user
 waits `think_s` before the next turn, or `session_gap_s` before the next session's first
 request; so a user never has two requests in flight. User i (from 0) starts its first
-session at i·ramp_s/users; nobody sends at or after the end of the arrival window.
+session at i·ramp_s/users (a staircase: as its spec's start_s says); nobody sends at or
+after the end of the arrival window.
 
 Ids: user_id is the user's index; session k (from 0) of user u has session_id
 u·1_000_000 + k, so the ids do not depend on the order in which users' events happen.
@@ -73,11 +74,11 @@ class Users:
 
     def start_s(self, uid: int) -> float:
         """When user `uid` sends its first request."""
-        return uid * self.spec.ramp_s / self.spec.users
+        return self.spec.start_s(uid)
 
     def _start_due(self, _ev) -> None:
         now = self.env._now
-        n = self.spec.users
+        n = self.spec.total_users
         while len(self.users) < n and self.start_s(len(self.users)) <= now:
             uid = len(self.users)
             user = _User(uid, stream(self.seed, f"users.{uid}"))

@@ -57,6 +57,7 @@ from simscale.sections.workload import (
     TokenCounts,
     TraceArrivals,
     UsersArrivals,
+    UserStairsArrivals,
     WorkloadSpec,
     _OpenLoop,
 )
@@ -139,7 +140,8 @@ class Workload:
         if self.trace is not None:
             self._check_replay(arrivals)
         self.closed_loop = isinstance(arrivals, UsersArrivals)
-        self.stairs = arrivals if isinstance(arrivals, StairsArrivals) else None
+        self.stairs = (arrivals if isinstance(arrivals, StairsArrivals | UserStairsArrivals)
+                       else None)
         kinds = dict(spec.mix) or {spec.kind: KindSpec()}
         trace_kinds: list[str] = []
         if self.trace is not None and self.trace.kind is not None:
@@ -349,66 +351,87 @@ def attach(model, spec: WorkloadSpec, upstream_spec) -> WorkloadComponent | None
 
 
 class StressProbe:
-    """Per-step SLO check of a stairs workload, reported as the breaking point.
+    """Per-step SLO check of a staircase (of rates, or of closed-loop users), reported as the
+    breaking point.
 
-    Each request counts for the step in which it arrived (the load it was offered under):
-    a step's p95 is over its ok responses (latency, or time to first token of those that
-    called the LLM, as slo_metric says), its error fraction is (error + timeout + rejected)
-    / arrivals. A step holds when p95 <= slo_p95_s and the error fraction <= slo_error_frac.
-    summary.json: stress_steps_held (how many steps held before the first one broke),
-    stress_max_ok_rps (the rate of the last of those), stress_breaking_rps (the first step
-    that broke; null when none did) and stress_breaking_p95_s (its p95).
+    Each request counts for the step in which it arrived (the load it was offered under),
+    unless it arrived in the step's first settle_s seconds. A step's p95 is over its ok
+    responses: their latency, their time to first token (`ttft`: those that streamed an
+    answer), or both (`api_and_ttft`: the p95 latency of those that streamed none and the
+    p95 time to first token of those that did, the larger counting); its error fraction is
+    (error + timeout + rejected) / arrivals. A step holds when its p95 is at most slo_p95_s
+    and its error fraction at most slo_error_frac. summary.json, with U the unit (rps for a
+    rate staircase, users for a user staircase): stress_steps_held (steps that held before
+    the first one broke), stress_max_ok_<U> (the level of the last of those; null when the
+    first broke), stress_breaking_<U> (the first that broke; null when none did),
+    stress_breaking_p95_s (its p95) and stress_max_ok_throughput_rps (ok responses per
+    judged second in the last step that held).
     """
 
-    def __init__(self, model, spec: StairsArrivals) -> None:
+    def __init__(self, model, spec) -> None:
         self.spec = spec
         self.horizon_s = model.arrivals_end_s
-        self.ttft = spec.slo_metric == "ttft"
-        self.latencies: list[list[float]] = [[] for _ in range(spec.steps)]
-        self.arrived = [0] * spec.steps
-        self.bad = [0] * spec.steps
+        self.unit = "users" if isinstance(spec, UserStairsArrivals) else "rps"
+        self.levels = spec.levels() if self.unit == "users" else spec.rates_rps()
+        self.settle_s = getattr(spec, "settle_s", 0.0)
+        self.metric = spec.slo_metric
+        steps = len(self.levels)
+        self.api: list[list[float]] = [[] for _ in range(steps)]
+        self.first: list[list[float]] = [[] for _ in range(steps)]
+        self.arrived = [0] * steps
+        self.bad = [0] * steps
         model.end_hooks.append(self._on_end)
         model.summary_hooks.append(self._summary)
 
     def _on_end(self, req, status: int, now: float) -> None:
         arrival = req.info.arrival_s
-        step = min(int(arrival // self.spec.step_s), self.spec.steps - 1)
+        step = min(int(arrival // self.spec.step_s), len(self.levels) - 1)
+        if arrival - step * self.spec.step_s < self.settle_s:
+            return
         self.arrived[step] += 1
         if status != 0:
             self.bad[step] += 1
-        elif not self.ttft:
-            self.latencies[step].append(now - arrival)
+        elif self.metric == "latency":
+            self.api[step].append(now - arrival)
         elif req.ttft_s >= 0:
-            self.latencies[step].append(req.ttft_s)
+            self.first[step].append(req.ttft_s)
+        elif self.metric == "api_and_ttft":
+            self.api[step].append(now - arrival)
 
     def steps(self) -> list[dict]:
-        """One row per step offered during the run: rate, arrivals, p95 of the SLO metric,
-        error fraction."""
+        """One row per step offered during the run: its level, arrivals and ok responses
+        judged, p95 of the SLO metric, error fraction, judged seconds."""
         rows = []
-        for k, rate in enumerate(self.spec.rates_rps()):
-            if k * self.spec.step_s >= self.horizon_s:
+        step_s = self.spec.step_s
+        for k, level in enumerate(self.levels):
+            if k * step_s >= self.horizon_s:
                 break
             n = self.arrived[k]
-            values = self.latencies[k]
-            p95 = float(np.quantile(values, 0.95)) if values else None
-            rows.append({"rate_rps": rate, "arrivals": n, "p95_s": p95,
-                         "error_frac": self.bad[k] / n if n else 0.0})
+            p95s = [float(np.quantile(v, 0.95)) for v in (self.api[k], self.first[k]) if v]
+            end = (k + 1) * step_s if k < len(self.levels) - 1 else self.horizon_s
+            rows.append({"level": level, "arrivals": n, "p95_s": max(p95s) if p95s else None,
+                         "ok": len(self.api[k]) + len(self.first[k]),
+                         "error_frac": self.bad[k] / n if n else 0.0,
+                         "judged_s": max(0.0, min(end, self.horizon_s) - k * step_s
+                                         - self.settle_s)})
         return rows
 
     def _summary(self, summary: dict) -> None:
         slo = self.spec.slo_p95_s
         if slo is None:
             return
-        held, max_ok, breaking, breaking_p95 = 0, None, None, None
+        held, max_ok, breaking, breaking_p95, throughput = 0, None, None, None, None
         for row in self.steps():
             p95 = row["p95_s"]
             good = p95 is not None and p95 <= slo and row["error_frac"] <= self.spec.slo_error_frac
             if not good:
-                breaking, breaking_p95 = row["rate_rps"], p95
+                breaking, breaking_p95 = row["level"], p95
                 break
             held += 1
-            max_ok = row["rate_rps"]
+            max_ok = row["level"]
+            throughput = row["ok"] / row["judged_s"] if row["judged_s"] > 0 else None
         summary["stress_steps_held"] = held
-        summary["stress_max_ok_rps"] = max_ok
-        summary["stress_breaking_rps"] = breaking
+        summary[f"stress_max_ok_{self.unit}"] = max_ok
+        summary[f"stress_breaking_{self.unit}"] = breaking
         summary["stress_breaking_p95_s"] = breaking_p95
+        summary["stress_max_ok_throughput_rps"] = throughput

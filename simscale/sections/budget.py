@@ -97,7 +97,7 @@ def arrival_count(workload: Any, duration_s: float) -> tuple[float, str, str, li
         return trace_count(arrivals, duration_s)
     if isinstance(arrivals, w.UsersArrivals):
         turn_s = arrivals.think_s.mean() + shortest_service_s(workload)
-        count = math.inf if turn_s <= 0 else arrivals.users * duration_s / turn_s
+        count = math.inf if turn_s <= 0 else arrivals.total_users * duration_s / turn_s
         return (count, "workload.arrivals.users",
                 "workload.arrivals.users × duration_s / (think_s + service)", [])
     field, rate_rps = peak_rate(arrivals)

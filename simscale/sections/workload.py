@@ -7,7 +7,8 @@
   the diurnal "sinusoid" and "hourly", and the bursty "mmpp2" and "renewal";
 - "trace": replay of a request trace file (simscale.traces);
 - "recorded": replay of the arrival rate a fleet of `simscale serve` recorded;
-- "users": closed-loop users who each wait for a response before thinking and sending again.
+- "users": closed-loop users who each wait for a response before thinking and sending again;
+  "user_stairs": a stress staircase of them.
 
 `mix` names the request kinds and their cost profiles; without it every request is one kind
 (`kind`) costing `service` CPU seconds and nothing else.
@@ -362,11 +363,73 @@ class UsersArrivals(Section):
         default_factory=list, max_length=MAX_LIST,
         description="kinds each session starts with, sent back to back")
 
+    @property
+    def total_users(self) -> int:
+        """Users started over the whole run."""
+        return self.users
+
+    def start_s(self, uid: int) -> float:
+        """When user `uid` (from 0) sends its first request."""
+        return uid * self.ramp_s / self.users
+
+
+class UserStairsArrivals(UsersArrivals):
+    """A stress staircase of closed-loop users: step k (from 0) has users + k·step_users
+    users, each step's new users joining evenly over its first ramp_s seconds; after the
+    last step the count holds. With slo_p95_s the run reports the breaking point in users:
+    each step is judged on the requests that arrived in it after its first settle_s seconds
+    (simscale.model.workload.StressProbe)."""
+
+    kind: Literal["user_stairs"] = "user_stairs"
+    step_users: Annotated[int, Field(gt=0, le=MAX_USERS)] = Field(
+        description="users added at each step")
+    step_s: PositiveSeconds = Field(description="length of one step, s")
+    steps: Annotated[int, Field(gt=0, le=MAX_STAIRS_STEPS)] = Field(
+        description="number of steps")
+    settle_s: Seconds = Field(
+        0.0, description="seconds at the start of each step left out of its judgement")
+    slo_p95_s: Annotated[PositiveSeconds | None, Maybe] = Field(
+        None, description="a step breaks the SLO when the p95 of slo_metric is above this "
+        "(none: no breaking-point analysis)")
+    slo_metric: Literal["api_and_ttft", "latency", "ttft"] = Field(
+        "api_and_ttft", description="api_and_ttft: the p95 latency of API responses and the "
+        "p95 time to first token of streamed answers, each; latency: end to end; ttft")
+    slo_error_frac: float = Field(
+        0.01, ge=0, le=1, description="... or when more than this fraction of its requests "
+        "do not end ok")
+
+    @model_validator(mode="after")
+    def _fits_a_step(self) -> UserStairsArrivals:
+        if self.total_users > MAX_USERS:
+            raise ValueError(f"step_users: users + (steps − 1) × step_users = "
+                             f"{self.total_users:,} users; at most {MAX_USERS:,}")
+        if self.ramp_s > self.step_s:
+            raise ValueError(f"ramp_s ({self.ramp_s:g}) must not exceed step_s "
+                             f"({self.step_s:g}): a step's users join within it")
+        if self.settle_s >= self.step_s:
+            raise ValueError(f"settle_s ({self.settle_s:g}) must be below step_s "
+                             f"({self.step_s:g})")
+        return self
+
+    def levels(self) -> list[int]:
+        """The user count of each step."""
+        return [self.users + k * self.step_users for k in range(self.steps)]
+
+    @property
+    def total_users(self) -> int:
+        return self.users + (self.steps - 1) * self.step_users
+
+    def start_s(self, uid: int) -> float:
+        if uid < self.users:
+            return uid * self.ramp_s / self.users
+        step, index = divmod(uid - self.users, self.step_users)
+        return (step + 1) * self.step_s + index * self.ramp_s / self.step_users
+
 
 ArrivalSpec = Annotated[
     PoissonArrivals | ScheduleArrivals | RampUpArrivals | StepArrivals | SpikeArrivals
     | SoakArrivals | StairsArrivals | SinusoidArrivals | HourlyArrivals | MMPP2Arrivals
-    | RenewalArrivals | RecordedArrivals | TraceArrivals | UsersArrivals,
+    | RenewalArrivals | RecordedArrivals | TraceArrivals | UsersArrivals | UserStairsArrivals,
     Field(discriminator="kind"),
 ]
 

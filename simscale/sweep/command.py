@@ -157,11 +157,15 @@ def compare_command(
                       "file (TOML) instead of those the sweep carries")] = None,
     slo: Annotated[list[str] | None, typer.Option("--slo", help="METRIC<=VALUE drawn as a "
                    "line on the plot (repeatable)")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="an inconclusive claim (or one "
+                      "without data) fails too")] = False,
 ) -> None:
     """Means with confidence intervals, paired differences against a baseline, ranking, Pareto;
-    and the verdict on each claim the sweep carries (or --claims gives)."""
+    and the verdict on each claim the sweep carries (or --claims gives).
+
+    Exit 1 when a claim fails (with --strict, also when one is inconclusive or has no data)."""
     from simscale.outputs import check_file_target, write_text
-    from simscale.sweep.claims import claims_of_folder, judge, read_claims
+    from simscale.sweep.claims import claims_of_folder, gate_fails, judge, read_claims
     from simscale.sweep.compare import compare
     from simscale.sweep.report import (
         claims_markdown,
@@ -177,14 +181,14 @@ def compare_command(
         for label, target in (("--markdown", markdown), ("--csv", csv), ("--png", png)):
             if target is not None:
                 check_file_target(target, f"{label} ")
-        from simscale.sweep.plan import parse_slo
+        from simscale.slo import parse_slo
 
         slos = [parse_slo(text) for text in slo or []]
         data = read_summary(folder)
         claim_set = read_claims(claims) if claims is not None else claims_of_folder(folder)
         goal = None if maximize is None else ("max" if maximize else "min")
         result = compare(data, metric, baseline, confidence, rank_by, goal, wilcoxon)
-        judged = judge(data, claim_set.claims, confidence) if claim_set is not None else None
+        judged = judge(data, claim_set, confidence) if claim_set is not None else None
         print_comparison(result, wilcoxon)
         if judged is not None:
             print_claims(judged, confidence, title=claim_set.title)
@@ -204,6 +208,12 @@ def compare_command(
             typer.echo(f"plot: {plot_metric(data, plot, x_param, path, confidence, slos)}")
     except InputError as exc:
         _fail(exc)
+    failing = gate_fails(judged or [], strict)
+    if failing:
+        shown = ", ".join(f"{r.claim.label} ({r.verdict})" for r in failing[:10])
+        typer.echo(f"claims: {len(failing)} failed{' (--strict)' if strict else ''}: {shown}",
+                   err=True)
+        raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------- plan
@@ -239,7 +249,8 @@ def plan_command(
     """Capacity planning: the cheapest setting that meets an SLO with confidence; stress."""
     from simscale.outputs import check_file_target, write_json
     from simscale.report import WorkProgress
-    from simscale.sweep.plan import parse_slo, parse_vary, plan
+    from simscale.slo import parse_slo
+    from simscale.sweep.plan import parse_vary, plan
     from simscale.sweep.report import fmt
 
     def show(point) -> None:

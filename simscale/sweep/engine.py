@@ -126,7 +126,8 @@ def load_sweep(path: str | Path, overrides: Iterable[str] = (),
                replications: int | None = None) -> Sweep:
     """Read a sweep file and validate every variant's spec before anything runs.
 
-    `overrides` (PATH=VALUE, as `--set`) apply to the base after the sweep's own `set`;
+    `overrides` (PATH=VALUE, as `--set`) apply to the base after the sweep's own `set` and
+    `base_set`;
     `replications` replaces the sweep's count. Raises InputError naming each bad variant
     with its parameters.
     """
@@ -147,12 +148,13 @@ def build_sweep(spec: SweepSpec, base_dir: Path, source: str = "<sweep>",
     bases: dict[str, dict] = {}
     for label, entry in named.items():
         where = f"bases.{label}" if spec.bases is not None else "base"
+        sets = [*spec.overrides, *spec.base_set.get(label, []), *overrides]
         try:
             if isinstance(entry, str):
-                bases[label] = base_data(base_dir / entry, [*spec.overrides, *overrides])
+                bases[label] = base_data(base_dir / entry, sets)
             else:
-                bases[label] = base_data(base_dir / f"{label or spec.name}.toml",
-                                         [*spec.overrides, *overrides], data=dict(entry))
+                bases[label] = base_data(base_dir / f"{label or spec.name}.toml", sets,
+                                         data=dict(entry))
         except InputError as exc:
             raise InputError([f"{source}: {where}: {p}" for p in exc.problems]) from None
 
@@ -217,9 +219,9 @@ def _claims(spec: SweepSpec, base_dir: Path, source: str,
     else:
         claims = ClaimsFile(claims=list(spec.claims))
     names = [v.name for v in design]
-    problems = [f"{source}: claims: {c.claim!r}: no variant named {c.variant!r} "
+    problems = [f"{source}: claims: {c.claim!r}: no variant named {v!r} "
                 f"(variants: {', '.join(names[:20])})"
-                for c in claims.claims if c.variant not in names]
+                for c in claims.claims for v in c.variants if v not in names]
     if problems:
         raise InputError(problems)
     return claims
@@ -283,7 +285,7 @@ def execute_run(task: RunTask, runs_dir: str | None) -> dict:
         record["run_wall_s"] = time.perf_counter() - sim_start
         summary = result.summary
         record["summary"] = summary
-        record["derived"] = _derived(summary, result.metric_rows, tmp)
+        record["derived"] = _derived(summary, result.metric_rows)
         if summary.get("complete", True):
             record["status"] = "ok"
         else:
@@ -332,10 +334,9 @@ def _write_light_outputs(spec, result, out_dir: Path) -> None:
     _write_json(out_dir / "summary.json", result.summary)
 
 
-def _derived(summary: dict, metric_rows: list[dict], run_dir: Path | None = None) -> dict:
+def _derived(summary: dict, metric_rows: list[dict]) -> dict:
     """Metrics computed from the run's tables: instance_hours (Σ ready instances × interval)
-    when the summary has none, and, when run_dir holds requests.parquet, the API response
-    time (api_latency_p95_s)."""
+    when the summary has none."""
     derived: dict[str, float | None] = {}
     if "instance_hours" not in summary:
         total = 0.0
@@ -344,23 +345,7 @@ def _derived(summary: dict, metric_rows: list[dict], run_dir: Path | None = None
             if ready is not None:
                 total += ready * row.get("interval_s", 0.0)
         derived["instance_hours"] = total / 3600.0
-    if run_dir is not None and (run_dir / "requests.parquet").exists():
-        derived["api_latency_p95_s"] = api_latency_p95(run_dir / "requests.parquet")
     return derived
-
-
-def api_latency_p95(path: Path) -> float | None:
-    """p95 latency, s, of the ok responses that streamed no LLM answer (ttft_s is null: the
-    kinds without an LLM call, and LLM requests answered from the response cache); None when
-    there are none."""
-    import numpy as np
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path, columns=["status", "latency_s", "ttft_s"])
-    api = pc.and_(pc.equal(table["status"], "ok"), pc.is_null(table["ttft_s"]))
-    latency = table["latency_s"].filter(api).to_numpy()
-    return float(np.quantile(latency, 0.95)) if latency.size else None
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -30,36 +30,13 @@ from typing import Any
 import numpy as np
 
 from simscale.errors import InputError
+from simscale.slo import Slo, parse_slo  # noqa: F401 (parse_slo: part of this API)
 from simscale.sweep.compare import COST_METRICS, one_sided_bound
 from simscale.sweep.engine import RunTask, base_data, execute, open_pool
 
 STRESS_PATH = "workload.arrivals.rate_rps"
 MAX_BRACKET_STEPS = 12
-_SLO = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*$")
 _VARY = re.compile(r"^\s*([^=\s]+)\s*=\s*([-+0-9.eE]+)\s*:\s*([-+0-9.eE]+)\s*$")
-
-
-@dataclass(frozen=True)
-class Slo:
-    """metric op threshold, checked on a one-sided confidence bound of the metric's mean."""
-
-    metric: str
-    op: str
-    threshold: float
-
-    @property
-    def upper(self) -> bool:
-        """True when the metric must stay below the threshold (check its upper bound)."""
-        return self.op in ("<=", "<")
-
-    def holds(self, bound: float) -> bool:
-        if math.isnan(bound):
-            return False
-        return {"<=": bound <= self.threshold, "<": bound < self.threshold,
-                ">=": bound >= self.threshold, ">": bound > self.threshold}[self.op]
-
-    def __str__(self) -> str:
-        return f"{self.metric}{self.op}{self.threshold:g}"
 
 
 @dataclass(frozen=True)
@@ -70,18 +47,6 @@ class Vary:
     low: float
     high: float
     integer: bool
-
-
-def parse_slo(text: str) -> Slo:
-    """'latency_p95_s<=1.0' → Slo; InputError when it does not parse."""
-    m = _SLO.match(text)
-    if not m:
-        raise InputError(f"--slo {text}: expected METRIC<=VALUE (or <, >=, >)")
-    try:
-        threshold = float(m.group(3))
-    except ValueError:
-        raise InputError(f"--slo {text}: {m.group(3)!r} is not a number") from None
-    return Slo(m.group(1), m.group(2), threshold)
 
 
 def parse_vary(text: str) -> Vary:

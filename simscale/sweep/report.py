@@ -15,7 +15,7 @@ from simscale.sweep.table import PARAM_PREFIX, SummaryData
 
 
 def fmt(value: Any) -> str:
-    """Numbers with 4 significant digits; NaN and None as '–'."""
+    """Numbers with 4 significant digits (whole numbers from 1,000 up); NaN and None as '–'."""
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -25,7 +25,9 @@ def fmt(value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return "–"
-        return f"{value:.4g}" if value == 0 or 1e-3 <= abs(value) < 1e5 else f"{value:.3e}"
+        if 1e3 <= abs(value) < 1e9:
+            return f"{value:,.0f}"  # 17,000 and 3,170 rather than 1.7e+04 and 3170
+        return f"{value:.4g}" if value == 0 or 1e-3 <= abs(value) < 1e3 else f"{value:.3e}"
     return str(value)
 
 
@@ -124,7 +126,11 @@ def print_comparison(cmp: Comparison, wilcoxon: bool = False, console=None) -> N
 
 
 CLAIMS_TITLE = "claims"
-VERDICT_STYLES = {"holds": "green", "fails": "bold red", "inconclusive": "yellow"}
+VERDICT_STYLES = {"holds": "green", "fails": "bold red", "inconclusive": "yellow",
+                  "no data": "yellow", "given": "cyan", "not judged": "dim"}
+CLAIMS_RULE = ("the {pct} CI of the mean over complete runs, or of the paired ratio or "
+               "difference: inside the claim, holds; outside, fails; across an edge, "
+               "inconclusive; an input of the model, given")
 
 
 def fmt_ci(iv) -> str:
@@ -132,6 +138,19 @@ def fmt_ci(iv) -> str:
     if not math.isfinite(iv.high):
         return fmt(iv.mean)
     return f"{fmt(iv.mean)} [{fmt(iv.low)}, {fmt(iv.high)}]"
+
+
+def simulated_text(result) -> str:
+    """The simulated column of one claim: the interval, the input, or a dash."""
+    iv = result.interval
+    if iv is None or iv.n == 0:
+        return "–"
+    if result.verdict == "given":
+        return f"{fmt(iv.mean)} (the input)"
+    text = fmt_ci(iv)
+    if iv.n == 1:
+        text += " (1 pair)" if result.relative else " (1 run)"
+    return text
 
 
 def claims_rows(results, confidence: float) -> tuple[list[str], list[list[str]]]:
@@ -142,18 +161,20 @@ def claims_rows(results, confidence: float) -> tuple[list[str], list[list[str]]]
     header = ["claim", "metric", "claimed", f"simulated mean [{confidence:.0%} CI]", "verdict"]
     rows = []
     for r in results:
-        simulated = fmt_ci(r.interval)
-        if r.interval.n == 1:
-            simulated += " (1 run)"
-        rows.append([f"{r.claim.variant}: {r.claim.claim}", r.claim.metric,
-                     claimed_text(r.claim), simulated, r.verdict])
+        measure = getattr(r.claim, "measure", "–")
+        rows.append([r.claim.label, measure, claimed_text(r.claim), simulated_text(r),
+                     r.verdict])
     return header, rows
 
 
 def claims_notes(results) -> list[str]:
-    """The claims' notes, one line each, for under the table."""
-    return [f"{r.claim.variant}: {r.claim.claim}: {r.claim.note}" for r in results
-            if r.claim.note]
+    """The claims' notes (and the reasons a figure is not judged), one line each."""
+    notes = []
+    for r in results:
+        text = getattr(r.claim, "note", "") or getattr(r.claim, "reason", "")
+        if text:
+            notes.append(f"{r.claim.label}: {text}")
+    return notes
 
 
 def claims_counts(results) -> str:
@@ -174,9 +195,8 @@ def print_claims(results, confidence: float, console=None, title: str = CLAIMS_T
 
     console = console or make_console()
     header, rows = claims_rows(results, confidence)
-    table = Table(title=f"{title} (the {confidence:.0%} CI of the mean over complete runs: "
-                        "inside the claim, holds; outside, fails; across an edge, "
-                        "inconclusive)", title_justify="left", box=box.SIMPLE_HEAD)
+    rule = CLAIMS_RULE.format(pct=f"{confidence:.0%}")
+    table = Table(title=f"{title} ({rule})", title_justify="left", box=box.SIMPLE_HEAD)
     for i, name in enumerate(header):
         table.add_column(escape(name), justify="right" if i in (2, 3) else "left",
                          overflow="fold", no_wrap=i in (2, 3, 4))
@@ -195,6 +215,7 @@ def claims_markdown(results, confidence: float, title: str = CLAIMS_TITLE) -> st
     out = [f"### {title}", "", _md_table(header, rows, ["---", "---", "--:", "--:", "---"]),
            ""]
     out += [f"- {line}" for line in claims_notes(results)]
+    out += ["", f"verdicts: {claims_counts(results)}"]
     return "\n".join(out) + "\n"
 
 

@@ -1,8 +1,9 @@
 """Sweep specs: a base experiment, the parameters to vary, replications and metrics (TOML).
 
 A sweep file names a base experiment (a path to an experiment spec, or an inline table),
-or several named ones (`bases`: each is a variant of its own, crossed with the design),
-optional `set` overrides applied to it, a design (`grid`, `zip`, `random` or `lhs`) over a
+or several named ones (`bases`: each is a variant of its own, crossed with the design; one
+spec file may serve several bases, each with its own `base_set` overrides), optional `set`
+overrides applied to it, a design (`grid`, `zip`, `random` or `lhs`) over a
 list of `[[parameters]]`, and how many replications each variant gets; `claims` (a claims
 file or an inline list, see simscale.sweep.claims) says what the variants should show.
 Replication r runs with seed `seed + r` for every variant, so comparisons between variants
@@ -122,6 +123,9 @@ class SweepSpec(SweepSection):
         default_factory=list, alias="set",
         description="PATH=VALUE overrides applied to the base before the parameters",
     )
+    base_set: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="with bases: PATH=VALUE overrides for one named base, applied after set")
     design: Design = Field("grid", description="grid | zip | random | lhs")
     samples: PositiveInt | None = Field(None, description="random/lhs: number of variants")
     design_seed: NonNegativeInt = Field(0, description="random/lhs: seed of the sample design")
@@ -166,6 +170,10 @@ class SweepSpec(SweepSection):
     def _design_fits(self) -> SweepSpec:
         if (self.base is None) == (self.bases is None):
             raise ValueError("give either base or bases")
+        unknown = [n for n in self.base_set if n not in (self.bases or {})]
+        if unknown:
+            raise ValueError(f"base_set: {unknown[0]!r} is not one of bases "
+                             f"({', '.join(self.bases or {}) or 'none'})")
         if isinstance(self.claims, list) and not self.claims:
             raise ValueError("claims is empty: nothing to judge")
         if not self.parameters:

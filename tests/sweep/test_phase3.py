@@ -16,9 +16,11 @@ from simscale.errors import InputError
 from simscale.runner import peak_throughput
 from simscale.sweep.claims import (
     FAILS,
+    GIVEN,
     HOLDS,
     INCONCLUSIVE,
     NO_DATA,
+    NOT_JUDGED,
     Claim,
     judge,
     parse_claims,
@@ -34,6 +36,9 @@ from tests.sweep.helpers import QUICKSTART, ROOT
 
 PHASE3_SWEEP = ROOT / "experiments" / "sweeps" / "phase3.toml"
 PHASE3_CLAIMS = ROOT / "experiments" / "phase3" / "claims" / "phase3.toml"
+PHASE3_RESULTS = ROOT / "experiments" / "phase3" / "results" / "compare.md"
+README_BEGIN = "<!-- phase3-claims: begin -->"
+README_END = "<!-- phase3-claims: end -->"
 
 app = typer.Typer()
 register(app)
@@ -50,26 +55,40 @@ def invoke(*args):
 def test_the_claims_file_validates_and_names_the_sweeps_variants():
     claims = read_claims(PHASE3_CLAIMS)
     assert claims.title == "Phase 3 claims"
-    assert {c.variant for c in claims.claims} == {"before", "after"}
-    by = {(c.variant, c.metric): c for c in claims.claims}
-    assert by[("before", "users")].between == (500, 800)
-    assert by[("before", "peak_throughput_rps")].between == (150, 250)
-    assert by[("before", "api_latency_p95_s")].at_most == 1.5
-    assert by[("after", "users")].between == (2000, 5000)
-    assert by[("after", "peak_throughput_rps")].between == (500, 1000)
-    assert by[("after", "api_latency_p95_s")].at_most == 1.0
-    assert by[("after", "ttft_p95_s")].at_most == 1.0
-    assert by[("after", "cache_hit_rate")].at_least == 0.9
+    assert {v for c in claims.claims for v in c.variants} == {
+        "before", "after", "before_capacity", "after_capacity"}
+    by = {(c.variant, c.baseline, c.metric): c for c in claims.claims}
+    assert by[("before", None, "users")].between == (500, 800)
+    assert by[("before", None, "peak_throughput_rps")].between == (150, 250)
+    assert by[("before", None, "api_latency_p95_s")].at_most == 1.5
+    assert by[("after", None, "users")].between == (2000, 5000)
+    assert by[("after", None, "peak_throughput_rps")].between == (500, 1000)
+    assert by[("after", None, "api_latency_p95_s")].at_most == 1.0
+    assert by[("after", None, "ttft_p95_s")].at_most == 1.0
+    assert by[("after", None, "cache_hit_rate")].at_least == 0.9
+    # the concurrent users the runs are given are inputs; what each system holds is a result
+    inputs = {(c.variant, c.baseline, c.metric) for c in claims.claims if c.metric_is == "input"}
+    assert inputs == {("before", None, "users"), ("after", None, "users"),
+                      ("after", "before", "users")}
+    capacity = by[("after_capacity", "before_capacity", "stress_max_ok_users")]
+    assert (capacity.compare, capacity.between) == ("ratio", (5, 10))
+    faster = by[("after", "before", "api_latency_p95_s")]
+    assert (faster.compare, faster.at_most) == ("percent", -33)
+    # every figure of the notes left out says why
+    assert len(claims.not_judged) >= 5
+    assert all(len(n.reason) > 20 for n in claims.not_judged)
+    assert any("daily active users" in n.claim for n in claims.not_judged)
 
 
 def test_the_phase3_sweep_runs_before_and_after_and_carries_the_claims():
     sweep = load_sweep(PHASE3_SWEEP)
-    assert [v.name for v in sweep.variants] == ["before", "after"]
-    assert [v.params for v in sweep.variants] == [{"base": "before"}, {"base": "after"}]
+    assert [v.name for v in sweep.variants] == ["before", "after", "before_capacity",
+                                                "after_capacity"]
+    assert [v.params for v in sweep.variants][:2] == [{"base": "before"}, {"base": "after"}]
     assert sweep.parameters == ["base"]
     assert sweep.baseline == "before"
     assert sweep.spec.replications >= 3
-    assert sweep.claims is not None and len(sweep.claims.claims) == 9
+    assert sweep.claims is not None and len(sweep.claims.claims) == 19
     data = {t.variant: t.spec_data for t in sweep.tasks if t.replication == 0}
     assert data["before"]["instances"]["count"] == 1
     assert data["before"]["workload"]["arrivals"]["users"] == 800
@@ -77,6 +96,14 @@ def test_the_phase3_sweep_runs_before_and_after_and_carries_the_claims():
     assert data["after"]["autoscaling"]["params"]["min_replicas"] == 2
     assert data["after"]["autoscaling"]["params"]["max_replicas"] == 10
     assert 600 <= data["after"]["duration_s"] <= 1800
+    # the capacity variants: the same systems under a staircase of users, each judged
+    # against its own target; after's fleet starts at its largest
+    for name, target, fleet in (("before_capacity", 1.5, 1), ("after_capacity", 1.0, 10)):
+        arrivals = data[name]["workload"]["arrivals"]
+        assert arrivals["kind"] == "user_stairs" and arrivals["slo_p95_s"] == target
+        assert data[name]["instances"]["count"] == fleet
+    assert (data["after_capacity"]["autoscaling"]["params"]["max_replicas"]
+            == data["after_capacity"]["instances"]["count"])
 
 
 # ---------------------------------------------------------------- the verdict rule
@@ -110,6 +137,10 @@ INF = math.inf
     # no interval
     ((150, 250), Interval(1, 200.0, math.nan, math.nan, math.nan), INCONCLUSIVE),
     ((150, 250), Interval(0, math.nan, math.nan, math.nan, math.nan), NO_DATA),
+    # an interval of a relative claim: the same rule (a ratio against "5-10x")
+    ((5, 10), iv(8.5, 9.3), HOLDS),
+    ((5, 10), iv(9.5, 10.5), INCONCLUSIVE),
+    ((-INF, -33), iv(-2, 4), FAILS),                     # "-33 %" against no change
 ])
 def test_verdict(region, interval, expected):
     assert verdict(region, interval) == expected
@@ -167,6 +198,7 @@ def test_judge_uses_the_t_interval_of_complete_runs_only():
               Claim(claim="no such metric", variant="a", metric="x", at_most=9)]
     results = judge(data, claims)
     assert [r.verdict for r in results] == [HOLDS, INCONCLUSIVE, FAILS, INCONCLUSIVE, NO_DATA]
+    assert results[3].interval.n == 1
     a = results[0].interval
     half = 4.302652729911275 * 1.0 / math.sqrt(3)  # t(0.975, 2) · s / √n
     assert (a.n, a.mean) == (3, 11.0)
@@ -247,47 +279,84 @@ def phase3_short(tmp_path_factory) -> Path:
     res = invoke("sweep", PHASE3_SWEEP, "--out", out, "--set", "duration_s=20",
                  "--replications", 2, "--workers", 2, "--quiet")
     assert res.exit_code == 0, res.output
-    assert "4 runs (4 ok)" in res.output
+    assert "8 runs (8 ok)" in res.output
     return out
 
 
 def test_the_sweep_records_its_claims_and_the_metrics_they_judge(phase3_short):
     manifest = json.loads((phase3_short / "manifest.json").read_text())
     assert manifest["claims"]["title"] == "Phase 3 claims"
-    assert len(manifest["claims"]["claims"]) == 9
+    assert len(manifest["claims"]["claims"]) == 19
+    assert len(manifest["claims"]["not_judged"]) == 6
     from simscale.sweep.table import read_summary
 
     data = read_summary(phase3_short)
     cols = data.columns
-    assert cols["param.base"] == ["before", "before", "after", "after"]
+    assert cols["param.base"] == [b for b in ("before", "after", "before_capacity",
+                                              "after_capacity") for _ in range(2)]
     for metric in ("users", "peak_throughput_rps", "api_latency_p95_s", "ttft_p95_s",
-                   "cache_hit_rate"):
-        assert all(isinstance(v, float | int) for v in cols[metric]), metric
+                   "cache_hit_rate", "db_queries", "scale_ups"):
+        values = [v for v, b in zip(cols[metric], cols["param.base"], strict=True)
+                  if b in ("before", "after")]
+        assert all(isinstance(v, float | int) for v in values), metric
     before = [i for i, v in enumerate(cols["variant"]) if v == "before"]
     assert all(cols["cache_hit_rate"][i] < 1e-3 for i in before)  # the pass-through
+    # 20 s: the first step of each staircase, held or not (its first 15 s are not judged)
+    firsts = {"before_capacity": 1200, "after_capacity": 13000}
+    for v, b in zip(cols["stress_max_ok_users"], cols["param.base"], strict=True):
+        if b in firsts:
+            assert v in (None, firsts[b])
 
 
-def test_compare_prints_the_claims_table(phase3_short, tmp_path):
+def claims_rows_of(markdown: str) -> list[list[str]]:
+    """The cells of the claims table in compare's Markdown."""
+    table = markdown.split("### Phase 3 claims")[1].split("\n\n")[1]
+    return [[c.strip() for c in line.strip("| ").split(" | ")]
+            for line in table.splitlines()[2:]]
+
+
+def test_compare_prints_the_claims_table_and_exits_1_on_a_failing_claim(phase3_short, tmp_path):
     md = tmp_path / "c.md"
     res = invoke("compare", phase3_short, "--markdown", md)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # 20 s of users joining: far below the claims
     out = res.output
     assert "Phase 3 claims" in out
     assert "simulated mean [95% CI]" in out
     for label in ("before: peak requests ~150-250 req/s", "after: cache hit rate 90%+",
-                  "after: response time < 1 s (API)"):
+                  "after: response time < 1 s (API)",
+                  "after_capacity vs before_capacity: 5-10x more concurrent users"):
         assert label in out
-    assert "verdicts: " in out
-    claims_md = md.read_text().split("### Phase 3 claims")[1]
-    rows = [line for line in claims_md.splitlines() if line.startswith("| after: ")
-            or line.startswith("| before: ")]
-    assert len(rows) == 9
-    assert all(row.rstrip(" |").rsplit("| ", 1)[1] in (HOLDS, FAILS, INCONCLUSIVE)
-               for row in rows)
-    # 20 s of users joining: far below the claimed peak
-    peak = next(r for r in rows if "before: peak requests ~150-250" in r)
-    assert "| peak_throughput_rps | 150–250 |" in peak
-    assert peak.rstrip(" |").endswith(FAILS)
+    assert "verdicts: " in out and "claims: " in out and " failed: " in out
+    rows = claims_rows_of(md.read_text())
+    assert len(rows) == 25
+    assert {row[-1] for row in rows} <= {HOLDS, FAILS, INCONCLUSIVE, NO_DATA, GIVEN,
+                                         NOT_JUDGED}
+    by_label = {row[0]: row for row in rows}
+    assert by_label["before: peak requests ~150-250 req/s"][1:3] == ["peak_throughput_rps",
+                                                                     "150–250"]
+    assert by_label["before: peak requests ~150-250 req/s"][-1] == FAILS
+    users = by_label["before: concurrent users ~500-800"]
+    assert users[3].endswith(" (the input)") and users[4] == GIVEN  # users started by 20 s
+    assert by_label["after: daily active users ~15000-25000 (+200 %)"][3:] == ["–", NOT_JUDGED]
+    ratio = by_label["after_capacity vs before_capacity: 5-10x more concurrent users"]
+    assert ratio[1:3] == ["stress_max_ok_users, after_capacity / before_capacity", "5–10 ×"]
+
+
+def test_the_readme_shows_the_stored_compare_output(phase3_short):
+    """The README's claims table is the stored compare output, row for row, and that output
+    has the rows compare prints now (labels, metrics and claimed figures: the numbers come
+    from the full sweep that experiments/phase3/refresh.py runs)."""
+    stored = PHASE3_RESULTS.read_text()
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split(README_BEGIN)[1].split(README_END)[0]
+    assert block.strip() == stored.split("### Phase 3 claims")[1].split("\n", 1)[1].strip()
+    from simscale.sweep.claims import judge
+    from simscale.sweep.report import claims_markdown
+    from simscale.sweep.table import read_summary
+
+    now = claims_markdown(judge(read_summary(phase3_short), read_claims(PHASE3_CLAIMS)), 0.95,
+                          title="Phase 3 claims")
+    assert [r[:3] for r in claims_rows_of(stored)] == [r[:3] for r in claims_rows_of(now)]
 
 
 def test_compare_claims_option_judges_any_sweep_folder(phase3_short, tmp_path):
