@@ -207,7 +207,7 @@ def test_spec_without_defaults_or_disabled():
     ({"rules": [{"name": "X", "latency": "ttft", "percentile": 100, "warning": 1}]},
      "less than 100"),
     ({"rules": [{"name": "X", "metric": "m", "warning": 1, "for_s": 1e9}]},
-     "less than or equal to 86400"),
+     "less than or equal to 31536000"),
     ({"rules": [{"name": "X", "metric": "m", "warning": "inf"}]}, "finite number"),
 ])
 def test_spec_rejects(data, message):

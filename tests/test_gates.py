@@ -19,7 +19,7 @@ runner = CliRunner()
 
 
 def run(tmp_path: Path, *args: str, env: dict | None = None):
-    return runner.invoke(app, ["run", str(QUICKSTART), "--out", str(tmp_path / "run"),
+    return runner.invoke(app, ["run", str(QUICKSTART), "--out", str(tmp_path / "run"), "--force",
                                "--set", "duration_s=20", "--quiet", *args], env=env)
 
 
