@@ -92,6 +92,10 @@ class Spec(Section):
 
     name: str = Field(description="experiment name; the default output is runs/<name>/")
     description: str = ""
+    app_version: Annotated[str | None, Maybe] = Field(
+        None, max_length=128,
+        description='the service version the exports deploy (APP_VERSION); "none": the '
+                    "simscale version")
     duration_s: PositiveFloat = Field(description="simulated seconds of arrivals")
     seed: NonNegativeInt = Field(0, description="root seed of every random stream")
     workload: WorkloadSpec

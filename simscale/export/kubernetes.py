@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from simscale.export.base import Losses, ceil_seconds
+from simscale.export.env import monitoring_env
 from simscale.export.limits import (
     INT32_MAX,
     INT64_MAX,
@@ -92,8 +93,7 @@ def deployment(plan: Plan, losses: Losses, scaler: Scaler | None) -> dict:
             {"name": "PORT", "value": str(plan.port)},
             # Kubernetes scales the pods; the service's own auto-scaler stays off.
             {"name": "AUTO_SCALING_ENABLED", "value": "false"},
-            {"name": "ENABLE_PERFORMANCE_MONITORING", "value": "true"},
-            {"name": "ENABLE_REAL_TIME_METRICS", "value": "true"},
+            *({"name": k, "value": v} for k, v in monitoring_env(plan).items()),
         ],
         "resources": {"requests": {"cpu": str(cpu), "memory": memory},
                       "limits": {"memory": memory}},

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from simscale import __version__
 from simscale.export.env import parse_dotenv
 from simscale.export.yamlio import load_yaml_documents
 from tests.export.helpers import (
@@ -260,7 +261,8 @@ def test_env_files_per_instance():
     assert env == {
         "AUTO_SCALING_ENABLED": "true", "MIN_INSTANCES": "3", "MAX_INSTANCES": "8",
         "INSTANCE_1_URL": "http://localhost:3000", "INSTANCE_2_URL": "http://localhost:3001",
-        "INSTANCE_3_URL": "http://localhost:3002", "ENABLE_PERFORMANCE_MONITORING": "true",
+        "INSTANCE_3_URL": "http://localhost:3002", "APP_VERSION": __version__,
+        "ENABLE_PERFORMANCE_MONITORING": "true",
         "ENABLE_REAL_TIME_METRICS": "true", "INSTANCE_ID": "instance-2"}
     assert exported.losses == ()
 
