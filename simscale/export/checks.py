@@ -33,6 +33,8 @@ INT32_FIELDS = frozenset({
     "stabilizationWindowSeconds", "pollingInterval", "cooldownPeriod", "minReplicaCount",
     "maxReplicaCount"})
 INT64_FIELDS = frozenset({"terminationGracePeriodSeconds"})
+# Files a compose service may mount that the user provides (the TLS certificate folder).
+USER_FILES = ("tls",)
 
 
 def _int(value: Any) -> bool:
@@ -280,12 +282,28 @@ def check_redis(text: str, source: str = "redis.conf") -> list[str]:
         parts = line.split(maxsplit=1)
         if parts and not parts[0].startswith("#"):
             settings[parts[0]] = parts[1] if len(parts) > 1 else ""
+    if "requirepass" in settings or "masterauth" in settings:
+        problems.append(f"{source}: a password is written into the file (requirepass or "
+                        "masterauth); it belongs in the secret env file")
     memory = settings.get("maxmemory", "")
     if _digits(memory) < 1:
         problems.append(f"{source}: maxmemory {memory!r} must be a positive number of bytes")
     if settings.get("maxmemory-policy") not in REDIS_POLICIES:
         problems.append(f"{source}: maxmemory-policy {settings.get('maxmemory-policy')!r} is "
                         f"not one of {', '.join(REDIS_POLICIES)}")
+    return problems
+
+
+def check_secret_env(text: str, source: str) -> list[str]:
+    """A secret env file: KEY=value lines only, each secret at least 32 characters."""
+    from simscale.export.env import parse_dotenv
+
+    values, problems = parse_dotenv(text, source)
+    if not values:
+        problems.append(f"{source}: holds no KEY=value line")
+    for key, value in values.items():
+        if len(value) < 32:
+            problems.append(f"{source}: {key} is shorter than 32 characters")
     return problems
 
 
@@ -316,8 +334,9 @@ def check_env(files: dict[str, str]) -> list[str]:
 
 
 def check_compose(files: dict[str, str]) -> list[str]:
-    """docker-compose.yml: services, images, mounted files present, depends_on resolvable, the
-    nginx upstream naming app services, ports as strings."""
+    """docker-compose.yml: services, images, mounted and env files present, depends_on
+    resolvable and waiting for a health check, the nginx upstream naming app services, ports
+    as strings, and the cache wiring (below)."""
     source = "docker-compose.yml"
     docs = load_yaml_documents(files[source], source)
     if len(docs) != 1 or not isinstance(docs[0], dict):
@@ -333,20 +352,7 @@ def check_compose(files: dict[str, str]) -> list[str]:
         if not isinstance(service, dict) or not isinstance(service.get("image"), str):
             problems.append(f"{where}.image: required")
             continue
-        for dep in service.get("depends_on", []):
-            if dep not in services:
-                problems.append(f"{where}.depends_on: no service {dep!r}")
-        for volume in service.get("volumes", []):
-            host = volume.split(":")[0]
-            if host.startswith("./") and host[2:] not in files:
-                problems.append(f"{where}.volumes: {host} is not among the exported files")
-        for port in service.get("ports", []):
-            if not isinstance(port, str):
-                problems.append(f"{where}.ports: {port!r} must be a quoted string")
-        environment = service.get("environment", {})
-        if not isinstance(environment, dict) or not all(isinstance(v, str)
-                                                         for v in environment.values()):
-            problems.append(f"{where}.environment: values must be strings")
+        problems += _compose_service(service, services, files, where)
     if "nginx" not in services:
         problems.append(f"{source}: services.nginx: required (the load balancer)")
     if not any(str(n).startswith("redis") for n in services):
@@ -355,4 +361,68 @@ def check_compose(files: dict[str, str]) -> list[str]:
     for host in re.findall(r"^\s*server\s+([^\s:;]+):\d+", conf, flags=re.M):
         if host not in services:
             problems.append(f"nginx.conf: upstream server {host} is not a compose service")
+    return problems + _compose_cache(services, files, source)
+
+
+def _compose_service(service: dict, services: dict, files: dict[str, str],
+                     where: str) -> list[str]:
+    problems = []
+    depends = service.get("depends_on", {})
+    for dep in depends:
+        condition = depends[dep].get("condition") if isinstance(depends, dict) else None
+        if dep not in services:
+            problems.append(f"{where}.depends_on: no service {dep!r}")
+        elif condition != "service_healthy":
+            problems.append(f"{where}.depends_on.{dep}: must wait for condition "
+                            "service_healthy")
+        elif "healthcheck" not in services[dep]:
+            problems.append(f"{where}.depends_on.{dep}: {dep} has no healthcheck")
+    for volume in service.get("volumes", []):
+        host = volume.split(":")[0]
+        if host.startswith("./") and host[2:] not in files and host[2:] not in USER_FILES:
+            problems.append(f"{where}.volumes: {host} is not among the exported files")
+    for env_file in service.get("env_file", []):
+        if env_file not in files:
+            problems.append(f"{where}.env_file: {env_file} is not among the exported files")
+    for port in service.get("ports", []):
+        if not isinstance(port, str):
+            problems.append(f"{where}.ports: {port!r} must be a quoted string")
+    environment = service.get("environment", {})
+    if not isinstance(environment, dict) or not all(isinstance(v, str)
+                                                     for v in environment.values()):
+        problems.append(f"{where}.environment: values must be strings")
+    elif any(k.endswith(("PASSWORD", "TOKEN")) for k in environment):
+        problems.append(f"{where}.environment: a secret is written into the file; it belongs "
+                        "in an env_file")
+    return problems
+
+
+def _compose_cache(services: dict, files: dict[str, str], source: str) -> list[str]:
+    """Every app knows every Redis shard (REDIS_NODES, at the port redis.conf sets) and
+    reads the password file Redis reads; every Redis needs that password."""
+    problems = []
+    redis_names = sorted(n for n in services if str(n).startswith("redis"))
+    port = "6379"
+    for line in files.get("redis.conf", "").splitlines():
+        if line.startswith("port "):
+            port = line.split()[1]
+    for name in redis_names:
+        service = services[name]
+        command = " ".join(service.get("command", []))
+        if '--requirepass "$$REDIS_PASSWORD"' not in command or \
+                "redis.env" not in service.get("env_file", []):
+            problems.append(f"{source}: services.{name}: must start with --requirepass from "
+                            "redis.env")
+    for name, service in services.items():
+        env = service.get("environment") or {}
+        if not isinstance(env, dict) or "REDIS_NODES" not in env:
+            continue
+        nodes = env["REDIS_NODES"].split(",")
+        wanted = [f"{n}:{port}" for n in redis_names]
+        if sorted(nodes) != wanted:
+            problems.append(f"{source}: services.{name}.environment.REDIS_NODES: "
+                            f"{env['REDIS_NODES']!r} must list {', '.join(wanted)}")
+        if "redis.env" not in service.get("env_file", []):
+            problems.append(f"{source}: services.{name}.env_file: must read redis.env (the "
+                            "Redis password)")
     return problems

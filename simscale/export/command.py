@@ -58,6 +58,9 @@ def export_command(
         typer.echo(f"warning: {loss}", err=True)
     for path in written:
         typer.echo(f"wrote {path}")
+    for secret in exported.secrets:
+        if out / secret not in written:
+            typer.echo(f"kept {out / secret} (an existing secret)")
     if validate:
         from simscale.export.validate import FAILED, validate_files
 

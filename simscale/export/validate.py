@@ -250,4 +250,8 @@ def validate_files(target: str, out_dir: Path, names: list[str]) -> list[ToolRes
             problems = check_compose(files)
             results.append(ToolResult("compose structure", name, FAILED if problems else OK,
                                       "; ".join(problems)))
+            if not problems:
+                from simscale.export.reach import compose_reach
+
+                results.append(compose_reach(out_dir))
     return results

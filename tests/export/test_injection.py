@@ -69,8 +69,9 @@ def test_every_target_writes_only_safe_names():
             continue
         from simscale.export.targets import export_plan
 
-        for text in export_plan(plan, target).files.values():
-            assert "ok-name" in text or target == "env"
+        exported = export_plan(plan, target)
+        for name, text in exported.files.items():
+            assert "ok-name" in text or target == "env" or name in exported.secrets
 
 
 def test_yaml_quotes_strings_that_would_read_back_as_something_else():

@@ -245,7 +245,8 @@ def test_compose_with_cache_shards_and_health_checks(tmp_path):
     doc = load_yaml_documents(exported.files["docker-compose.yml"], "compose")[0]
     services = doc["services"]
     assert {"redis-1", "redis-2", "redis-3"} <= set(services)
-    assert services["app-1"]["depends_on"] == ["redis-1", "redis-2", "redis-3"]
+    assert services["app-1"]["depends_on"] == {
+        name: {"condition": "service_healthy"} for name in ("redis-1", "redis-2", "redis-3")}
     assert services["app-1"]["healthcheck"]["interval"] == "3s"
     assert services["app-3"]["environment"]["AUTO_SCALING_ENABLED"] == "true"
     assert "autoscaling" in loss_fields(exported)
