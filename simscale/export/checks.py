@@ -372,6 +372,9 @@ def _compose_service(service: dict, services: dict, files: dict[str, str],
         condition = depends[dep].get("condition") if isinstance(depends, dict) else None
         if dep not in services:
             problems.append(f"{where}.depends_on: no service {dep!r}")
+        elif condition == "service_completed_successfully" and \
+                services[dep].get("restart") == "no":
+            continue
         elif condition != "service_healthy":
             problems.append(f"{where}.depends_on.{dep}: must wait for condition "
                             "service_healthy")

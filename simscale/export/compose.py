@@ -9,14 +9,16 @@ its own INSTANCE_ID and nginx can weight it. Redis listens on every address of i
 with protected mode on and a password (from redis.env, given on its command line, never in a
 committed file); every app gets the shards' addresses (REDIS_NODES) and the password
 (env_file). Services start in order: Redis healthy (an authenticated PING), then the apps
-healthy (their health route), then nginx.
+healthy (their health route), then nginx. With Redis Cluster placement the shards are
+cluster nodes and a one-shot `cluster-create` service runs cluster-create.sh once they are
+healthy; the apps wait for it to complete (REDIS_CLUSTER=true).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from simscale.export import nginx, redis
+from simscale.export import cluster, nginx, redis
 from simscale.export.base import Losses, ceil_seconds, number
 from simscale.export.env import service_env
 from simscale.export.limits import COMPOSE_TIME, INT64_MAX, at_most, proxy_time, whole
@@ -29,6 +31,7 @@ MAX_MEMORY_MB = INT64_MAX >> 20
 NGINX_IMAGE = "nginx:1.27"
 REDIS_IMAGE = "redis:7"
 REDIS_CONF_PATH = "/usr/local/etc/redis/redis.conf"
+CLUSTER_SERVICE = "cluster-create"
 # The Redis health check: PING with the password from the environment (redis-cli reads
 # REDISCLI_AUTH, so the password is not on a command line).
 REDIS_PROBE = 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG'
@@ -42,15 +45,16 @@ def app_services(plan: Plan) -> list[str]:
 
 
 def redis_services(plan: Plan) -> list[str]:
-    shards = plan.cache.shards if plan.cache is not None else 1
-    return ["redis"] if shards == 1 else [f"redis-{n}" for n in range(1, shards + 1)]
+    return redis.shard_names(plan)
 
 
 def render(plan: Plan, losses: Losses) -> dict[str, str]:
     """{"docker-compose.yml", "nginx.conf", "redis.conf", "redis.env"}."""
     apps = app_services(plan)
     files = {"nginx.conf": nginx.nginx_conf(plan, losses, [f"{a}:{plan.port}" for a in apps])}
-    if plan.cache is not None:
+    if cluster.is_cluster(plan):
+        files.update(redis.render(plan, losses))
+    elif plan.cache is not None:
         files["redis.conf"] = redis.redis_conf(plan, losses, bind=redis.ALL_ADDRESSES)
     files[redis.SECRET_FILE] = redis.secret_env()
     if plan.autoscaling_enabled:
@@ -117,7 +121,20 @@ def cache_env(plan: Plan) -> dict[str, str]:
     """Where an app finds its cache: REDIS_NODES (host:port of every shard, in shard order)
     and REDIS_CLUSTER; the password comes from redis.env (env_file)."""
     nodes = ",".join(f"{name}:{redis.REDIS_PORT}" for name in redis_services(plan))
-    return {"REDIS_NODES": nodes, "REDIS_CLUSTER": "false"}
+    return {"REDIS_NODES": nodes,
+            "REDIS_CLUSTER": "true" if cluster.is_cluster(plan) else "false"}
+
+
+def cluster_service(plan: Plan) -> dict[str, Any]:
+    """A one-shot service that creates the Redis Cluster once every node is healthy."""
+    return {
+        "image": REDIS_IMAGE,
+        "command": ["sh", f"/{cluster.SCRIPT}"],
+        "env_file": [redis.SECRET_FILE],
+        "volumes": [f"./{cluster.SCRIPT}:/{cluster.SCRIPT}:ro"],
+        "depends_on": _healthy(redis_services(plan)),
+        "restart": "no",
+    }
 
 
 def compose_document(plan: Plan, losses: Losses, apps: list[str]) -> dict:
@@ -133,17 +150,22 @@ def compose_document(plan: Plan, losses: Losses, apps: list[str]) -> dict:
             "restart": "unless-stopped",
         },
     }
+    cache_ready = _healthy(redis_names)
+    if cluster.is_cluster(plan):
+        cache_ready = {CLUSTER_SERVICE: {"condition": "service_completed_successfully"}}
     for app, server in zip(apps, plan.server_names()):
         services[app] = {
             "image": plan.image,
             "env_file": [redis.SECRET_FILE],
             "environment": {**shared, "INSTANCE_ID": server, "PORT": str(plan.port)},
             "expose": [str(plan.port)],
-            "depends_on": _healthy(redis_names),
+            "depends_on": cache_ready,
             "healthcheck": _healthcheck(plan, losses),
             "restart": "unless-stopped",
             "deploy": {"resources": {"limits": _limits(plan)}},
         }
     for name in redis_names:
         services[name] = redis_service(plan)
+    if cluster.is_cluster(plan):
+        services[CLUSTER_SERVICE] = cluster_service(plan)
     return {"name": plan.name, "services": services}

@@ -82,6 +82,7 @@ def compose_job(out_dir: Path, tmp: Path) -> dict:
         "server_script": script, "server_env": environment(redis_service),
         "health": redis_service["healthcheck"]["test"][-1].replace("$$", "$"),
         "password": app_env.get("REDIS_PASSWORD", ""),
+        "cluster": app_env.get("REDIS_CLUSTER") == "true",
     }
 
 
@@ -243,10 +244,15 @@ def probe(job: dict) -> dict:
     with socket.create_connection(address, timeout=5.0) as conn:
         reader = conn.makefile("rb")
         steps = [_command(conn, reader, "AUTH", job["password"]),
-                 _command(conn, reader, "PING"),
-                 _command(conn, reader, "SET", "simscale:reach", "1"),
-                 _command(conn, reader, "GET", "simscale:reach")]
-        report["authenticated"] = "ok" if steps == ["OK", "PONG", "OK", "1"] else str(steps)
+                 _command(conn, reader, "PING")]
+        if job.get("cluster"):  # a node holds no slots before the cluster is created
+            steps.append(_command(conn, reader, "CLUSTER", "MYID"))
+            wanted = steps[:2] == ["OK", "PONG"] and len(steps[2]) == 40
+        else:
+            steps += [_command(conn, reader, "SET", "simscale:reach", "1"),
+                      _command(conn, reader, "GET", "simscale:reach")]
+            wanted = steps == ["OK", "PONG", "OK", "1"]
+        report["authenticated"] = "ok" if wanted else str(steps)
         report["client_info"] = _command(conn, reader, "CLIENT", "INFO")
     with socket.create_connection(address, timeout=5.0) as conn:
         report["anonymous"] = _command(conn, conn.makefile("rb"), "GET", "simscale:reach")

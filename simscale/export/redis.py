@@ -112,8 +112,23 @@ def secret_env() -> str:
                   "control.")
 
 
+def shard_names(plan: Plan) -> list[str]:
+    """The shards' host names (compose services, Kubernetes pods in order): redis-1 … N, or
+    redis for a single shard."""
+    shards = plan.cache.shards if plan.cache is not None else 1
+    return ["redis"] if shards == 1 else [f"redis-{n}" for n in range(1, shards + 1)]
+
+
 def render(plan: Plan, losses: Losses) -> dict[str, str]:
-    return {"redis.conf": redis_conf(plan, losses), SECRET_FILE: secret_env()}
+    """{"redis.conf", "redis.env"}, and "cluster-create.sh" for a Redis Cluster."""
+    from simscale.export import cluster
+
+    if not cluster.is_cluster(plan):
+        return {"redis.conf": redis_conf(plan, losses), SECRET_FILE: secret_env()}
+    conf = redis_conf(plan, losses, bind=ALL_ADDRESSES, extra=cluster.node_lines(plan))
+    nodes = [f"{name}:{REDIS_PORT}" for name in shard_names(plan)]
+    return {"redis.conf": conf, cluster.SCRIPT: cluster.create_script(nodes),
+            SECRET_FILE: secret_env()}
 
 
 def expected_settings(text: str) -> dict[str, str]:

@@ -221,6 +221,14 @@ def compose_nginx_check(conf: Path, port: int = 3000) -> ToolResult:
                       result.detail)
 
 
+def _script_default(out_dir: Path) -> str:
+    """The default node list of an exported cluster-create.sh (its `set -- …` line)."""
+    for line in (Path(out_dir) / "cluster-create.sh").read_text().splitlines():
+        if line.startswith('[ "$#" -gt 0 ] || set -- '):
+            return line.split("set -- ", 1)[1]
+    return ""
+
+
 def validate_files(target: str, out_dir: Path, names: list[str]) -> list[ToolResult]:
     """The real tools for one target's written files."""
     out_dir = Path(out_dir)
@@ -233,6 +241,12 @@ def validate_files(target: str, out_dir: Path, names: list[str]) -> list[ToolRes
             results.append(haproxy_check(path))
         elif target == "kubernetes":
             results += kubernetes_check(path)
+        elif target in ("redis", "compose") and name == "redis.conf" and \
+                "cluster-create.sh" in names:
+            from simscale.export.cluster import cluster_check
+
+            masters = len(re.findall(r"\S+:\d+", _script_default(out_dir)))
+            results.append(cluster_check(out_dir, masters))
         elif target in ("redis", "compose") and name == "redis.conf":
             results.append(redis_check(path))
         elif target == "compose" and name == "nginx.conf":
