@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from simscale.export.quantity import parse_quantity
+from simscale.export.references import check_references
 from simscale.export.yamlio import load_yaml_documents
 
 SELECT_POLICIES = ("Max", "Min", "Disabled")
@@ -172,13 +173,15 @@ def integer_widths(doc: Any, source: str) -> list[str]:
 
 
 def check_kubernetes(files: dict[str, str]) -> list[str]:
-    """Every manifest: integers within their widths, the HPA's and ScaledObject's rules, and
-    replicas within their bounds."""
+    """Every manifest: integers within their widths, the HPA's and ScaledObject's rules,
+    replicas within their bounds, and every name referred to present (check_references)."""
     problems: list[str] = []
     bounds = None
     replicas = None
+    every: list[dict] = []
     for name, text in files.items():
         for doc in load_yaml_documents(text, name):
+            every.append(doc)
             problems += integer_widths(doc, name)
             kind = doc.get("kind")
             if kind == "HorizontalPodAutoscaler":
@@ -195,7 +198,7 @@ def check_kubernetes(files: dict[str, str]) -> list[str]:
         if not max(bounds[0], 1) <= replicas <= bounds[1]:
             problems.append(f"deployment.yaml: spec.replicas ({replicas}) is outside the "
                             f"autoscaler's bounds {bounds[0]}..{bounds[1]}")
-    return problems
+    return problems + check_references(every)
 
 
 # ---------------------------------------------------------------- proxies

@@ -31,8 +31,9 @@ def _each(check: Callable[[str, str], list[str]]) -> Callable[[dict[str, str]], 
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("env", "the service's environment variables, one dotenv file per instance",
            env.render, checks.check_env),
-    Target("kubernetes", "Deployment, Service and HPA autoscaling/v2 (or KEDA ScaledObject)",
-           kubernetes.render, checks.check_kubernetes),
+    Target("kubernetes", "Deployment, Service, PodDisruptionBudget, HPA autoscaling/v2 (or "
+                         "KEDA ScaledObject); Redis StatefulSets, Services and Secret",
+           kubernetes.render, checks.check_kubernetes, secrets=("redis-secret.yaml",)),
     Target("nginx", "nginx.conf: an upstream for the balancer, passive health",
            nginx.render, _each(checks.check_nginx)),
     Target("haproxy", "haproxy.cfg: frontend and backend, balance, checks, slowstart",

@@ -42,7 +42,7 @@ def test_strict_passes_when_nothing_is_lost(tmp_path):
     res = invoke("export", AFFINITY, "--target", "kubernetes", "--out", tmp_path, "--strict")
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deployment.yaml", "hpa.yaml",
-                                                           "service.yaml"]
+                                                           "pdb.yaml", "service.yaml"]
 
 
 def test_an_unknown_target_lists_the_known_ones(tmp_path):

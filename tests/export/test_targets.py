@@ -161,7 +161,7 @@ def test_kubernetes_per_autoscaler(policy, params, kind, lost, tmp_path):
     assert ran(results, "kubernetes-validate")
     docs = {d["kind"]: d for text in exported.files.values()
             for d in load_yaml_documents(text, "k8s")}
-    assert set(docs) == {"Deployment", "Service", kind}
+    assert set(docs) == {"Deployment", "Service", "PodDisruptionBudget", kind}
     probe = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
     assert (probe["periodSeconds"], probe["timeoutSeconds"]) == (5, 2)
     assert loss_fields(exported) == lost
