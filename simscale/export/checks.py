@@ -432,3 +432,42 @@ def _compose_cache(services: dict, files: dict[str, str], source: str) -> list[s
             problems.append(f"{source}: services.{name}.env_file: must read redis.env (the "
                             "Redis password)")
     return problems
+
+
+# ---------------------------------------------------------------- prometheus
+
+
+def check_prometheus(files: dict[str, str]) -> list[str]:
+    """The rules file: a recording and an alerting group; every alert reads a recorded
+    series of the file, has a known severity and a valid `for`; the PrometheusRule holds the
+    same groups; the unit tests read the rules file."""
+    from simscale.export import prometheus as prom
+
+    source = prom.RULES_FILE
+    docs = load_yaml_documents(files[source], source)
+    if len(docs) != 1 or not isinstance(docs[0].get("groups"), list):
+        return [f"{source}: must hold one mapping with a list of groups"]
+    groups = docs[0]["groups"]
+    problems = []
+    records = {r.get("record") for g in groups for r in g.get("rules") or [] if "record" in r}
+    for g in groups:
+        for n, rule in enumerate(g.get("rules") or []):
+            if "alert" not in rule:
+                continue
+            where = f"{source}: {g.get('name')}.rules[{n}] ({rule['alert']})"
+            record = str(rule.get("expr", "")).split("{", 1)[0]
+            if record not in records:
+                problems.append(f"{where}: expr reads {record!r}, which no rule records")
+            if (rule.get("labels") or {}).get("severity") not in prom.SEVERITIES:
+                problems.append(f"{where}: labels.severity must be warning or critical")
+            try:
+                prom.parse_duration(rule.get("for", "0s"))
+            except ValueError as exc:
+                problems.append(f"{where}: for: {exc}")
+    manifest = load_yaml_documents(files[prom.MANIFEST_FILE], prom.MANIFEST_FILE)[0]
+    if (manifest.get("spec") or {}).get("groups") != groups:
+        problems.append(f"{prom.MANIFEST_FILE}: spec.groups differ from {source}")
+    tests = load_yaml_documents(files[prom.TESTS_FILE], prom.TESTS_FILE)[0]
+    if tests.get("rule_files") != [source]:
+        problems.append(f"{prom.TESTS_FILE}: rule_files must be [{source}]")
+    return problems

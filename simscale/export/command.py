@@ -27,13 +27,14 @@ def export_command(
         help="experiment spec (TOML) or run directory (its Parquet metadata holds the spec)")],
     target: Annotated[str, typer.Option(
         "--target", "-t",
-        help="env, kubernetes, nginx, haproxy, redis or compose")],
+        help="env, kubernetes, nginx, haproxy, redis, compose, prometheus or grafana")],
     out: Annotated[Path, typer.Option("--out", "-o", help="folder to write the files to")],
     strict: Annotated[bool, typer.Option(
         "--strict", help="a feature the target cannot express is an error (exit 2)")] = False,
     validate: Annotated[bool, typer.Option(
         "--validate", help="check the files with the real tool when it is installed "
-                           "(nginx -t, haproxy -c, kubernetes-validate, redis-server)")] = False,
+                           "(nginx -t, haproxy -c, kubernetes-validate, redis-server, "
+                           "promtool)")] = False,
     name: Annotated[str | None, typer.Option(
         "--name", help="service name (default: the spec's name)")] = None,
     image: Annotated[str | None, typer.Option(
@@ -73,11 +74,13 @@ def export_command(
 
 def import_command(
     file: Annotated[Path, typer.Argument(
-        help="an HPA (or KEDA ScaledObject) manifest, YAML or JSON, or an nginx config")],
+        help="an HPA (or KEDA ScaledObject) manifest, YAML or JSON, an nginx config, or "
+             "Prometheus rules (a rules file or a PrometheusRule)")],
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="write the TOML fragment here instead of stdout")] = None,
 ) -> None:
-    """Read an HPA manifest or an nginx upstream back into a spec fragment (TOML)."""
+    """Read an HPA manifest, an nginx upstream or Prometheus rules back into a spec fragment
+    (TOML)."""
     from simscale.export.fragment import fragment_toml
     from simscale.export.importer import import_file
 

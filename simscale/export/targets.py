@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simscale.errors import InputError
-from simscale.export import checks, compose, env, haproxy, kubernetes, nginx, redis
+from simscale.export import (
+    checks,
+    compose,
+    env,
+    haproxy,
+    kubernetes,
+    nginx,
+    prometheus,
+    redis,
+)
 from simscale.export.base import Export, Losses
 from simscale.export.plan import Plan
 
@@ -55,6 +64,9 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
                           + (checks.check_redis(files["redis.conf"])
                              if "redis.conf" in files else [])),
            secrets=(redis.SECRET_FILE,)),
+    Target("prometheus", "alerts.rules.yml (recording + alerting rules), alerts.test.yml "
+                         "(promtool unit tests), prometheusrule.yaml",
+           prometheus.render, checks.check_prometheus),
 )}
 
 

@@ -221,6 +221,22 @@ def compose_nginx_check(conf: Path, port: int = 3000) -> ToolResult:
                       result.detail)
 
 
+def promtool(args: list[str], file: Path) -> ToolResult:
+    """`promtool check rules FILE` or `promtool test rules FILE` (run in the file's folder)."""
+    binary = shutil.which("promtool")
+    tool = "promtool " + " ".join(args)
+    if binary is None:
+        return ToolResult(tool, file.name, SKIPPED, "promtool is not installed (Debian package "
+                                                    "prometheus)")
+    proc = subprocess.run([binary, *args, file.name], capture_output=True, text=True,
+                          timeout=TOOL_TIMEOUT_S * 4, check=False, cwd=file.parent)
+    if proc.returncode == 0:
+        summary = next((ln.strip() for ln in proc.stdout.splitlines() if "SUCCESS" in ln), "")
+        return ToolResult(tool, file.name, OK, summary)
+    return ToolResult(tool, file.name, FAILED,
+                      f"rc {proc.returncode}: {(proc.stdout + proc.stderr).strip()[-3000:]}")
+
+
 def _script_default(out_dir: Path) -> str:
     """The default node list of an exported cluster-create.sh (its `set -- …` line)."""
     for line in (Path(out_dir) / "cluster-create.sh").read_text().splitlines():
@@ -239,6 +255,12 @@ def validate_files(target: str, out_dir: Path, names: list[str]) -> list[ToolRes
             results.append(nginx_test(path))
         elif target == "haproxy":
             results.append(haproxy_check(path))
+        elif target == "prometheus" and name == "alerts.rules.yml":
+            results.append(promtool(["check", "rules"], path))
+        elif target == "prometheus" and name == "alerts.test.yml":
+            results.append(promtool(["test", "rules"], path))
+        elif target == "prometheus" and name == "prometheusrule.yaml":
+            results += kubernetes_check(path)
         elif target == "kubernetes":
             results += kubernetes_check(path)
         elif target in ("redis", "compose") and name == "redis.conf" and \

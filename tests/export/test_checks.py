@@ -159,4 +159,4 @@ def test_an_unknown_target_lists_the_known_ones():
         get_target("envoy")
     assert err.value.problems == [
         "--target: unknown target 'envoy' (known: compose, env, haproxy, kubernetes, nginx, "
-        "redis)"]
+        "prometheus, redis)"]
