@@ -35,7 +35,7 @@ INT32_FIELDS = frozenset({
     "maxReplicaCount"})
 INT64_FIELDS = frozenset({"terminationGracePeriodSeconds"})
 # Files a compose service may mount that the user provides (the TLS certificate folder).
-USER_FILES = ("tls",)
+USER_FILES = ("tls", "tls-key")
 
 
 def _int(value: Any) -> bool:

@@ -9,6 +9,11 @@ import typer
 
 from simscale.errors import InputError
 
+# simscale.export.plan.EdgePlan's defaults (not imported here: `simscale --help` stays fast)
+TLS_CERT = "/etc/ssl/simscale/tls.crt"
+TLS_KEY = "/etc/ssl/simscale/tls.key"
+MANAGEMENT_AUTH = "token"
+
 
 def _fail(error: InputError) -> None:
     for line in error.problems:
@@ -41,16 +46,25 @@ def export_command(
         "--image", help="container image (kubernetes, compose; default ai-chat:latest)")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", "-s", help="override a spec field: path.to.field=value (repeatable)")] = None,
+    tls_cert: Annotated[str, typer.Option(
+        "--tls-cert", help="TLS certificate path on the load balancer (nginx, haproxy, "
+                           "compose)")] = TLS_CERT,
+    tls_key: Annotated[str, typer.Option(
+        "--tls-key", help="TLS key path on the load balancer")] = TLS_KEY,
+    management_auth: Annotated[str, typer.Option(
+        "--management-auth", help="token: a bearer token on /api/scaling/ and "
+                                  "/api/monitoring/; none")] = MANAGEMENT_AUTH,
 ) -> None:
     """Export the spec's policies as production configuration for one target."""
-    from simscale.export.plan import plan_from_spec
+    from simscale.export.plan import EdgePlan, plan_from_spec
     from simscale.export.source import load_source
     from simscale.export.targets import export_plan, get_target, write_export
 
     try:
         get_target(target)
         spec = load_source(source, set_ or [])
-        plan = plan_from_spec(spec, name=name, image=image)
+        plan = plan_from_spec(spec, name=name, image=image,
+                              edge=EdgePlan(tls_cert, tls_key, management_auth))
         exported = export_plan(plan, target, strict=strict)
         written = write_export(exported, out)
     except InputError as exc:

@@ -9,16 +9,18 @@ its own INSTANCE_ID and nginx can weight it. Redis listens on every address of i
 with protected mode on and a password (from redis.env, given on its command line, never in a
 committed file); every app gets the shards' addresses (REDIS_NODES) and the password
 (env_file). Services start in order: Redis healthy (an authenticated PING), then the apps
-healthy (their health route), then nginx. With Redis Cluster placement the shards are
+healthy (their health route), then nginx (TLS on 443 with the certificate from ./tls, which
+the user provides; port 80 redirected; the management routes' token file mounted). With Redis Cluster placement the shards are
 cluster nodes and a one-shot `cluster-create` service runs cluster-create.sh once they are
 healthy; the apps wait for it to complete (REDIS_CLUSTER=true).
 """
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
-from simscale.export import cluster, nginx, redis
+from simscale.export import cluster, edge, nginx, redis
 from simscale.export.base import Losses, ceil_seconds, number
 from simscale.export.env import service_env
 from simscale.export.limits import COMPOSE_TIME, INT64_MAX, at_most, proxy_time, whole
@@ -51,7 +53,7 @@ def redis_services(plan: Plan) -> list[str]:
 def render(plan: Plan, losses: Losses) -> dict[str, str]:
     """{"docker-compose.yml", "nginx.conf", "redis.conf", "redis.env"}."""
     apps = app_services(plan)
-    files = {"nginx.conf": nginx.nginx_conf(plan, losses, [f"{a}:{plan.port}" for a in apps])}
+    files = nginx.render(plan, losses, [f"{a}:{plan.port}" for a in apps])
     if cluster.is_cluster(plan):
         files.update(redis.render(plan, losses))
     elif plan.cache is not None:
@@ -94,6 +96,18 @@ def _compose_shell(command: str) -> str:
     """A shell command inside docker-compose.yml: `$` doubled, so Compose leaves the variable
     for the container's shell instead of interpolating it from the host."""
     return command.replace("$", "$$")
+
+
+def _nginx_volumes(plan: Plan) -> list[str]:
+    """nginx.conf, the certificate folder (./tls, which the user fills) and the token file."""
+    cert_dir = posixpath.dirname(plan.edge.tls_certificate)
+    key_dir = posixpath.dirname(plan.edge.tls_certificate_key)
+    volumes = ["./nginx.conf:/etc/nginx/nginx.conf:ro", f"./tls:{cert_dir}:ro"]
+    if key_dir != cert_dir:
+        volumes.append(f"./tls-key:{key_dir}:ro")
+    if edge.guarded(plan):
+        volumes.append(f"./{edge.NGINX_TOKENS_FILE}:{edge.NGINX_TOKENS}:ro")
+    return volumes
 
 
 def _healthy(names: list[str]) -> dict[str, dict[str, str]]:
@@ -144,8 +158,8 @@ def compose_document(plan: Plan, losses: Losses, apps: list[str]) -> dict:
     services: dict[str, Any] = {
         "nginx": {
             "image": NGINX_IMAGE,
-            "ports": ["80:80"],
-            "volumes": ["./nginx.conf:/etc/nginx/nginx.conf:ro"],
+            "ports": ["80:80", "443:443"],
+            "volumes": _nginx_volumes(plan),
             "depends_on": _healthy(apps),
             "restart": "unless-stopped",
         },

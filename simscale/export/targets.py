@@ -11,6 +11,7 @@ from simscale.errors import InputError
 from simscale.export import (
     checks,
     compose,
+    edge,
     env,
     haproxy,
     kubernetes,
@@ -33,20 +34,20 @@ class Target:
     secrets: tuple[str, ...] = ()      # files that hold a secret (written 0600, kept if present)
 
 
-def _each(check: Callable[[str, str], list[str]]) -> Callable[[dict[str, str]], list[str]]:
-    return lambda files: [p for name, text in files.items() for p in check(text, name)]
-
-
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("env", "the service's environment variables, one dotenv file per instance",
            env.render, checks.check_env),
     Target("kubernetes", "Deployment, Service, PodDisruptionBudget, HPA autoscaling/v2 (or "
                          "KEDA ScaledObject); Redis StatefulSets, Services and Secret",
            kubernetes.render, checks.check_kubernetes, secrets=("redis-secret.yaml",)),
-    Target("nginx", "nginx.conf: an upstream for the balancer, passive health",
-           nginx.render, _each(checks.check_nginx)),
-    Target("haproxy", "haproxy.cfg: frontend and backend, balance, checks, slowstart",
-           haproxy.render, _each(checks.check_haproxy)),
+    Target("nginx", "nginx.conf: an upstream for the balancer, passive health, TLS, the "
+                    "management routes' token check",
+           nginx.render, lambda files: checks.check_nginx(files["nginx.conf"]),
+           secrets=(edge.NGINX_TOKENS_FILE,)),
+    Target("haproxy", "haproxy.cfg: frontend and backend, balance, checks, slowstart, TLS, the "
+                      "management routes' token check",
+           haproxy.render, lambda files: checks.check_haproxy(files["haproxy.cfg"]),
+           secrets=(edge.HAPROXY_TOKENS_FILE,)),
     Target("redis", "redis.conf of one cache shard: maxmemory and maxmemory-policy; "
                     "redis.env: its password",
            redis.render,
@@ -63,7 +64,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
                                                     redis.SECRET_FILE)
                           + (checks.check_redis(files["redis.conf"])
                              if "redis.conf" in files else [])),
-           secrets=(redis.SECRET_FILE,)),
+           secrets=(redis.SECRET_FILE, edge.NGINX_TOKENS_FILE)),
     Target("prometheus", "alerts.rules.yml (recording + alerting rules), alerts.test.yml "
                          "(promtool unit tests), prometheusrule.yaml",
            prometheus.render, checks.check_prometheus),
