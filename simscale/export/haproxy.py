@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from simscale.export import edge
 from simscale.export.balancing import (
     has_retry_budget,
     integer_weights,
@@ -20,7 +21,6 @@ from simscale.export.balancing import (
     passive_health,
     raw_weights,
 )
-from simscale.export import edge
 from simscale.export.base import Losses, token
 from simscale.export.limits import HAPROXY_TIME, INT32_MAX, UINT32_MAX, at_most, proxy_time, whole
 from simscale.export.plan import HEALTH_PATH, Plan

@@ -11,6 +11,7 @@ bearer token (simscale.export.edge).
 
 from __future__ import annotations
 
+from simscale.export import edge
 from simscale.export.balancing import (
     has_retry_budget,
     integer_weights,
@@ -18,7 +19,6 @@ from simscale.export.balancing import (
     passive_health,
     raw_weights,
 )
-from simscale.export import edge
 from simscale.export.base import Losses, token
 from simscale.export.limits import INT64_MAX, NGINX_SECONDS, NGINX_TIME, at_most, proxy_time, whole
 from simscale.export.plan import Plan
