@@ -471,3 +471,58 @@ def check_prometheus(files: dict[str, str]) -> list[str]:
     if tests.get("rule_files") != [source]:
         problems.append(f"{prom.TESTS_FILE}: rule_files must be [{source}]")
     return problems
+
+
+# ---------------------------------------------------------------- grafana
+
+GRAFANA_PANELS = ("timeseries", "stat", "alertlist", "table", "annolist", "text")
+GRAFANA_TOP = {"uid": str, "title": str, "tags": list, "schemaVersion": int, "time": dict,
+               "templating": dict, "annotations": dict, "panels": list}
+
+
+def check_grafana(text: str, source: str = "dashboard.json") -> list[str]:
+    """A dashboard in Grafana's classic JSON model: the top-level fields and their types; a
+    uid of at most 40 characters; panels with unique ids, a known type, a title, a gridPos
+    inside the 24-column grid that overlaps no other panel, and queries with unique refIds,
+    a Prometheus data source and an expression."""
+    import json
+
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        return [f"{source}: not JSON ({exc})"]
+    problems = [f"{source}: {key}: must be a {kind.__name__}" for key, kind in
+                GRAFANA_TOP.items() if not isinstance(doc.get(key), kind)]
+    if problems:
+        return problems
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", doc["uid"]):
+        problems.append(f"{source}: uid {doc['uid']!r}: 1-40 letters, digits, '-' or '_'")
+    ids, cells = set(), set()
+    for n, panel in enumerate(doc["panels"]):
+        where = f"{source}: panels[{n}]"
+        if not _int(panel.get("id")) or panel["id"] in ids:
+            problems.append(f"{where}.id: {panel.get('id')!r} must be a unique whole number")
+        ids.add(panel.get("id"))
+        if panel.get("type") not in GRAFANA_PANELS:
+            problems.append(f"{where}.type: {panel.get('type')!r} is not a known panel type")
+        if not isinstance(panel.get("title"), str):
+            problems.append(f"{where}.title: required")
+        grid = panel.get("gridPos") or {}
+        if not all(_int(grid.get(k)) for k in "hwxy") or grid["w"] < 1 or grid["h"] < 1 \
+                or grid["x"] < 0 or grid["y"] < 0 or grid["x"] + grid["w"] > 24:
+            problems.append(f"{where}.gridPos: {grid} is not inside the 24-column grid")
+            continue
+        mine = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"])
+                for y in range(grid["y"], grid["y"] + grid["h"])}
+        if mine & cells:
+            problems.append(f"{where}.gridPos: {grid} overlaps another panel")
+        cells |= mine
+        refs = [t.get("refId") for t in panel.get("targets", [])]
+        if len(set(refs)) != len(refs):
+            problems.append(f"{where}.targets: refIds must be unique")
+        for m, target in enumerate(panel.get("targets", [])):
+            if not (isinstance(target.get("expr"), str) and target["expr"].strip()):
+                problems.append(f"{where}.targets[{m}].expr: required")
+            if (target.get("datasource") or {}).get("type") != "prometheus":
+                problems.append(f"{where}.targets[{m}].datasource: must be prometheus")
+    return problems

@@ -54,6 +54,9 @@ def export_command(
     management_auth: Annotated[str, typer.Option(
         "--management-auth", help="token: a bearer token on /api/scaling/ and "
                                   "/api/monitoring/; none")] = MANAGEMENT_AUTH,
+    dashboard: Annotated[Path | None, typer.Option(
+        "--dashboard", help="dashboard TOML for --target grafana (default: the TUI's "
+                            "default dashboard)")] = None,
 ) -> None:
     """Export the spec's policies as production configuration for one target."""
     from simscale.export.plan import EdgePlan, plan_from_spec
@@ -63,8 +66,14 @@ def export_command(
     try:
         get_target(target)
         spec = load_source(source, set_ or [])
+        board = None
+        if dashboard is not None:
+            from simscale.tui.config import load_dashboard
+
+            board = load_dashboard(dashboard)
         plan = plan_from_spec(spec, name=name, image=image,
-                              edge=EdgePlan(tls_cert, tls_key, management_auth))
+                              edge=EdgePlan(tls_cert, tls_key, management_auth),
+                              dashboard=board)
         exported = export_plan(plan, target, strict=strict)
         written = write_export(exported, out)
     except InputError as exc:

@@ -10,9 +10,10 @@ with protected mode on and a password (from redis.env, given on its command line
 committed file); every app gets the shards' addresses (REDIS_NODES) and the password
 (env_file). Services start in order: Redis healthy (an authenticated PING), then the apps
 healthy (their health route), then nginx (TLS on 443 with the certificate from ./tls, which
-the user provides; port 80 redirected; the management routes' token file mounted). With Redis Cluster placement the shards are
-cluster nodes and a one-shot `cluster-create` service runs cluster-create.sh once they are
-healthy; the apps wait for it to complete (REDIS_CLUSTER=true).
+the user provides; port 80 redirected; the management routes' token file mounted). With
+Redis Cluster placement the shards are cluster nodes and a one-shot `cluster-create` service
+runs cluster-create.sh once they are healthy; the apps wait for it to complete
+(REDIS_CLUSTER=true).
 """
 
 from __future__ import annotations

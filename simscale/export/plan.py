@@ -77,6 +77,7 @@ class Plan:
     alert_rules: tuple = ()            # simscale.alerts.AlertRule, as the run evaluates them
     metrics_interval_s: float = 10.0
     edge: EdgePlan = EdgePlan()
+    dashboard: Any = None              # simscale.tui.config.DashboardConfig (None: default)
 
     @property
     def performance_monitoring(self) -> bool:
@@ -110,11 +111,11 @@ def _config(part: Any) -> Any:
 
 
 def plan_from_spec(spec: Any, name: str | None = None, image: str | None = None,
-                   edge: EdgePlan | None = None) -> Plan:
+                   edge: EdgePlan | None = None, dashboard: Any = None) -> Plan:
     """The Plan of a validated Spec. `name` overrides the service name (default: the spec's
     name made DNS-safe); `image` the container image; `edge` the TLS certificate paths and
-    the management-route check. Raises InputError for an unsafe name, image, version or path,
-    naming the field."""
+    the management-route check; `dashboard` the dashboard config (grafana). Raises
+    InputError for an unsafe name, image, version or path, naming the field."""
     from simscale import __version__
     from simscale.alerts import rules_from_spec
 
@@ -170,6 +171,7 @@ def plan_from_spec(spec: Any, name: str | None = None, image: str | None = None,
         alert_rules=tuple(rules_from_spec(getattr(spec, "alerts", None))),
         metrics_interval_s=spec.metrics.interval_s,
         edge=_edge(edge or EdgePlan()),
+        dashboard=dashboard,
     )
 
 

@@ -13,6 +13,7 @@ from simscale.export import (
     compose,
     edge,
     env,
+    grafana,
     haproxy,
     kubernetes,
     nginx,
@@ -68,6 +69,9 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("prometheus", "alerts.rules.yml (recording + alerting rules), alerts.test.yml "
                          "(promtool unit tests), prometheusrule.yaml",
            prometheus.render, checks.check_prometheus),
+    Target("grafana", "dashboard.json: the dashboard TOML as a Grafana dashboard, one panel "
+                      "per widget",
+           grafana.render, lambda files: checks.check_grafana(files[grafana.FILE])),
 )}
 
 

@@ -303,6 +303,24 @@ def promtool(args: list[str], file: Path) -> ToolResult:
                       f"rc {proc.returncode}: {(proc.stdout + proc.stderr).strip()[-3000:]}")
 
 
+def dashboard_queries(path: Path) -> ToolResult:
+    """Every panel query of a dashboard through promtool's PromQL parser (each one a
+    recording rule of a temporary rules file: `promtool check rules`)."""
+    import json
+
+    from simscale.export.yamlio import dump_yaml
+
+    doc = json.loads(Path(path).read_text())
+    rules = [{"record": f"panel_{p['id']}_{t['refId']}", "expr": t["expr"]}
+             for p in doc.get("panels", []) for t in p.get("targets", [])]
+    with tempfile.TemporaryDirectory(prefix="simscale-grafana-") as tmp:
+        file = Path(tmp) / "queries.rules.yml"
+        file.write_text(dump_yaml({"groups": [{"name": "dashboard", "rules": rules}]}))
+        result = promtool(["check", "rules"], file)
+    return ToolResult("promtool (panel queries)", Path(path).name, result.status,
+                      result.detail.replace("rules found", "queries parsed"))
+
+
 def _script_default(out_dir: Path) -> str:
     """The default node list of an exported cluster-create.sh (its `set -- …` line)."""
     for line in (Path(out_dir) / "cluster-create.sh").read_text().splitlines():
@@ -327,6 +345,13 @@ def validate_files(target: str, out_dir: Path, names: list[str]) -> list[ToolRes
             results.append(promtool(["test", "rules"], path))
         elif target == "prometheus" and name == "prometheusrule.yaml":
             results += kubernetes_check(path)
+        elif target == "grafana" and name == "dashboard.json":
+            from simscale.export.checks import check_grafana
+
+            problems = check_grafana(path.read_text())
+            results.append(ToolResult("dashboard JSON model", name, FAILED if problems else OK,
+                                      "; ".join(problems)))
+            results.append(dashboard_queries(path))
         elif target == "kubernetes":
             results += kubernetes_check(path)
         elif target in ("redis", "compose") and name == "redis.conf" and \

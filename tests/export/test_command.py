@@ -48,8 +48,8 @@ def test_strict_passes_when_nothing_is_lost(tmp_path):
 def test_an_unknown_target_lists_the_known_ones(tmp_path):
     res = invoke("export", AFFINITY, "--target", "envoy", "--out", tmp_path)
     assert res.exit_code == 2
-    assert ("error: --target: unknown target 'envoy' (known: compose, env, haproxy, kubernetes, "
-            "nginx, prometheus, redis)") in res.output
+    assert ("error: --target: unknown target 'envoy' (known: compose, env, grafana, haproxy, "
+            "kubernetes, nginx, prometheus, redis)") in res.output
 
 
 def test_a_name_that_would_inject_configuration_exits_2(tmp_path):
