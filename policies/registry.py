@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-FAMILIES = ("balancer", "autoscaler", "cache", "limiter")
+FAMILIES = ("balancer", "autoscaler", "cache", "limiter", "placement")
 
 
 @dataclass(frozen=True)

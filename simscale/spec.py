@@ -114,6 +114,10 @@ class Spec(Section):
 
     name: str = Field(description="experiment name; the default output is runs/<name>/")
     description: str = ""
+    app_version: Annotated[str | None, Maybe] = Field(
+        None, max_length=128,
+        description='the service version the exports deploy (APP_VERSION); "none": the '
+                    "simscale version")
     duration_s: float = Field(gt=0, le=MAX_DURATION_S,
                               description="simulated seconds of arrivals")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="root seed of every random stream")

@@ -36,7 +36,9 @@ Stores are not thread-safe; a production wrapper serializes calls per shard.
 
 Alongside the stores: TTLPolicy (TTL by data type), SingleFlight (stampede protection),
 write_action (what a write does to the cache), top_k_* (warming) and ShardMap (consistent-
-hash placement over policies.hashing.HashRing). A read through the cache, for one shard:
+hash placement over policies.hashing.HashRing) and SlotMap (Redis Cluster's hash slots); the
+two placements are registered as family "placement" (ring, redis_cluster). A read through
+the cache, for one shard:
 
     store = shards_store[shard_map.shard_for(key)]
     if store.get(key, now_s):
@@ -58,9 +60,10 @@ from policies.caches.fifo import FIFOCache, FIFOConfig
 from policies.caches.invalidation import InvalidationConfig, WriteAction, WriteMode, write_action
 from policies.caches.lfu import LFUCache, LFUConfig
 from policies.caches.lru import LRUCache, LRUConfig
-from policies.caches.placement import ShardMap
+from policies.caches.placement import RingConfig, ShardMap, ring_placement
 from policies.caches.s3fifo import S3FIFOCache, S3FIFOConfig
 from policies.caches.sketch import CountMinSketch
+from policies.caches.slots import SLOTS, RedisClusterConfig, SlotMap, key_hash_slot
 from policies.caches.stampede import (
     FOLLOWER,
     INDEPENDENT,
@@ -90,6 +93,11 @@ ENTRIES = (
                 "small, main and ghost FIFO queues (Yang et al., SOSP 2023)"),
     PolicyEntry("wtinylfu", "cache", WTinyLFUConfig, WTinyLFUCache,
                 "LRU window, SLRU main, count-min sketch admission (Einziger et al., 2017)"),
+    PolicyEntry("ring", "placement", RingConfig, ring_placement,
+                "consistent-hash ring with virtual nodes (Karger et al., 1997)"),
+    PolicyEntry("redis_cluster", "placement", RedisClusterConfig,
+                deterministic(lambda config: SlotMap(config=config)),
+                "Redis Cluster hash slots: CRC16(key or hash tag) mod 16384, slots resharded"),
 )
 
 __all__ = [
@@ -108,9 +116,13 @@ __all__ = [
     "LFUConfig",
     "LRUCache",
     "LRUConfig",
+    "RedisClusterConfig",
+    "RingConfig",
     "S3FIFOCache",
     "S3FIFOConfig",
     "ShardMap",
+    "SlotMap",
+    "SLOTS",
     "SingleFlight",
     "SingleFlightConfig",
     "TTLPolicy",
@@ -120,6 +132,7 @@ __all__ = [
     "WriteAction",
     "WriteMode",
     "data_type_of",
+    "key_hash_slot",
     "top_k_by_count",
     "top_k_by_rank",
     "warm_hit_ratio",

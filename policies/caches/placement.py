@@ -9,8 +9,26 @@ join or leave raises (which keys move).
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
 
 from policies.hashing import HashRing
+
+
+@dataclass(frozen=True)
+class RingConfig:
+    """vnodes: points per shard on the ring (more points, more even shares)."""
+
+    __pydantic_config__ = {"extra": "forbid"}
+    vnodes: int = 160
+
+    def __post_init__(self) -> None:
+        if isinstance(self.vnodes, bool) or not isinstance(self.vnodes, int) or self.vnodes < 1:
+            raise ValueError("vnodes must be a whole number >= 1")
+
+
+def ring_placement(config: RingConfig, rng=None) -> ShardMap:
+    """The registry's factory of the "ring" placement: an empty ShardMap."""
+    return ShardMap(vnodes=config.vnodes)
 
 
 class ShardMap:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from dataclasses import dataclass, field
 
 from simscale.errors import InputError
@@ -61,6 +62,13 @@ class Export:
     target: str
     files: dict[str, str]
     losses: tuple[Loss, ...]
+    secrets: tuple[str, ...] = ()     # files holding a secret: mode 0600, an existing one kept
+
+
+def new_secret() -> str:
+    """A fresh random secret: 32 bytes from the OS's generator, as 64 hex digits (a bare
+    token in every configuration format and in a URL)."""
+    return secrets.token_hex(32)
 
 
 def token(value: object, field_path: str) -> str:

@@ -9,6 +9,11 @@ import typer
 
 from simscale.errors import InputError
 
+# simscale.export.plan.EdgePlan's defaults (not imported here: `simscale --help` stays fast)
+TLS_CERT = "/etc/ssl/simscale/tls.crt"
+TLS_KEY = "/etc/ssl/simscale/tls.key"
+MANAGEMENT_AUTH = "token"
+
 
 def _fail(error: InputError) -> None:
     for line in error.problems:
@@ -27,14 +32,14 @@ def export_command(
         help="experiment spec (TOML) or run directory (its Parquet metadata holds the spec)")],
     target: Annotated[str, typer.Option(
         "--target", "-t",
-        help="env, kubernetes, nginx, haproxy, redis or compose")],
+        help="env, kubernetes, nginx, haproxy, redis, compose, prometheus or grafana")],
     out: Annotated[Path, typer.Option("--out", "-o", help="folder to write the files to")],
     strict: Annotated[bool, typer.Option(
         "--strict", help="a feature the target cannot express is an error (exit 2)")] = False,
     validate: Annotated[bool, typer.Option(
         "--validate", help="check the files with the real tools (nginx -t, haproxy -c, "
-                           "kubernetes-validate, redis-server); exit 1 when one rejects a file "
-                           "or is missing")] = False,
+                           "kubernetes-validate, redis-server, promtool); exit 1 when one "
+                           "rejects a file or is missing")] = False,
     allow_missing: Annotated[bool, typer.Option(
         "--allow-missing-validators", help="with --validate: a file no installed tool can "
                                            "check is reported, not a failure")] = False,
@@ -44,16 +49,34 @@ def export_command(
         "--image", help="container image (kubernetes, compose; default ai-chat:latest)")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", "-s", help="override a spec field: path.to.field=value (repeatable)")] = None,
+    tls_cert: Annotated[str, typer.Option(
+        "--tls-cert", help="TLS certificate path on the load balancer (nginx, haproxy, "
+                           "compose)")] = TLS_CERT,
+    tls_key: Annotated[str, typer.Option(
+        "--tls-key", help="TLS key path on the load balancer")] = TLS_KEY,
+    management_auth: Annotated[str, typer.Option(
+        "--management-auth", help="token: a bearer token on /api/scaling/ and "
+                                  "/api/monitoring/; none")] = MANAGEMENT_AUTH,
+    dashboard: Annotated[Path | None, typer.Option(
+        "--dashboard", help="dashboard TOML for --target grafana (default: the TUI's "
+                            "default dashboard)")] = None,
 ) -> None:
     """Export the spec's policies as production configuration for one target."""
-    from simscale.export.plan import plan_from_spec
+    from simscale.export.plan import EdgePlan, plan_from_spec
     from simscale.export.source import load_source
     from simscale.export.targets import export_plan, get_target, write_export
 
     try:
         get_target(target)
         spec = load_source(source, set_ or [])
-        plan = plan_from_spec(spec, name=name, image=image)
+        board = None
+        if dashboard is not None:
+            from simscale.tui.config import load_dashboard
+
+            board = load_dashboard(dashboard)
+        plan = plan_from_spec(spec, name=name, image=image,
+                              edge=EdgePlan(tls_cert, tls_key, management_auth),
+                              dashboard=board)
         exported = export_plan(plan, target, strict=strict)
         written = write_export(exported, out)
     except InputError as exc:
@@ -62,6 +85,9 @@ def export_command(
         typer.echo(f"warning: {loss}", err=True)
     for path in written:
         typer.echo(f"wrote {path}")
+    for secret in exported.secrets:
+        if out / secret not in written:
+            typer.echo(f"kept {out / secret} (an existing secret)")
     if validate:
         _validate(exported, out, allow_missing)
 
@@ -85,11 +111,13 @@ def _validate(exported, out: Path, allow_missing: bool) -> None:
 
 def import_command(
     file: Annotated[Path, typer.Argument(
-        help="an HPA (or KEDA ScaledObject) manifest, YAML or JSON, or an nginx config")],
+        help="an HPA (or KEDA ScaledObject) manifest, YAML or JSON, an nginx config, or "
+             "Prometheus rules (a rules file or a PrometheusRule)")],
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="write the TOML fragment here instead of stdout")] = None,
 ) -> None:
-    """Read an HPA manifest or an nginx upstream back into a spec fragment (TOML)."""
+    """Read an HPA manifest, an nginx upstream or Prometheus rules back into a spec fragment
+    (TOML)."""
     from simscale.export.fragment import fragment_toml
     from simscale.export.importer import import_file
 

@@ -1,8 +1,10 @@
 """The env target: the service's own environment variables, one dotenv file per instance.
 
 The service reads AUTO_SCALING_ENABLED, MIN_INSTANCES and MAX_INSTANCES (its built-in
-auto-scaler), INSTANCE_n_URL (the instances its load balancer knows), INSTANCE_ID, and the
-monitoring flags ENABLE_PERFORMANCE_MONITORING and ENABLE_REAL_TIME_METRICS. Run locally,
+auto-scaler), INSTANCE_n_URL (the instances its load balancer knows), INSTANCE_ID, APP_VERSION
+(the spec's `app_version`, else the simscale version) and the monitoring flags
+ENABLE_PERFORMANCE_MONITORING (true when the spec has alert rules) and ENABLE_REAL_TIME_METRICS
+(true when an alert rule or the autoscaler reads live metrics). Run locally,
 instance n listens on port 3000 + n - 1 (`npm run dev -- --port 3000`, …).
 
 A file is read the same way by a shell (`set -a; . ./instance-1.env`), by dotenv libraries and
@@ -36,11 +38,24 @@ def service_env(plan: Plan, losses: Losses, urls: list[str]) -> dict[str, str]:
     }
     for n, url in enumerate(urls, start=1):
         env[f"INSTANCE_{n}_URL"] = url
-    env["ENABLE_PERFORMANCE_MONITORING"] = "true"
-    env["ENABLE_REAL_TIME_METRICS"] = "true"
+    env.update(monitoring_env(plan))
     if plan.autoscaler is not None:
         _autoscaler_losses(plan, losses)
     return env
+
+
+def monitoring_env(plan: Plan) -> dict[str, str]:
+    """APP_VERSION and the monitoring flags: performance monitoring when the spec has alert
+    rules, real-time metrics when an alert rule or the autoscaler reads live metrics."""
+    return {
+        "APP_VERSION": plan.app_version,
+        "ENABLE_PERFORMANCE_MONITORING": _flag(plan.performance_monitoring),
+        "ENABLE_REAL_TIME_METRICS": _flag(plan.real_time_metrics),
+    }
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def _autoscaler_losses(plan: Plan, losses: Losses) -> None:

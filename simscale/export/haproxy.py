@@ -5,13 +5,15 @@ roundrobin | leastconn | random(<draws>) | hdr(<name>)` with `hash-type consiste
 `hash-balance-factor` (bounded loads); active checks `check inter rise fall` with `option
 httpchk`; passive `observe layer7 error-limit N on-error mark-down`; `slowstart`, which only
 acts with dynamic algorithms; `stick-table` + `stick on` for sticky sessions; `retries` and
-`retry-on` for retries.
+`retry-on` for retries. The frontend binds TLS on 443 and redirects port 80 to it; the
+management routes take a bearer token (simscale.export.edge).
 """
 
 from __future__ import annotations
 
 import math
 
+from simscale.export import edge
 from simscale.export.balancing import (
     has_retry_budget,
     integer_weights,
@@ -89,7 +91,10 @@ def render(plan: Plan, losses: Losses, addresses: list[str] | None = None) -> di
     127.0.0.1:3000+i)."""
     if addresses is None:
         addresses = [f"127.0.0.1:{plan.port + i}" for i in range(plan.replicas)]
-    return {"haproxy.cfg": haproxy_cfg(plan, losses, addresses)}
+    files = {"haproxy.cfg": haproxy_cfg(plan, losses, addresses)}
+    if edge.guarded(plan):
+        files[edge.HAPROXY_TOKENS_FILE] = edge.haproxy_tokens()
+    return files
 
 
 def _time(value_s: float, field_path: str, losses: Losses) -> str:
@@ -213,14 +218,9 @@ def haproxy_cfg(plan: Plan, losses: Losses, addresses: list[str]) -> str:
         "    option http-keep-alive",
     ]
     out += [f"    {line}" for line in _timeouts(plan, losses) + _retries(plan, losses)]
-    out += [
-        "",
-        f"frontend {name}",
-        "    bind :80",
-        f"    default_backend {name}",
-        "",
-        f"backend {name}",
-    ]
+    out += ["", f"frontend {name}"]
+    out += [f"    {line}" for line in edge.haproxy_frontend(plan)]
+    out += [f"    default_backend {name}", "", f"backend {name}"]
     out += [f"    {line}" for line in balance_lines + check_lines]
     if options:
         out.append(f"    default-server {' '.join(options)}")

@@ -6,6 +6,8 @@ Two inputs are understood:
   documents or in a List) → [autoscaling] with policy "target_tracking"; a KEDA ScaledObject
   with one in-flight Prometheus trigger → policy "concurrency"
   (simscale.export.import_kubernetes);
+- Prometheus alerting rules (a rules file or a PrometheusRule) → [alerts]
+  (simscale.export.import_prometheus);
 - an nginx configuration with an `upstream` block → [balancer], [instances] count,
   [resilience.outlier_detection] (max_fails / fail_timeout), [resilience.retry]
   (proxy_next_upstream_tries), [resilience.rate_limit] (limit_req) and [timeouts]
@@ -28,6 +30,8 @@ MAX_IMPORT_BYTES = 4 * 1024 * 1024
 # An upstream block opening a line; [ \t] rather than \s so that no match can run across
 # lines (with \s a run of blank lines made this search quadratic).
 _UPSTREAM = re.compile(r"^[ \t]*upstream[ \t]+[^\s{]+\s*\{", re.M)
+# A Prometheus rules file (top-level `groups:`) or a PrometheusRule manifest.
+_GROUPS = re.compile(r"^(?:groups:|kind:[ \t]*PrometheusRule\b)", re.M)
 
 
 def read_text(path: Path, limit_bytes: int = MAX_IMPORT_BYTES) -> str:
@@ -58,6 +62,10 @@ def import_file(path: Path) -> tuple[dict, list[str]]:
         from simscale.export.import_nginx import import_nginx
 
         return import_nginx(text, str(path))
+    if _GROUPS.search(text):
+        from simscale.export.import_prometheus import import_rules
+
+        return import_rules(text, str(path))
     from simscale.export.import_kubernetes import import_manifest
 
     return import_manifest(text, str(path))

@@ -1,5 +1,6 @@
-"""The kubernetes target: a Deployment, a Service and an autoscaling/v2 HorizontalPodAutoscaler
-(or a KEDA ScaledObject for concurrency and scheduled policies), as YAML.
+"""The kubernetes target: a Deployment, a Service, a PodDisruptionBudget and an autoscaling/v2
+HorizontalPodAutoscaler (or a KEDA ScaledObject for concurrency and scheduled policies), as
+YAML; with a cache, Redis beside them (simscale.export.kube_cache) and the app wired to it.
 
 Field names follow the Kubernetes API reference (apps/v1 Deployment, v1 Service,
 autoscaling/v2 HorizontalPodAutoscaler with `behavior`) and KEDA's ScaledObject specification
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from simscale.export import kube_cache
 from simscale.export.base import Losses, ceil_seconds
+from simscale.export.env import monitoring_env
 from simscale.export.limits import (
     INT32_MAX,
     INT64_MAX,
@@ -43,11 +46,15 @@ MAX_KEDA_THRESHOLD = INT64_MAX / 1000
 
 
 def render(plan: Plan, losses: Losses) -> dict[str, str]:
-    """{"deployment.yaml", "service.yaml", and "hpa.yaml" or "scaledobject.yaml"}."""
+    """{"deployment.yaml", "service.yaml", "pdb.yaml", and "hpa.yaml" or "scaledobject.yaml";
+    with a cache also "redis.yaml" and "redis-secret.yaml" (simscale.export.kube_cache)}."""
     objects = manifests(plan, losses)
     names = {"Deployment": "deployment.yaml", "Service": "service.yaml",
-             "HorizontalPodAutoscaler": "hpa.yaml", "ScaledObject": "scaledobject.yaml"}
-    return {names[obj["kind"]]: dump_yaml(obj) for obj in objects}
+             "HorizontalPodAutoscaler": "hpa.yaml", "ScaledObject": "scaledobject.yaml",
+             "PodDisruptionBudget": "pdb.yaml"}
+    files = {names[obj["kind"]]: dump_yaml(obj) for obj in objects}
+    files.update(kube_cache.render(plan.name, plan, losses))
+    return files
 
 
 def manifests(plan: Plan, losses: Losses) -> list[dict]:
@@ -55,7 +62,7 @@ def manifests(plan: Plan, losses: Losses) -> list[dict]:
     scaler = None
     if plan.autoscaler is not None:
         scaler = scaler_for(plan.autoscaler_policy, plan.autoscaler, losses)
-    objects = [deployment(plan, losses, scaler), service(plan)]
+    objects = [deployment(plan, losses, scaler), service(plan), disruption_budget(plan)]
     if scaler is not None and scaler.kind == "hpa":
         objects.append(hpa(plan.name, scaler, losses))
     elif scaler is not None:
@@ -92,12 +99,13 @@ def deployment(plan: Plan, losses: Losses, scaler: Scaler | None) -> dict:
             {"name": "PORT", "value": str(plan.port)},
             # Kubernetes scales the pods; the service's own auto-scaler stays off.
             {"name": "AUTO_SCALING_ENABLED", "value": "false"},
-            {"name": "ENABLE_PERFORMANCE_MONITORING", "value": "true"},
-            {"name": "ENABLE_REAL_TIME_METRICS", "value": "true"},
+            *({"name": k, "value": v} for k, v in monitoring_env(plan).items()),
         ],
         "resources": {"requests": {"cpu": str(cpu), "memory": memory},
-                      "limits": {"memory": memory}},
+                      "limits": {"cpu": str(cpu), "memory": memory}},
     }
+    if plan.cache is not None:
+        container["env"] += kube_cache.app_env(plan.name, plan)
     check = plan.health_check
     if check is not None:
         container["readinessProbe"] = readiness_probe(check, losses)
@@ -123,6 +131,13 @@ def deployment(plan: Plan, losses: Losses, scaler: Scaler | None) -> dict:
             "template": {"metadata": {"labels": _labels(plan.name)}, "spec": pod},
         },
     }
+
+
+def disruption_budget(plan: Plan) -> dict:
+    """At most one app pod down at a time for voluntary disruptions (node drains)."""
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": plan.name, "labels": _labels(plan.name)},
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _labels(plan.name)}}}
 
 
 def readiness_probe(check: Any, losses: Losses) -> dict:

@@ -4,11 +4,14 @@ Open-source nginx syntax (ngx_http_upstream_module, ngx_http_proxy_module, check
 Debian's nginx 1.22 `nginx -t`): round robin is the default; `least_conn`; `random` and
 `random two least_conn` (power of two choices); `hash $http_x_session_id consistent` (ketama)
 for session affinity; `server … weight=N max_fails=N fail_timeout=T down`. NGINX Plus-only
-features (active `health_check`, `slow_start=`, `least_time`, `sticky`) are Losses.
+features (active `health_check`, `slow_start=`, `least_time`, `sticky`) are Losses. The
+proxy listens with TLS on 443 and redirects port 80 to it; the management routes take a
+bearer token (simscale.export.edge).
 """
 
 from __future__ import annotations
 
+from simscale.export import edge
 from simscale.export.balancing import (
     has_retry_budget,
     integer_weights,
@@ -186,7 +189,10 @@ def render(plan: Plan, losses: Losses, addresses: list[str] | None = None) -> di
     the service's local multi-instance ports)."""
     if addresses is None:
         addresses = [f"127.0.0.1:{plan.port + i}" for i in range(plan.replicas)]
-    return {"nginx.conf": nginx_conf(plan, losses, addresses)}
+    files = {"nginx.conf": nginx_conf(plan, losses, addresses)}
+    if edge.guarded(plan):
+        files[edge.NGINX_TOKENS_FILE] = edge.nginx_tokens()
+    return files
 
 
 def nginx_conf(plan: Plan, losses: Losses, addresses: list[str]) -> str:
@@ -215,15 +221,10 @@ def nginx_conf(plan: Plan, losses: Losses, addresses: list[str]) -> str:
         "http {",
     ]
     out += [f"    {z}" for z in zones]
+    out += [f"    {line}" for line in edge.nginx_http_lines(plan)]
     out.append(f"    upstream {name} {{")
     out += [f"        {line}" for line in upstream]
-    out += [
-        "    }",
-        "",
-        "    server {",
-        "        listen 80;",
-        "        location / {",
-    ]
-    out += [f"            {line}" for line in limits + location]
-    out += ["        }", "    }", "}", ""]
+    out += ["    }", ""]
+    out += [f"    {line}" for line in edge.nginx_servers(plan, limits + location)]
+    out += ["}", ""]
     return "\n".join(out)

@@ -12,11 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from simscale.export.base import app_name, image_ref
+from simscale.errors import InputError
+from simscale.export.base import app_name, image_ref, token
 
 APP_PORT = 3000
 HEALTH_PATH = "/api/health"
 DEFAULT_IMAGE = "ai-chat:latest"
+# The service's management routes (Phase 3 notes: scaling and monitoring APIs), which the
+# edge (nginx, HAProxy) guards with a token check.
+MANAGEMENT_ROUTES = ("/api/scaling/", "/api/monitoring/")
+MANAGEMENT_AUTH = ("token", "none")
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,17 @@ class CachePlan:
     capacity_items: int | None
     capacity_bytes: int | None
     size_bytes_by_type: dict[str, int]
+    placement: str = "ring"            # "ring" (consistent hash) or "redis_cluster"
+    vnodes: int = 160
+
+
+@dataclass(frozen=True)
+class EdgePlan:
+    """TLS and the management-route check at the load balancer (deployment parameters)."""
+
+    tls_certificate: str = "/etc/ssl/simscale/tls.crt"
+    tls_certificate_key: str = "/etc/ssl/simscale/tls.key"
+    management_auth: str = "token"     # "token": a bearer token from a file; "none"
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,21 @@ class Plan:
     circuit_breaker: Any | None
     rate_limits: tuple[tuple[str, Any], ...]  # (limiter policy name, its config)
     cache: CachePlan | None
+    app_version: str = "0"
+    alert_rules: tuple = ()            # simscale.alerts.AlertRule, as the run evaluates them
+    metrics_interval_s: float = 10.0
+    edge: EdgePlan = EdgePlan()
+    dashboard: Any = None              # simscale.tui.config.DashboardConfig (None: default)
+
+    @property
+    def performance_monitoring(self) -> bool:
+        """ENABLE_PERFORMANCE_MONITORING: the alert rules watch the service's metrics."""
+        return bool(self.alert_rules)
+
+    @property
+    def real_time_metrics(self) -> bool:
+        """ENABLE_REAL_TIME_METRICS: live metrics feed an alert rule or the autoscaler."""
+        return self.performance_monitoring or self.autoscaling_enabled
 
     def server_names(self) -> list[str]:
         """The service's instance names, instance-1 … instance-N."""
@@ -79,10 +110,15 @@ def _config(part: Any) -> Any:
     return config if config is not None else part
 
 
-def plan_from_spec(spec: Any, name: str | None = None, image: str | None = None) -> Plan:
+def plan_from_spec(spec: Any, name: str | None = None, image: str | None = None,
+                   edge: EdgePlan | None = None, dashboard: Any = None) -> Plan:
     """The Plan of a validated Spec. `name` overrides the service name (default: the spec's
-    name made DNS-safe); `image` the container image. Raises InputError for an unsafe name or
-    image, naming the field."""
+    name made DNS-safe); `image` the container image; `edge` the TLS certificate paths and
+    the management-route check; `dashboard` the dashboard config (grafana). Raises
+    InputError for an unsafe name, image, version or path, naming the field."""
+    from simscale import __version__
+    from simscale.alerts import rules_from_spec
+
     service = app_name(spec.name, name)
     image = image_ref(image if image is not None else DEFAULT_IMAGE)
     instances = spec.instances
@@ -131,7 +167,25 @@ def plan_from_spec(spec: Any, name: str | None = None, image: str | None = None)
         circuit_breaker=_config(getattr(resilience, "circuit_breaker", None)),
         rate_limits=limiters,
         cache=_cache_plan(getattr(spec, "cache", None)),
+        app_version=token(getattr(spec, "app_version", None) or __version__, "app_version"),
+        alert_rules=tuple(rules_from_spec(getattr(spec, "alerts", None))),
+        metrics_interval_s=spec.metrics.interval_s,
+        edge=_edge(edge or EdgePlan()),
+        dashboard=dashboard,
     )
+
+
+def _edge(edge: EdgePlan) -> EdgePlan:
+    for field, path in (("--tls-cert", edge.tls_certificate),
+                        ("--tls-key", edge.tls_certificate_key)):
+        if not path.startswith("/"):
+            raise InputError(f"{field}: {path!r} must be an absolute path (where the load "
+                             "balancer finds the file)")
+        token(path, field)
+    if edge.management_auth not in MANAGEMENT_AUTH:
+        raise InputError(f"--management-auth: {edge.management_auth!r} is not one of "
+                         f"{', '.join(MANAGEMENT_AUTH)}")
+    return edge
 
 
 def _cache_plan(cache: Any) -> CachePlan | None:
@@ -147,4 +201,6 @@ def _cache_plan(cache: Any) -> CachePlan | None:
         capacity_items=getattr(cache, "capacity_items", None),
         capacity_bytes=getattr(cache, "capacity_bytes", None),
         size_bytes_by_type=dict(getattr(cache, "size_bytes_by_type", {}) or {}),
+        placement=getattr(cache, "placement", "ring"),
+        vnodes=getattr(cache, "vnodes", 160),
     )

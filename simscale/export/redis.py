@@ -6,12 +6,21 @@ FIFO, S3-FIFO or W-TinyLFU, so those map to the closest policy and the differenc
 maxmemory is per redis-server, so the file is for one shard and the spec's shard count is
 the number of servers to run. The cache keeps nothing across restarts (save "", appendonly
 no), as the simulator's shards do.
+
+The password is never written into redis.conf: the export writes `redis.env`
+(REDIS_PASSWORD=…, a fresh random secret, file mode 0600; an existing one in the output folder
+is kept) and the server is started with `--requirepass "$REDIS_PASSWORD"` from that
+environment. With a password set, protected mode (kept on) no longer refuses clients from
+other hosts, and every client must AUTH first.
 """
 
 from __future__ import annotations
 
+import shlex
+
 from simscale.errors import InputError
-from simscale.export.base import Losses, token
+from simscale.export.base import Losses, new_secret, token
+from simscale.export.env import dotenv
 from simscale.export.limits import UINT64_MAX, at_most
 from simscale.export.plan import CachePlan, Plan
 
@@ -29,6 +38,10 @@ EVICTION = {
 }
 SAMPLES = 10   # redis.conf suggests 10 to approximate true LRU/LFU closely
 REDIS_PORT = 6379
+PASSWORD_VAR = "REDIS_PASSWORD"
+SECRET_FILE = "redis.env"
+# Listen on every IPv4 and IPv6 address; '-' keeps going when IPv6 is missing (redis.conf).
+ALL_ADDRESSES = "* -::*"
 
 
 def maxmemory_bytes(cache: CachePlan, losses: Losses) -> int:
@@ -54,8 +67,10 @@ def redis_policy(cache: CachePlan, losses: Losses) -> str:
     return policy
 
 
-def redis_conf(plan: Plan, losses: Losses, bind: str = "127.0.0.1 -::1") -> str:
-    """The redis.conf of one shard. `bind`: the addresses to listen on."""
+def redis_conf(plan: Plan, losses: Losses, bind: str = "127.0.0.1 -::1",
+               extra: tuple[str, ...] = ()) -> str:
+    """The redis.conf of one shard. `bind`: the addresses to listen on; `extra`: more lines
+    (the cluster settings of a Redis Cluster node)."""
     cache = plan.cache
     if cache is None:
         raise InputError("cache: the spec configures no cache (a [cache] table); the redis "
@@ -66,7 +81,9 @@ def redis_conf(plan: Plan, losses: Losses, bind: str = "127.0.0.1 -::1") -> str:
         f"# Redis configuration for one cache shard of {token(plan.name, 'name')}, exported by "
         "simscale.",
         f"# The spec has {cache.shards} shard(s): run one redis-server per shard with this file.",
-        f"bind {' '.join(token(b, 'bind') for b in bind.split())}",
+        f"# Start it with the password from {SECRET_FILE} (never written here):",
+        f"#   set -a; . ./{SECRET_FILE}; set +a; {start_command('redis.conf')}",
+        f"bind {' '.join(b if b in ('*', '-::*') else token(b, 'bind') for b in bind.split())}",
         f"port {REDIS_PORT}",
         "protected-mode yes",
         f"maxmemory {memory}",
@@ -74,13 +91,44 @@ def redis_conf(plan: Plan, losses: Losses, bind: str = "127.0.0.1 -::1") -> str:
         f"maxmemory-samples {SAMPLES}",
         'save ""',
         "appendonly no",
+        *extra,
         "",
     ]
     return "\n".join(lines)
 
 
+def start_command(conf_path: str | None) -> str:
+    """The shell command that starts redis-server with `conf_path` (None: no file, no
+    persistence) and the password from the environment (REDIS_PASSWORD)."""
+    source = shlex.quote(conf_path) if conf_path is not None else "--save '' --appendonly no"
+    return (f'redis-server {source} --requirepass "${PASSWORD_VAR}" '
+            f'--masterauth "${PASSWORD_VAR}"')
+
+
+def secret_env() -> str:
+    """The text of redis.env: a fresh random password (256 bits, hex)."""
+    return dotenv({PASSWORD_VAR: new_secret()},
+                  "The Redis password (exported by simscale). Keep this file out of version "
+                  "control.")
+
+
+def shard_names(plan: Plan) -> list[str]:
+    """The shards' host names (compose services, Kubernetes pods in order): redis-1 … N, or
+    redis for a single shard."""
+    shards = plan.cache.shards if plan.cache is not None else 1
+    return ["redis"] if shards == 1 else [f"redis-{n}" for n in range(1, shards + 1)]
+
+
 def render(plan: Plan, losses: Losses) -> dict[str, str]:
-    return {"redis.conf": redis_conf(plan, losses)}
+    """{"redis.conf", "redis.env"}, and "cluster-create.sh" for a Redis Cluster."""
+    from simscale.export import cluster
+
+    if not cluster.is_cluster(plan):
+        return {"redis.conf": redis_conf(plan, losses), SECRET_FILE: secret_env()}
+    conf = redis_conf(plan, losses, bind=ALL_ADDRESSES, extra=cluster.node_lines(plan))
+    nodes = [f"{name}:{REDIS_PORT}" for name in shard_names(plan)]
+    return {"redis.conf": conf, cluster.SCRIPT: cluster.create_script(nodes),
+            SECRET_FILE: secret_env()}
 
 
 def expected_settings(text: str) -> dict[str, str]:

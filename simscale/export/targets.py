@@ -8,7 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simscale.errors import InputError
-from simscale.export import checks, compose, env, haproxy, kubernetes, nginx, redis
+from simscale.export import (
+    checks,
+    compose,
+    edge,
+    env,
+    grafana,
+    haproxy,
+    kubernetes,
+    nginx,
+    prometheus,
+    redis,
+)
 from simscale.export.base import Export, Losses
 from simscale.export.plan import Plan
 
@@ -21,29 +32,46 @@ class Target:
     summary: str
     render: Callable[[Plan, Losses], dict[str, str]]
     check: Callable[[dict[str, str]], list[str]]
-
-
-def _each(check: Callable[[str, str], list[str]]) -> Callable[[dict[str, str]], list[str]]:
-    return lambda files: [p for name, text in files.items() for p in check(text, name)]
+    secrets: tuple[str, ...] = ()      # files that hold a secret (written 0600, kept if present)
 
 
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("env", "the service's environment variables, one dotenv file per instance",
            env.render, checks.check_env),
-    Target("kubernetes", "Deployment, Service and HPA autoscaling/v2 (or KEDA ScaledObject)",
-           kubernetes.render, checks.check_kubernetes),
-    Target("nginx", "nginx.conf: an upstream for the balancer, passive health",
-           nginx.render, _each(checks.check_nginx)),
-    Target("haproxy", "haproxy.cfg: frontend and backend, balance, checks, slowstart",
-           haproxy.render, _each(checks.check_haproxy)),
-    Target("redis", "redis.conf of one cache shard: maxmemory and maxmemory-policy",
-           redis.render, _each(checks.check_redis)),
-    Target("compose", "docker-compose.yml: app instances behind nginx, and Redis",
+    Target("kubernetes", "Deployment, Service, PodDisruptionBudget, HPA autoscaling/v2 (or "
+                         "KEDA ScaledObject); Redis StatefulSets, Services and Secret",
+           kubernetes.render, checks.check_kubernetes, secrets=("redis-secret.yaml",)),
+    Target("nginx", "nginx.conf: an upstream for the balancer, passive health, TLS, the "
+                    "management routes' token check",
+           nginx.render, lambda files: checks.check_nginx(files["nginx.conf"]),
+           secrets=(edge.NGINX_TOKENS_FILE,)),
+    Target("haproxy", "haproxy.cfg: frontend and backend, balance, checks, slowstart, TLS, the "
+                      "management routes' token check",
+           haproxy.render, lambda files: checks.check_haproxy(files["haproxy.cfg"]),
+           secrets=(edge.HAPROXY_TOKENS_FILE,)),
+    Target("redis", "redis.conf of one cache shard: maxmemory and maxmemory-policy; "
+                    "redis.env: its password",
+           redis.render,
+           lambda files: (checks.check_redis(files["redis.conf"])
+                          + checks.check_secret_env(files[redis.SECRET_FILE],
+                                                    redis.SECRET_FILE)),
+           secrets=(redis.SECRET_FILE,)),
+    Target("compose", "docker-compose.yml: app instances behind nginx, and Redis with a "
+                      "password",
            compose.render,
            lambda files: (checks.check_compose(files)
                           + checks.check_nginx(files["nginx.conf"])
+                          + checks.check_secret_env(files[redis.SECRET_FILE],
+                                                    redis.SECRET_FILE)
                           + (checks.check_redis(files["redis.conf"])
-                             if "redis.conf" in files else []))),
+                             if "redis.conf" in files else [])),
+           secrets=(redis.SECRET_FILE, edge.NGINX_TOKENS_FILE)),
+    Target("prometheus", "alerts.rules.yml (recording + alerting rules), alerts.test.yml "
+                         "(promtool unit tests), prometheusrule.yaml",
+           prometheus.render, checks.check_prometheus),
+    Target("grafana", "dashboard.json: the dashboard TOML as a Grafana dashboard, one panel "
+                      "per widget",
+           grafana.render, lambda files: checks.check_grafana(files[grafana.FILE])),
 )}
 
 
@@ -71,12 +99,15 @@ def export_plan(plan: Plan, target: str, strict: bool = False) -> Export:
         raise InputError([f"{chosen.name}: {p}" for p in problems])
     if strict and losses.items:
         raise InputError([f"{loss} (--strict)" for loss in losses.items])
-    return Export(chosen.name, files, tuple(losses.items))
+    return Export(chosen.name, files, tuple(losses.items),
+                  tuple(n for n in chosen.secrets if n in files))
 
 
 def write_export(export: Export, out_dir: Path) -> list[Path]:
     """Write every file under `out_dir`, each to a temporary name first and then renamed, so
-    no file is ever left half-written under its final name. Returns the paths written."""
+    no file is ever left half-written under its final name. A secret file (a password) is
+    written with mode 0600, and one already in `out_dir` is kept, so exporting again does
+    not change a deployed password. Returns the paths written (kept secrets are not)."""
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -85,8 +116,16 @@ def write_export(export: Export, out_dir: Path) -> list[Path]:
     written = []
     for name, text in export.files.items():
         final = out_dir / name
-        tmp = out_dir / f".{name}.partial"
-        tmp.write_text(text)
+        secret = name in export.secrets
+        if secret and final.is_file():
+            continue
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.partial")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o666)
+        with os.fdopen(fd, "w") as handle:
+            if secret:
+                os.fchmod(handle.fileno(), 0o600)
+            handle.write(text)
         os.replace(tmp, final)
         written.append(final)
     return written

@@ -46,29 +46,92 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
                           check=False)
 
 
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate and key in `folder` (openssl req -x509); the key
+    is also written beside the certificate as tls.crt.key (where HAProxy looks for it)."""
+    cert, key = folder / "tls.crt", folder / "tls.key"
+    _run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+          "-subj", "/CN=simscale-check", "-keyout", str(key), "-out", str(cert)])
+    if not cert.is_file():
+        raise OSError("openssl did not write a certificate")
+    (folder / "tls.crt.key").write_bytes(key.read_bytes())
+    return cert, key
+
+
+def edge_files(text: str, out_dir: Path, tmp: Path) -> tuple[str, list[str]]:
+    """The proxy configuration `text` with what exists only where it is deployed put in
+    place for a check: certificate files that are not on this machine become a throwaway
+    self-signed pair, and the management token file is the exported one. Returns the text
+    and a note per substitution."""
+    notes: list[str] = []
+    patterns = [r"(ssl_certificate\s+)(\S+)(;)", r"(ssl_certificate_key\s+)(\S+)(;)",
+                r"(\bssl crt\s+)(\S+)()"]
+    made: list[Path] = []
+
+    def certificate(match: re.Match) -> str:
+        path = Path(match.group(2))
+        present = path.is_file() and ("crt " not in match.group(1) or
+                                      Path(f"{path}.key").is_file())
+        if present:
+            return match.group(0)
+        if not made:
+            made.extend(self_signed(tmp))
+            notes.append("a self-signed certificate in place of the one not on this machine")
+        chosen = made[1] if "key" in match.group(1) else made[0]
+        return f"{match.group(1)}{chosen}{match.group(3)}"
+
+    for pattern in patterns:
+        text = re.sub(pattern, certificate, text)
+    for name, deployed in (("management-tokens.map", "/etc/nginx/management-tokens.map"),
+                           ("management-tokens.lst", "/etc/haproxy/management-tokens.lst")):
+        if deployed in text:
+            local = Path(out_dir) / name
+            if not local.is_file():
+                local = tmp / name
+                local.write_text('"Bearer check" 1;\n' if name.endswith(".map") else
+                                 "Bearer check\n")
+            text = text.replace(deployed, str(local.resolve()))
+            notes.append(f"{name} from {local.parent.name or '.'}")
+    return text, notes
+
+
 def nginx_test(conf: Path) -> ToolResult:
-    """`nginx -t -q -c ABS`; the pid file and error log are redirected to a temporary place."""
+    """`nginx -t -q -c ABS`; the pid file and error log are redirected to a temporary place,
+    the certificate and token file put in place (edge_files)."""
     binary = shutil.which("nginx")
     if binary is None:
         return _missing("nginx", conf)
     with tempfile.TemporaryDirectory(prefix="simscale-nginx-") as tmp:
+        try:
+            text, notes = edge_files(Path(conf).read_text(), Path(conf).parent, Path(tmp))
+        except (OSError, subprocess.SubprocessError) as exc:
+            return ToolResult("nginx -t", conf.name, SKIPPED, f"no test certificate ({exc})")
+        copy = Path(tmp) / "nginx.conf"
+        copy.write_text(text)
         args = [binary, "-t", "-q", "-e", "stderr", "-p", tmp,
-                "-g", f"pid {tmp}/nginx.pid;", "-c", str(Path(conf).resolve())]
+                "-g", f"pid {tmp}/nginx.pid;", "-c", str(copy)]
         proc = _run(args)
     if proc.returncode == 0:
-        return ToolResult("nginx -t", conf.name, OK)
+        return ToolResult("nginx -t", conf.name, OK, "; ".join(notes))
     return ToolResult("nginx -t", conf.name, FAILED, (proc.stderr + proc.stdout).strip())
 
 
 def haproxy_check(cfg: Path) -> ToolResult:
     """`haproxy -c -f FILE`: 0 valid; 2 (valid, no listener) counts as a failure here because
-    the export always has a frontend."""
+    the export always has a frontend. The certificate and token file are put in place."""
     binary = shutil.which("haproxy")
     if binary is None:
         return _missing("haproxy", cfg)
-    proc = _run([binary, "-c", "-f", str(Path(cfg).resolve())])
+    with tempfile.TemporaryDirectory(prefix="simscale-haproxy-") as tmp:
+        try:
+            text, notes = edge_files(Path(cfg).read_text(), Path(cfg).parent, Path(tmp))
+        except (OSError, subprocess.SubprocessError) as exc:
+            return ToolResult("haproxy -c", cfg.name, SKIPPED, f"no test certificate ({exc})")
+        copy = Path(tmp) / "haproxy.cfg"
+        copy.write_text(text)
+        proc = _run([binary, "-c", "-f", str(copy)])
     if proc.returncode == 0:
-        return ToolResult("haproxy -c", cfg.name, OK)
+        return ToolResult("haproxy -c", cfg.name, OK, "; ".join(notes))
     return ToolResult("haproxy -c", cfg.name, FAILED,
                       f"rc {proc.returncode}: {(proc.stderr + proc.stdout).strip()}")
 
@@ -213,12 +276,57 @@ def compose_nginx_check(conf: Path, port: int = 3000) -> ToolResult:
         return f"{match.group(1)}127.0.0.1:{port + n - 1}"
 
     local_text = re.sub(r"^(\s*server\s+)app-(\d+):\d+", local, text, flags=re.M)
+    tokens = Path(conf).parent / "management-tokens.map"
     with tempfile.TemporaryDirectory(prefix="simscale-compose-") as tmp:
         copy = Path(tmp) / "nginx.conf"
         copy.write_text(local_text)
+        if tokens.is_file():
+            shutil.copy(tokens, Path(tmp) / tokens.name)
         result = nginx_test(copy)
     return ToolResult(result.tool, f"{conf.name} (service names as 127.0.0.1)", result.status,
                       result.detail)
+
+
+def promtool(args: list[str], file: Path) -> ToolResult:
+    """`promtool check rules FILE` or `promtool test rules FILE` (run in the file's folder)."""
+    binary = shutil.which("promtool")
+    tool = "promtool " + " ".join(args)
+    if binary is None:
+        return ToolResult(tool, file.name, SKIPPED, "promtool is not installed (Debian package "
+                                                    "prometheus)")
+    proc = subprocess.run([binary, *args, file.name], capture_output=True, text=True,
+                          timeout=TOOL_TIMEOUT_S * 4, check=False, cwd=file.parent)
+    if proc.returncode == 0:
+        summary = next((ln.strip() for ln in proc.stdout.splitlines() if "SUCCESS" in ln), "")
+        return ToolResult(tool, file.name, OK, summary)
+    return ToolResult(tool, file.name, FAILED,
+                      f"rc {proc.returncode}: {(proc.stdout + proc.stderr).strip()[-3000:]}")
+
+
+def dashboard_queries(path: Path) -> ToolResult:
+    """Every panel query of a dashboard through promtool's PromQL parser (each one a
+    recording rule of a temporary rules file: `promtool check rules`)."""
+    import json
+
+    from simscale.export.yamlio import dump_yaml
+
+    doc = json.loads(Path(path).read_text())
+    rules = [{"record": f"panel_{p['id']}_{t['refId']}", "expr": t["expr"]}
+             for p in doc.get("panels", []) for t in p.get("targets", [])]
+    with tempfile.TemporaryDirectory(prefix="simscale-grafana-") as tmp:
+        file = Path(tmp) / "queries.rules.yml"
+        file.write_text(dump_yaml({"groups": [{"name": "dashboard", "rules": rules}]}))
+        result = promtool(["check", "rules"], file)
+    return ToolResult("promtool (panel queries)", Path(path).name, result.status,
+                      result.detail.replace("rules found", "queries parsed"))
+
+
+def _script_default(out_dir: Path) -> str:
+    """The default node list of an exported cluster-create.sh (its `set -- …` line)."""
+    for line in (Path(out_dir) / "cluster-create.sh").read_text().splitlines():
+        if line.startswith('[ "$#" -gt 0 ] || set -- '):
+            return line.split("set -- ", 1)[1]
+    return ""
 
 
 def validate_files(target: str, out_dir: Path, names: list[str]) -> list[ToolResult]:
@@ -227,12 +335,31 @@ def validate_files(target: str, out_dir: Path, names: list[str]) -> list[ToolRes
     results: list[ToolResult] = []
     for name in names:
         path = out_dir / name
-        if target == "nginx" and name.endswith(".conf"):
+        if target == "nginx" and name == "nginx.conf":
             results.append(nginx_test(path))
-        elif target == "haproxy":
+        elif target == "haproxy" and name == "haproxy.cfg":
             results.append(haproxy_check(path))
+        elif target == "prometheus" and name == "alerts.rules.yml":
+            results.append(promtool(["check", "rules"], path))
+        elif target == "prometheus" and name == "alerts.test.yml":
+            results.append(promtool(["test", "rules"], path))
+        elif target == "prometheus" and name == "prometheusrule.yaml":
+            results += kubernetes_check(path)
+        elif target == "grafana" and name == "dashboard.json":
+            from simscale.export.checks import check_grafana
+
+            problems = check_grafana(path.read_text())
+            results.append(ToolResult("dashboard JSON model", name, FAILED if problems else OK,
+                                      "; ".join(problems)))
+            results.append(dashboard_queries(path))
         elif target == "kubernetes":
             results += kubernetes_check(path)
+        elif target in ("redis", "compose") and name == "redis.conf" and \
+                "cluster-create.sh" in names:
+            from simscale.export.cluster import cluster_check
+
+            masters = len(re.findall(r"\S+:\d+", _script_default(out_dir)))
+            results.append(cluster_check(out_dir, masters))
         elif target in ("redis", "compose") and name == "redis.conf":
             results.append(redis_check(path))
         elif target == "compose" and name == "nginx.conf":
@@ -250,4 +377,8 @@ def validate_files(target: str, out_dir: Path, names: list[str]) -> list[ToolRes
             problems = check_compose(files)
             results.append(ToolResult("compose structure", name, FAILED if problems else OK,
                                       "; ".join(problems)))
+            if not problems:
+                from simscale.export.reach import compose_reach
+
+                results.append(compose_reach(out_dir))
     return results

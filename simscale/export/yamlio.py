@@ -40,10 +40,34 @@ def _loader(yaml, pure_python: bool = False):
     return yaml.SafeLoader
 
 
+_DUMPER: list = []
+
+
+def _dumper(yaml):
+    """SafeDumper that writes no anchors or aliases (a shared mapping is written out each
+    time) and writes a text of several lines as a literal block (`|`)."""
+    if not _DUMPER:
+        class Dumper(yaml.SafeDumper):
+            def ignore_aliases(self, data: Any) -> bool:
+                return True
+
+        def text(dumper, value: str):
+            lines = value.split("\n")
+            literal = len(lines) > 1 and all(line.isprintable() and line == line.rstrip()
+                                             for line in lines)
+            return dumper.represent_scalar("tag:yaml.org,2002:str", value,
+                                           style="|" if literal else None)
+
+        Dumper.add_representer(str, text)
+        _DUMPER.append(Dumper)
+    return _DUMPER[0]
+
+
 def dump_yaml(data: Any) -> str:
     """Block-style YAML, keys in the order given."""
-    return _yaml().safe_dump(data, sort_keys=False, default_flow_style=False,
-                             allow_unicode=False, width=100)
+    yaml = _yaml()
+    return yaml.dump(data, Dumper=_dumper(yaml), sort_keys=False, default_flow_style=False,
+                     allow_unicode=False, width=100)
 
 
 def _flow_depth(text: str) -> int:

@@ -8,8 +8,9 @@ and writes its profile's writes to the database:
   ("response:<id>"). Users are drawn here by Zipf popularity (keys.source = "zipf"), keyed
   on the request id so the same request reads the same keys whatever the policies, or taken
   from the request (keys.source = "workload").
-- A key lives on the shard a consistent-hash ring with virtual nodes gives it
-  (policies.caches.ShardMap); each shard is a bounded store from policies/caches (LRU, LFU,
+- A key lives on the shard its placement gives it: a consistent-hash ring with virtual
+  nodes (policies.caches.ShardMap), or Redis Cluster's hash slots (policies.caches.SlotMap,
+  where a join or a loss moves slots); each shard is a bounded store from policies/caches (LRU, LFU,
   FIFO, S3-FIFO, W-TinyLFU) with TTLs by data type.
 - Reads are looked up in order, as the service awaits each. A miss reads the database (a
   pool connection, query times) and fills the cache before the next read is looked up;
@@ -53,7 +54,6 @@ from policies.caches import (
     DATA_TYPES,
     FOLLOWER,
     LEADER,
-    ShardMap,
     SingleFlight,
     SingleFlightConfig,
     TTLPolicy,
@@ -226,7 +226,8 @@ class Datastore:
         self._memo: dict = {}
 
         # placement: the ring names shards; _gets[i] is shard i's get (the last: a miss)
-        self.shard_map = ShardMap(vnodes=section.vnodes)
+        self.shard_map = registry.build("placement", section.placement,
+                                        section.placement_config)
         self.shards: list[_Shard] = []
         self._by_name: dict[str, _Shard] = {}
         self._shard_for = self.shard_map.shard_for

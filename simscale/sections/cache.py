@@ -13,7 +13,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from policies.caches import DATA_TYPES
+from policies import registry
+from policies.caches import DATA_TYPES, RingConfig
 from simscale.distributions import Distribution, Lognormal
 from simscale.limits import (
     MAX_CACHE_BYTES,
@@ -158,6 +159,9 @@ class CacheSpec(Section):
     enabled: bool = Field(False, description="on when a [cache] table is given, unless false")
     shards: Annotated[int, Field(gt=0, le=MAX_SHARDS)] = Field(
         4, description="cache shards at t = 0")
+    placement: str = Field(
+        "ring", description='which shard owns a key: "ring" (consistent hash with vnodes) or '
+                            '"redis_cluster" (CRC16 hash slots; a join or loss moves slots)')
     vnodes: Annotated[int, Field(gt=0, le=MAX_VNODES)] = Field(
         160, description="virtual nodes per shard on the hash ring (shards × vnodes at most "
         f"{MAX_RING_POINTS:,})")
@@ -207,6 +211,21 @@ class CacheSpec(Section):
         if isinstance(data, dict) and data and "enabled" not in data:
             data = {**data, "enabled": True}
         return data
+
+    @field_validator("placement")
+    @classmethod
+    def _known_placement(cls, value: str) -> str:
+        known = registry.names("placement")
+        if value not in known:
+            raise ValueError(f"unknown placement {value!r} (known: {', '.join(known)})")
+        return value
+
+    @property
+    def placement_config(self) -> Any:
+        """The placement policy's frozen config (the ring takes `vnodes`)."""
+        if self.placement == "ring":
+            return RingConfig(vnodes=self.vnodes)
+        return registry.get("placement", self.placement).config_type()
 
     @field_validator("ttl_s_by_type", "size_bytes_by_type")
     @classmethod

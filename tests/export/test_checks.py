@@ -158,5 +158,5 @@ def test_an_unknown_target_lists_the_known_ones():
     with pytest.raises(InputError) as err:
         get_target("envoy")
     assert err.value.problems == [
-        "--target: unknown target 'envoy' (known: compose, env, haproxy, kubernetes, nginx, "
-        "redis)"]
+        "--target: unknown target 'envoy' (known: compose, env, grafana, haproxy, kubernetes, "
+        "nginx, prometheus, redis)"]

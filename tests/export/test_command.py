@@ -42,14 +42,14 @@ def test_strict_passes_when_nothing_is_lost(tmp_path):
     res = invoke("export", AFFINITY, "--target", "kubernetes", "--out", tmp_path, "--strict")
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deployment.yaml", "hpa.yaml",
-                                                           "service.yaml"]
+                                                           "pdb.yaml", "service.yaml"]
 
 
 def test_an_unknown_target_lists_the_known_ones(tmp_path):
     res = invoke("export", AFFINITY, "--target", "envoy", "--out", tmp_path)
     assert res.exit_code == 2
-    assert ("error: --target: unknown target 'envoy' (known: compose, env, haproxy, kubernetes, "
-            "nginx, redis)") in res.output
+    assert ("error: --target: unknown target 'envoy' (known: compose, env, grafana, haproxy, "
+            "kubernetes, nginx, prometheus, redis)") in res.output
 
 
 def test_a_name_that_would_inject_configuration_exits_2(tmp_path):
@@ -149,3 +149,23 @@ def test_import_rejects_what_it_cannot_read_naming_the_place(text, words, tmp_pa
 def test_import_of_a_missing_file_exits_2(tmp_path):
     res = invoke("import", tmp_path / "nope.yaml")
     assert res.exit_code == 2 and "no such file" in res.output
+
+
+def test_prometheus_export_validates_and_imports_back(tmp_path):
+    import shutil
+
+    if shutil.which("promtool") is None:
+        pytest.skip("promtool not installed (Debian package prometheus)")
+    res = invoke("export", AFFINITY, "--target", "prometheus", "--out", tmp_path, "--validate")
+    assert res.exit_code == 0, res.output
+    assert "ok: promtool test rules alerts.test.yml" in res.output
+    back = invoke("import", tmp_path / "alerts.rules.yml")
+    assert back.exit_code == 0, back.output
+    assert "[alerts]" in back.output and 'metric = "latency_p95_s"' in back.output
+
+
+def test_a_second_export_keeps_the_secret_and_says_so(tmp_path):
+    first = invoke("export", AFFINITY, "--target", "nginx", "--out", tmp_path)
+    assert first.exit_code == 0 and "management-tokens.map" in first.output
+    again = invoke("export", AFFINITY, "--target", "nginx", "--out", tmp_path)
+    assert "kept " in again.output and "(an existing secret)" in again.output

@@ -87,7 +87,10 @@ def substituted(obj, old: str, new: str):
 
 def test_every_target_writes_the_checked_name_and_image():
     for target in TARGETS:
-        for fname, text in export_plan(safe_plan(), target).files.items():
+        exported = export_plan(safe_plan(), target)
+        for fname, text in exported.files.items():
+            if fname in exported.secrets:  # random passwords and tokens only
+                continue
             assert SAFE_NAME in text, (target, fname)
             if fname in ("deployment.yaml", "docker-compose.yml"):
                 assert SAFE_IMAGE in text, (target, fname)

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from simscale import __version__
 from simscale.export.env import parse_dotenv
 from simscale.export.yamlio import load_yaml_documents
 from tests.export.helpers import (
@@ -160,7 +161,7 @@ def test_kubernetes_per_autoscaler(policy, params, kind, lost, tmp_path):
     assert ran(results, "kubernetes-validate")
     docs = {d["kind"]: d for text in exported.files.values()
             for d in load_yaml_documents(text, "k8s")}
-    assert set(docs) == {"Deployment", "Service", kind}
+    assert set(docs) == {"Deployment", "Service", "PodDisruptionBudget", kind}
     probe = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
     assert (probe["periodSeconds"], probe["timeoutSeconds"]) == (5, 2)
     assert loss_fields(exported) == lost
@@ -245,7 +246,8 @@ def test_compose_with_cache_shards_and_health_checks(tmp_path):
     doc = load_yaml_documents(exported.files["docker-compose.yml"], "compose")[0]
     services = doc["services"]
     assert {"redis-1", "redis-2", "redis-3"} <= set(services)
-    assert services["app-1"]["depends_on"] == ["redis-1", "redis-2", "redis-3"]
+    assert services["app-1"]["depends_on"] == {
+        name: {"condition": "service_healthy"} for name in ("redis-1", "redis-2", "redis-3")}
     assert services["app-1"]["healthcheck"]["interval"] == "3s"
     assert services["app-3"]["environment"]["AUTO_SCALING_ENABLED"] == "true"
     assert "autoscaling" in loss_fields(exported)
@@ -261,7 +263,8 @@ def test_env_files_per_instance():
     assert env == {
         "AUTO_SCALING_ENABLED": "true", "MIN_INSTANCES": "3", "MAX_INSTANCES": "8",
         "INSTANCE_1_URL": "http://localhost:3000", "INSTANCE_2_URL": "http://localhost:3001",
-        "INSTANCE_3_URL": "http://localhost:3002", "ENABLE_PERFORMANCE_MONITORING": "true",
+        "INSTANCE_3_URL": "http://localhost:3002", "APP_VERSION": __version__,
+        "ENABLE_PERFORMANCE_MONITORING": "true",
         "ENABLE_REAL_TIME_METRICS": "true", "INSTANCE_ID": "instance-2"}
     assert exported.losses == ()
 

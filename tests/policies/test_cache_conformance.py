@@ -16,7 +16,8 @@ CACHE_NAMES = policies.names("cache")
 
 def test_the_family_registers_the_five_policies():
     assert CACHE_NAMES == ["fifo", "lfu", "lru", "s3fifo", "wtinylfu"]
-    assert all(entry.family == "cache" and entry.summary for entry in ENTRIES)
+    assert all(entry.family in ("cache", "placement") and entry.summary for entry in ENTRIES)
+    assert [e.name for e in ENTRIES if e.family == "placement"] == ["ring", "redis_cluster"]
 
 
 @pytest.mark.parametrize("name", CACHE_NAMES)

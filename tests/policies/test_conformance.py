@@ -101,11 +101,31 @@ def _drive_limiter(entry, seed):
     return answers
 
 
+def _drive_placement(entry, seed):
+    policy = registry.build("placement", entry.name, None, np.random.default_rng(seed))
+    keys = [f"user:{k}" for k in range(400)]
+    owners = []
+    for shard in ("cache-0", "cache-1", "cache-2"):
+        policy.add(shard)
+    owners.append([policy.shard_for(k) for k in keys])
+    policy.add("cache-3")                     # a join moves keys only to the new shard
+    owners.append([policy.shard_for(k) for k in keys])
+    assert all(b in (a, "cache-3") for a, b in zip(*owners[-2:]))
+    policy.remove("cache-1")                  # a loss moves only the lost shard's keys
+    owners.append([policy.shard_for(k) for k in keys])
+    assert all(b == a for a, b in zip(*owners[-2:]) if a != "cache-1")
+    assert policy.shards == frozenset({"cache-0", "cache-2", "cache-3"})
+    assert sorted(policy.owned_by("cache-0", keys)) == sorted(
+        k for k, o in zip(keys, owners[-1]) if o == "cache-0")
+    return owners
+
+
 DRIVERS = {
     "balancer": _drive_balancer,
     "autoscaler": _drive_autoscaler,
     "cache": _drive_cache,
     "limiter": _drive_limiter,
+    "placement": _drive_placement,
 }
 
 
