@@ -70,6 +70,7 @@ HORIZONS: dict[str, list[str]] = {
     # export examples
     "export/affinity_hpa.toml": ["duration_s=120"],
     "export/cache_lfu.toml": ["duration_s=120"],
+    "export/cluster_cache.toml": ["duration_s=130"],
     # load tests and workloads: whole runs where they are cheap
     "load_tests/ramp.toml": [],
     "load_tests/smoke.toml": [],

@@ -80,6 +80,29 @@ def test_the_cache_example_exports_two_lfu_shards_of_64_mib_behind_least_connect
     assert "least_conn;" in compose["nginx.conf"]
 
 
+@pytest.mark.shipped(("export/cluster_cache.toml",))
+def test_the_cluster_example_exports_three_cluster_nodes_and_a_fourth_takes_a_quarter(shipped):
+    """The header of experiments/export/cluster_cache.toml: three LRU nodes of 32 MiB placed
+    by hash slot; the fourth shard joins at 120 s and takes a quarter of the 16384 slots."""
+    from policies.caches.slots import SlotMap
+    from simscale.export.plan import plan_from_spec
+    from simscale.export.targets import export_plan
+
+    run = shipped("export/cluster_cache.toml")
+    assert [e[:4] for e in run.events if e[1] == "cache"] == [
+        (120.0, "cache", "cache-3", "ShardJoined")]
+    assert [r["cache_shards_up"] for r in run.rows if r["t_s"] in (110.0, 120.0)] == [3, 4]
+    files = export_plan(plan_from_spec(run.spec), "redis").files
+    conf = files["redis.conf"].splitlines()
+    assert {"cluster-enabled yes", "maxmemory 33554432", "maxmemory-policy allkeys-lru"} <= \
+        set(conf)
+    assert "--cluster create" in files["cluster-create.sh"]
+    slots = SlotMap(["cache-0", "cache-1", "cache-2"])
+    slots.slot_owner(0)  # the cluster as created
+    slots.add("cache-3")
+    assert slots.last_moved == 16384 // 4
+
+
 PHASE3 = {"before": ("phase3/before.toml", 800, 1), "after": ("phase3/after.toml", 5000, 2)}
 
 

@@ -183,6 +183,12 @@ class SlotMap:
                 moved += 1
         self.last_moved = moved
 
+    def add_many(self, shards: Iterable[Hashable]) -> None:
+        """Several shards join, one after another (as ShardMap.add_many; before the first
+        lookup they are the cluster `redis-cli --cluster create` makes)."""
+        for shard in shards:
+            self.add(shard)
+
     def remove(self, shard: Hashable) -> None:
         """A shard leaves: its slots go in contiguous runs to the shards holding the fewest,
         each brought up to an even share (ValueError if absent)."""

@@ -26,7 +26,7 @@ import json
 import math
 from typing import Any
 
-from simscale.export.base import Losses
+from simscale.export.base import Losses, dns_label
 from simscale.export.plan import Plan
 from simscale.export.prometheus import RATE_WINDOW_S, SERIES, duration, series_for
 
@@ -143,7 +143,7 @@ def dashboard_document(plan: Plan, losses: Losses) -> dict:
     panels = [panel(plan, w, n, losses) for n, w in enumerate(widgets)]
     layout(widgets, panels)
     return {
-        "uid": plan.name[:40],
+        "uid": dns_label(plan.name, "name")[:40],
         "title": f"{config.title}: {plan.name}",
         "tags": ["simscale", plan.name],
         "timezone": "browser",

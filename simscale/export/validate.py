@@ -321,6 +321,25 @@ def dashboard_queries(path: Path) -> ToolResult:
                       result.detail.replace("rules found", "queries parsed"))
 
 
+def prometheus_rule_check(path: Path) -> ToolResult:
+    """A PrometheusRule manifest (a CRD kubernetes-validate has no schema for): its
+    apiVersion and kind, and its `spec` — a Prometheus rules file — through `promtool check
+    rules`, which is what the Prometheus operator loads."""
+    from simscale.export.yamlio import dump_yaml, load_yaml_documents
+
+    (doc,) = load_yaml_documents(Path(path).read_text(), Path(path).name)
+    what = f"{Path(path).name} (PrometheusRule spec)"
+    if (doc.get("apiVersion"), doc.get("kind")) != ("monitoring.coreos.com/v1",
+                                                    "PrometheusRule"):
+        return ToolResult("promtool check rules", what, FAILED,
+                          "not a monitoring.coreos.com/v1 PrometheusRule")
+    with tempfile.TemporaryDirectory(prefix="simscale-promrule-") as tmp:
+        file = Path(tmp) / "spec.rules.yml"
+        file.write_text(dump_yaml(doc.get("spec") or {}))
+        result = promtool(["check", "rules"], file)
+    return ToolResult(result.tool, what, result.status, result.detail)
+
+
 def _script_default(out_dir: Path) -> str:
     """The default node list of an exported cluster-create.sh (its `set -- …` line)."""
     for line in (Path(out_dir) / "cluster-create.sh").read_text().splitlines():
@@ -344,7 +363,7 @@ def validate_files(target: str, out_dir: Path, names: list[str]) -> list[ToolRes
         elif target == "prometheus" and name == "alerts.test.yml":
             results.append(promtool(["test", "rules"], path))
         elif target == "prometheus" and name == "prometheusrule.yaml":
-            results += kubernetes_check(path)
+            results.append(prometheus_rule_check(path))
         elif target == "grafana" and name == "dashboard.json":
             from simscale.export.checks import check_grafana
 

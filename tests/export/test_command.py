@@ -161,7 +161,8 @@ def test_prometheus_export_validates_and_imports_back(tmp_path):
     assert "ok: promtool test rules alerts.test.yml" in res.output
     back = invoke("import", tmp_path / "alerts.rules.yml")
     assert back.exit_code == 0, back.output
-    assert "[alerts]" in back.output and 'metric = "latency_p95_s"' in back.output
+    assert "[alerts]" in back.output and 'metric = "api_latency_p95_s"' in back.output
+    assert 'metric = "ttft_p95_s"' in back.output
 
 
 def test_a_second_export_keeps_the_secret_and_says_so(tmp_path):

@@ -44,10 +44,10 @@ def test_default_rules_become_warning_and_critical_alerts_with_for():
     alerts = _rules(export(make_spec(), "prometheus"))
     assert [(a["alert"], a["labels"]["severity"]) for a in alerts[:2]] == [
         ("HighResponseTime", "warning"), ("HighResponseTime", "critical")]
-    assert alerts[1]["expr"] == 'job:http_request_duration_seconds:p95{job="chat"} > 5.0'
+    assert alerts[1]["expr"] == 'job:http_request_duration_seconds:api_p95{job="chat"} > 5.0'
     assert alerts[1]["for"] == "1m"
-    assert {a["alert"] for a in alerts} == {"HighResponseTime", "HighErrorRate", "HighCPU",
-                                            "HighMemory"}
+    assert {a["alert"] for a in alerts} == {"HighResponseTime", "HighTimeToFirstToken",
+                                            "HighErrorRate", "HighCPU", "HighMemory"}
 
 
 @pytest.mark.parametrize(("metric", "record", "needle"), [
