@@ -101,6 +101,12 @@ def spec_files() -> list[str]:
             if NOT_SPECS.isdisjoint(p.relative_to(EXPERIMENTS).parts[:-1])]
 
 
+def suite_spec(rel: str, *overrides: str) -> Spec:
+    """The spec as the suite runs it: its HORIZONS entry (else SHORT_S), then `overrides`."""
+    default = [f"duration_s={SHORT_S}"] if rel not in HORIZONS else []
+    return load_spec(EXPERIMENTS / rel, [*HORIZONS.get(rel, default), *overrides])
+
+
 @dataclass
 class ShippedRun:
     """One run of a shipped spec: its resolved spec, result and run directory."""
@@ -139,9 +145,7 @@ class Shipped:
         self._pool = None
 
     def spec(self, rel: str, *overrides: str) -> Spec:
-        """The spec as the suite runs it: its HORIZONS entry, then `overrides`."""
-        default = [f"duration_s={SHORT_S}"] if rel not in HORIZONS else []
-        return load_spec(EXPERIMENTS / rel, [*HORIZONS.get(rel, default), *overrides])
+        return suite_spec(rel, *overrides)
 
     def _out(self, rel: str) -> Path:
         return self.out_root / f"{len(self._runs) + len(self._pending):03d}-{Path(rel).stem}"

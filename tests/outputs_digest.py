@@ -1,0 +1,101 @@
+"""Digests of what every shipped experiment writes, to prove a refactoring changed nothing.
+
+For each spec under experiments/ (sweeps, dashboards and claims excepted) it runs the spec
+with its own seed and records, per table (requests, metrics, events), the sha256 of the
+table's contents — the Arrow IPC stream of the table with its schema metadata dropped, so
+a version string in the metadata does not count — and the numbers of summary.json
+(`wall_s`, which is the wall-clock time, and the version left out).
+
+    python -m tests.outputs_digest record FILE [--short]   # write the digests
+    python -m tests.outputs_digest check FILE [--short]    # exit 1 naming what differs
+
+`--short` runs each spec as the test suite does (tests/shipped.py: its HORIZONS entry);
+without it, the spec's own horizon (about 4 minutes for all on one core; the record is
+tests/data/outputs_full.json). tests/data/outputs_short.json holds the short digests
+(tests/test_outputs_digest.py compares them with the suite's own runs of the shipped specs,
+at no extra cost). A change that means to alter a model's output records them anew and says
+why in its commit; a refactoring must leave them as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+SUMMARY_SKIPPED = {"wall_s", "simscale_version"}
+
+
+def table_sha256(path: Path) -> str:
+    """sha256 of a Parquet file's table contents (schema without metadata, then the rows)."""
+    table = pq.read_table(path)
+    table = table.replace_schema_metadata(None)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def run_dir_digest(out: Path) -> dict:
+    """The digest of one run directory."""
+    digest = {name: table_sha256(out / f"{name}.parquet")
+              for name in ("requests", "metrics", "events")}
+    summary = json.loads((out / "summary.json").read_text())
+    digest["summary"] = {k: v for k, v in sorted(summary.items()) if k not in SUMMARY_SKIPPED}
+    return digest
+
+
+def all_digests(short: bool) -> dict[str, dict]:
+    from simscale.runner import run
+    from simscale.spec import load_spec
+    from tests.shipped import EXPERIMENTS, spec_files, suite_spec
+
+    digests = {}
+    for rel in spec_files():
+        spec = suite_spec(rel) if short else load_spec(EXPERIMENTS / rel)
+        with tempfile.TemporaryDirectory() as tmp:
+            run(spec, Path(tmp) / "run")
+            digests[rel] = run_dir_digest(Path(tmp) / "run")
+    return digests
+
+
+def differences(expected: dict, got: dict) -> list[str]:
+    """What differs between two digest sets, one line each."""
+    lines = []
+    for rel in sorted(set(expected) | set(got)):
+        if rel not in got or rel not in expected:
+            lines.append(f"{rel}: only in {'the record' if rel in expected else 'this run'}")
+            continue
+        for part in sorted(set(expected[rel]) | set(got[rel])):
+            if expected[rel].get(part) != got[rel].get(part):
+                lines.append(f"{rel}: {part} differs")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["record", "check"])
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--short", action="store_true", help="the test suite's horizons")
+    args = parser.parse_args(argv)
+    got = all_digests(args.short)
+    if args.action == "record":
+        args.file.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
+        print(f"recorded {len(got)} experiments in {args.file}")
+        return 0
+    diff = differences(json.loads(args.file.read_text()), got)
+    for line in diff:
+        print(line)
+    print(f"{len(got)} experiments, {len(diff)} differences")
+    return 1 if diff else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
