@@ -101,7 +101,7 @@ def start_test(request: Request, body: LoadTestRequest):
     return JSONResponse(run, 202, headers={"Location": run["links"]["self"]})
 
 
-@router.get("/load-test/{run_id}")
+@router.get("/load-test/{run_id:path}")
 def get_test(request: Request, run_id: str = RunId):
     run = services_of(request).pool.describe(run_id)
     if run is None:
@@ -109,7 +109,7 @@ def get_test(request: Request, run_id: str = RunId):
     return run
 
 
-@router.delete("/load-test/{run_id}", status_code=202, dependencies=[Depends(authorized)])
+@router.delete("/load-test/{run_id:path}", status_code=202, dependencies=[Depends(authorized)])
 def cancel_test(request: Request, run_id: str = RunId):
     """Cancel a queued run, or stop a running one (outputs kept, marked incomplete)."""
     outcome, run = services_of(request).pool.cancel(run_id)

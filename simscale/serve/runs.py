@@ -1,13 +1,17 @@
 """Load tests: experiments run in a bounded pool of worker processes, queued beyond it.
 
-A submitted run gets an id (its name, the time, random hex: never a path taken from the
-request) and a record `RUNS/.serve/ID.json` written before it is accepted. Its outputs go
-to `RUNS/ID/` through simscale.runner (in the worker, via tui.live.LiveRun), whose live
-updates come back over a queue into the same DashboardState the TUI fills. A cancelled run
-stops as the TUI's stop does: outputs kept, summary marked incomplete. After a restart,
-runs with a summary are served from their directories, and accepted runs without one are
-queued again from the start (a run is deterministic: the same spec and seed give the same
-tables).
+A submitted run gets the run directory `simscale run` would give it,
+`RUNS/<name>/<yyyymmdd-hhmmss>-<hash>/` (simscale.rundirs), and its id is that directory
+relative to RUNS, e.g. `quickstart/20260101-120000-1a2b3c4d`: an id matches ID_PATTERN (one
+or two plain segments, never `..`, a leading dot or `latest`) and resolves under RUNS only.
+A record `RUNS/.serve/ID.json` is written before a run is accepted. Its outputs are written
+through simscale.runner (in the worker, via tui.live.LiveRun), whose live updates come back
+over a queue into the same DashboardState the TUI fills; when it ends, `RUNS/<name>/latest`
+points at it. A cancelled run stops as the TUI's stop does: outputs kept, summary marked
+incomplete. After a restart, runs with a summary are served from their directories, and
+accepted runs without one are queued again from the start (a run is deterministic: the same
+spec and seed give the same tables). Run directories already under RUNS are listed too,
+flat (`RUNS/ID/`, as `--out` and earlier servers wrote them) or two levels deep.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import multiprocessing as mp
 import os
 import queue
 import re
-import secrets
 import threading
 import time
 from collections import deque
@@ -27,10 +30,12 @@ from typing import Any
 
 from simscale.alerts import rules_from_spec
 from simscale.errors import InputError
+from simscale.rundirs import LATEST, mark_latest, new_run_dir, run_dir_for
 from simscale.tui.rundir import find_runs, is_run_dir
 from simscale.tui.state import DashboardState
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+ID_PATTERN = re.compile(rf"^{SEGMENT}(/{SEGMENT})?$")
 RECORDS = ".serve"
 QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
 FINISHED, STOPPED, FAILED, CANCELLED, INCOMPLETE = (
@@ -66,11 +71,12 @@ class RunEntry:
     extra: dict = field(default_factory=dict)
 
 
-def new_run_id(name: str, now_s: float) -> str:
-    """name-YYYYmmdd-HHMMSS-hex: safe characters only, unique."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "-", name)[:60].lstrip(".-_") or "run"
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now_s))
-    return f"{safe}-{stamp}-{secrets.token_hex(3)}"
+def folder_name(name: str) -> str:
+    """The experiment folder of a run: its name, or (a name with other characters than
+    letters, digits, '.', '_', '-') the name with those replaced by '-'."""
+    if re.fullmatch(SEGMENT, name):
+        return name
+    return re.sub(r"[^A-Za-z0-9._-]", "-", name)[:128].lstrip(".-_") or "run"
 
 
 def iso(t_s: float | None) -> str | None:
@@ -115,11 +121,40 @@ class RunPool:
     # ------------------------------------------------------------ paths and records
 
     def run_dir(self, run_id: str) -> Path | None:
-        """The run directory of an id; None when the id could name anything else."""
-        if not ID_PATTERN.match(run_id):
+        """The run directory of an id, under RUNS; None when the id could name anything else
+        (not an id, a `latest` pointer, a path through a symbolic link)."""
+        if not ID_PATTERN.fullmatch(run_id) or run_id.split("/")[-1] == LATEST:
             return None
         path = self.runs_dir / run_id
-        return path if path.parent == self.runs_dir else None
+        if path.is_symlink() or path.parent.is_symlink():
+            return None
+        return path
+
+    def _taken(self, run_id: str) -> bool:
+        return (run_id in self._entries or self._record_path(run_id).exists()
+                or (self.runs_dir / run_id).exists())
+
+    def _new_run_id(self, spec, now_s: float) -> str:
+        """The id of a new run: its directory as `simscale run` would make it, relative to
+        RUNS, with -2, -3, … when a run accepted here already has that name."""
+        name = folder_name(spec.name)
+        path = (run_dir_for(spec, self.runs_dir, now_s) if name == spec.name
+                else new_run_dir(self.runs_dir, name, spec.sha256(), now_s))
+        base = path.relative_to(self.runs_dir).as_posix()
+        run_id, n = base, 2
+        while self._taken(run_id):
+            run_id, n = f"{base}-{n}", n + 1
+        return run_id
+
+    def _record_ids(self) -> list[tuple[str, Path]]:
+        """(id, record file) of every record: RECORDS/<name>/<time>-<hash>.json, and the
+        flat RECORDS/ID.json of earlier servers."""
+        out = []
+        for path in [*self.records_dir.glob("*.json"), *self.records_dir.glob("*/*.json")]:
+            run_id = path.relative_to(self.records_dir).as_posix().removesuffix(".json")
+            if ID_PATTERN.fullmatch(run_id):
+                out.append((run_id, path))
+        return out
 
     def _record_path(self, run_id: str) -> Path:
         return self.records_dir / f"{run_id}.json"
@@ -135,9 +170,9 @@ class RunPool:
         from simscale.spec import spec_from_dict
 
         records = []
-        for path in self.records_dir.glob("*.json"):
-            record = self._read_record(path.stem)
-            if record and record.get("id") == path.stem and ID_PATTERN.match(path.stem):
+        for run_id, _ in self._record_ids():
+            record = self._read_record(run_id)
+            if record and record.get("id") == run_id:
                 records.append(record)
         for record in sorted(records, key=lambda r: r.get("submitted_s", 0.0)):
             run_id = record["id"]
@@ -161,7 +196,8 @@ class RunPool:
         with self._lock:
             if len(self._queue) >= self.max_queued:
                 raise QueueFull(f"{len(self._queue)} runs are already waiting")
-            run_id = new_run_id(spec.name, now)
+            run_id = self._new_run_id(spec, now)
+            self._record_path(run_id).parent.mkdir(parents=True, exist_ok=True)
             _write_json(self._record_path(run_id), {
                 "id": run_id, "name": spec.name, "submitted_s": now, "spec_data": spec_data})
             entry = RunEntry(run_id, spec.name, now, spec, spec_data)
@@ -264,6 +300,8 @@ class RunPool:
                 state, summary, error = payload
                 entry.state = {"finished": FINISHED, "stopped": STOPPED}.get(state, FAILED)
                 entry.summary, entry.error = summary, error
+                if "/" in run_id:  # RUNS/<name>/latest, as `simscale run` and the TUI do
+                    mark_latest(self.runs_dir / run_id)
                 self._ended(entry)
 
     def _ended(self, entry: RunEntry) -> None:
@@ -353,10 +391,10 @@ class RunPool:
         """Runs started here and run directories already under the runs folder, newest first."""
         with self._lock:
             ids = {run_id: e.submitted_s for run_id, e in self._entries.items()}
-        for path in self.records_dir.glob("*.json"):
-            ids.setdefault(path.stem, _mtime(path))
+        for run_id, path in self._record_ids():
+            ids.setdefault(run_id, _mtime(path))
         for path in find_runs(self.runs_dir):
-            ids.setdefault(path.name, _mtime(path))
+            ids.setdefault(path.relative_to(self.runs_dir).as_posix(), _mtime(path))
         newest = sorted((t, run_id) for run_id, t in ids.items() if self.run_dir(run_id))
         out = []
         for _, run_id in reversed(newest):

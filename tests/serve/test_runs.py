@@ -4,15 +4,19 @@ writes; a cancel keeps outputs marked incomplete; the dashboard shows the TUI's 
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from simscale.cli import app as cli
+from simscale.rundirs import resolve_run_dir
 from simscale.tui.rundir import load_run
 from tests.serve.conftest import AUTH, TOKEN, spec_text, wait_for
 
 TABLES = ("requests", "metrics", "events")
+STAMP_HASH = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}")
 VOLATILE = ("wall_s",)
 
 
@@ -20,7 +24,7 @@ def finished(run):
     return run["state"] not in ("queued", "running", "stopping")
 
 
-def test_posted_experiment_equals_simscale_run(serve, tmp_path):
+def test_posted_experiment_equals_simscale_run(serve, tmp_path, monkeypatch):
     running = serve(token=TOKEN)
     client = running.client
     r = client.post("/api/monitoring/load-test", headers=AUTH,
@@ -33,13 +37,26 @@ def test_posted_experiment_equals_simscale_run(serve, tmp_path):
     done = wait_for(client, r.headers["location"], finished)
     assert done["state"] == "finished" and done["summary"]["complete"] is True
 
-    spec_file = tmp_path / "probe.toml"
-    spec_file.write_text(spec_text("probe", 60))
-    out = tmp_path / "cli-run"
-    result = CliRunner().invoke(cli, ["run", str(spec_file), "--out", str(out), "--quiet",
-                                      "--seed", "5", "--set", "workload.arrivals.rate_rps=80"])
+    # `simscale run` without --out, in a folder of its own: runs/probe/<time>-<hash>/
+    cli_root = tmp_path / "cli"
+    cli_root.mkdir()
+    monkeypatch.chdir(cli_root)
+    (cli_root / "probe.toml").write_text(spec_text("probe", 60))
+    result = CliRunner().invoke(cli, ["run", "probe.toml", "--quiet", "--seed", "5",
+                                      "--set", "workload.arrivals.rate_rps=80"])
     assert result.exit_code == 0, result.output
-    served = running.services.settings.runs_dir / run["id"]
+    out = resolve_run_dir(cli_root / "runs" / "probe")
+    assert out.parent.name == "probe" and out.is_dir()
+
+    # the served run: the same layout, its id the directory under --runs, latest pointing there
+    runs_dir = running.services.settings.runs_dir
+    served = runs_dir / run["id"]
+    name, stamp_hash = run["id"].split("/")
+    assert name == "probe" and STAMP_HASH.fullmatch(stamp_hash), run["id"]
+    assert stamp_hash[-8:] == out.name[-8:]  # the same resolved spec: the same hash
+    assert resolve_run_dir(runs_dir / "probe") == served
+    assert sorted(p.name for p in (runs_dir / "probe").iterdir()) == sorted(["latest",
+                                                                              stamp_hash])
     for name in TABLES:
         a, b = pq.read_table(served / f"{name}.parquet"), pq.read_table(out / f"{name}.parquet")
         assert a.num_rows > 0 or name == "events"
@@ -103,18 +120,30 @@ def test_pool_is_bounded_and_a_queued_run_cancels(serve):
     assert states == {"first": "stopped", "second": "cancelled"}
 
 
-def test_listing_includes_run_directories_already_there(serve, tmp_path):
-    spec_file = tmp_path / "old.toml"
-    spec_file.write_text(spec_text("old", 20))
-    result = CliRunner().invoke(cli, ["run", str(spec_file), "--out",
-                                      str(tmp_path / "runs" / "old-run"), "--quiet"])
-    assert result.exit_code == 0
+def test_listing_includes_run_directories_already_there(serve, tmp_path, monkeypatch):
+    """Both layouts: a flat RUNS/ID/ (--out, earlier servers) and `simscale run`'s
+    RUNS/<name>/<time>-<hash>/ with its `latest`, which is not listed as a run of its own."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "old.toml").write_text(spec_text("old", 20))
+    (tmp_path / "new.toml").write_text(spec_text("new", 20))
+    for words in (["old.toml", "--out", "runs/old-run"], ["new.toml"]):
+        result = CliRunner().invoke(cli, ["run", *words, "--quiet"])
+        assert result.exit_code == 0, result.output
+    nested = resolve_run_dir(tmp_path / "runs" / "new")
+    nested_id = f"new/{nested.name}"
+    assert (tmp_path / "runs" / "new" / "latest").exists()
     running = serve(token=TOKEN)
     runs = running.client.get("/api/monitoring/load-test").json()["runs"]
-    assert [(r["id"], r["state"]) for r in runs] == [("old-run", "finished")]
+    assert sorted((r["id"], r["state"]) for r in runs) == [
+        (nested_id, "finished"), ("old-run", "finished")]
     one = running.client.get("/api/monitoring/load-test/old-run").json()
     assert one["summary"]["name"] == "old"
+    two = running.client.get(f"/api/monitoring/load-test/{nested_id}").json()
+    assert two["summary"]["name"] == "new" and two["links"]["self"].endswith(nested_id)
+    board = running.client.get("/api/monitoring/dashboard", params={"run": nested_id}).json()
+    assert board["rows"] > 0 and board["problems"] == []
     assert running.client.get("/api/monitoring/load-test/nope").status_code == 404
+    assert running.client.get("/api/monitoring/load-test/new/latest").status_code == 404
 
 
 def test_dashboard_shows_the_tui_numbers_live_and_after(serve):
@@ -158,3 +187,37 @@ def test_a_worker_that_dies_fails_its_run(serve):
     done = wait_for(client, f"/api/monitoring/load-test/{run_id}", finished)
     assert done["state"] == "failed" and done["error"] == "worker exited with code -9"
     assert client.get("/api/health").json()["runs"]["failed"] == 1
+
+
+def test_ids_are_run_directories_unique_and_recovered(tmp_path):
+    """Two runs of one spec accepted in the same second get two directories; a name that is
+    not a plain id segment gets a folder of safe characters; a new pool finds the records."""
+    import tomllib
+
+    from simscale.serve.runs import RunPool
+    from simscale.spec import spec_from_dict
+
+    now_s = 1767225600.0
+    pool = RunPool(tmp_path / "runs", clock=lambda: now_s)
+    try:
+        ids = []
+        for name in ("same", "same", "two words"):
+            data = tomllib.loads(spec_text(name, 20))
+            ids.append(pool.submit(spec_from_dict(data, "test"), data)["id"])
+    finally:
+        pool.close()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now_s))
+    first, second, spaced = ids
+    assert first.startswith(f"same/{stamp}-") and second == f"{first}-2"
+    assert spaced.startswith(f"two-words/{stamp}-")
+    for run_id in ids:
+        assert (tmp_path / "runs" / ".serve" / f"{run_id}.json").is_file()
+        assert not (tmp_path / "runs" / run_id).exists()  # nothing written before it runs
+    again = RunPool(tmp_path / "runs", clock=lambda: now_s)
+    try:
+        listed = again.list_runs(10)
+        assert sorted(r["id"] for r in listed) == sorted(ids)
+        assert {r["state"] for r in listed} == {"queued"}
+        assert all(r["requeued"] for r in listed)
+    finally:
+        again.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 
 import pytest
@@ -122,14 +123,21 @@ def test_bodies_beyond_the_limit_are_refused(serve):
     assert r.status_code == 413
 
 
-@pytest.mark.parametrize("run_id", ["..", ".serve", "a/b", "-x", "x" * 200])
+@pytest.mark.parametrize("run_id", [
+    "..", ".serve", "-x", "x" * 200, "a/b/c", "probe/latest", "probe/..", "../x", "a/.serve",
+    "a/-x", "a//b", "a%2F..%2F..%2Fetc", "%2Fetc%2Fpasswd", "a\\b", "x" * 200 + "/y"])
 def test_run_ids_never_become_paths(api, run_id):
     client = api.client
-    for method in ("GET", "DELETE"):
-        r = client.request(method, f"/api/monitoring/load-test/{run_id}", headers=AUTH)
-        assert r.status_code in (404, 422), (method, r.status_code)
+    for method in ("GET", "DELETE"):  # the path as sent: no client folds `..` away first
+        conn = http.client.HTTPConnection("127.0.0.1", api.server.port, timeout=30)
+        try:
+            conn.request(method, f"/api/monitoring/load-test/{run_id}", headers=AUTH)
+            status = conn.getresponse().status
+        finally:
+            conn.close()
+        assert status in (404, 422), (method, status)
     r = client.get("/api/monitoring/dashboard", params={"run": run_id})
-    assert r.status_code == 422
+    assert r.status_code == (404 if run_id.endswith("/latest") else 422)  # a pointer, no run
 
 
 def test_dashboard_arguments_are_checked(api):
