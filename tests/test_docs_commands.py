@@ -35,8 +35,6 @@ SHORTER = {
 }
 SKIPPED = {
     "--address": "needs a running Dask scheduler at that address",
-    "SIMSCALE_FUZZ_EXAMPLES=": "the fuzz properties at length (an hour); the suite runs each "
-                               "of them at its own small count",
 }
 SETUP = re.compile(r"^python3 -m venv ")
 COMMAND_TIMEOUT_S = 300
