@@ -2,9 +2,10 @@
 
 SIMSCALE_FUZZ_EXAMPLES sets the example count of every fuzz property (the trace fuzzing of
 tests/fuzz/, the spec mutations of tests/test_spec_fuzz.py, the import files of
-tests/export/test_import_fuzz.py). Unset, each property runs its own small count, chosen
-so the whole fuzz set adds about half a minute to the suite on 2 cores. Set, the test's
-deadline grows with the count (each example has its own bound, so a hang still fails):
+tests/export/test_import_fuzz.py, the extreme exports of tests/export/test_limits.py).
+Unset, each property runs its own small count, chosen so that the whole fuzz set adds
+about half a minute to the suite on 2 cores. Set, each test's deadline grows with the
+count (an example has its own bound, so a hang still fails):
 
     SIMSCALE_FUZZ_EXAMPLES=1000 pytest tests/fuzz tests/test_spec_fuzz.py \
         tests/export/test_import_fuzz.py --hypothesis-show-statistics
@@ -37,20 +38,15 @@ def requested_examples() -> int | None:
     return count
 
 
-def examples(suite_default: int) -> int:
-    """Examples of one property: SIMSCALE_FUZZ_EXAMPLES, else `suite_default`."""
-    requested = requested_examples()
-    return suite_default if requested is None else requested
-
-
 def fuzz(suite_default: int, example_s: float,
          deadline: timedelta | None = None) -> Callable[[Callable], Callable]:
     """Hypothesis settings for a fuzz property plus a test deadline that fits its count.
 
-    suite_default: the examples it runs in the suite. example_s: the longest one example
-    may take (a subprocess's timeout plus its start, or an in-process run's bound); with a
-    requested count the test's deadline is count × example_s, never below the suite's.
-    deadline: Hypothesis's own per-example deadline (None: none).
+    suite_default: the examples it runs when SIMSCALE_FUZZ_EXAMPLES is unset (the suite's
+    own deadline applies). example_s: the longest one example may take (a subprocess's
+    timeout plus its start, or an in-process run's bound); with a requested count the
+    test's deadline is count × example_s, at least the suite's. deadline: Hypothesis's own
+    per-example deadline (None: none).
     """
     requested = requested_examples()
     count = suite_default if requested is None else requested
