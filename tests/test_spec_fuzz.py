@@ -5,7 +5,8 @@ of any kind: finite, infinite, NaN, huge, negative, tiny, a boolean, a string, a
 spec either is refused with InputError lines naming the field, or loads with every number
 finite and a run size within MAX_EVENTS_PER_RUN; with SIMSCALE_FUZZ_RUN=1 an accepted spec
 is also run for a few simulated seconds, which must complete with every arrival in exactly
-one status. A few dozen examples run in the suite; more on demand:
+one status. A few dozen examples run in the suite; SIMSCALE_FUZZ_EXAMPLES sets how many
+(tests/fuzz/settings.py, shared by every fuzz property):
 
     SIMSCALE_FUZZ_EXAMPLES=2000 SIMSCALE_FUZZ_RUN=1 pytest tests/test_spec_fuzz.py
 """
@@ -17,18 +18,20 @@ import math
 import os
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from simscale.errors import InputError
 from simscale.limits import MAX_EVENTS_PER_RUN
 from simscale.sections.budget import estimate
 from simscale.spec import load_spec, spec_from_dict
+from tests.fuzz.settings import fuzz
 from tests.shipped import EXPERIMENTS, spec_files
 
-EXAMPLES = int(os.environ.get("SIMSCALE_FUZZ_EXAMPLES", "40"))
+SUITE_EXAMPLES = 40
 RUN = os.environ.get("SIMSCALE_FUZZ_RUN") == "1"
 SHORT_S = 5.0
+EXAMPLE_S = 60.0 if RUN else 5.0  # the longest an example may take (SHORT_S of a big spec)
 
 
 def _numbers(node, path=()):
@@ -76,8 +79,7 @@ def _finite_numbers(node) -> bool:
     return True
 
 
-@settings(max_examples=EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@fuzz(SUITE_EXAMPLES, EXAMPLE_S)
 @given(data=st.data())
 def test_a_mutated_spec_is_refused_naming_the_field_or_runs(data, tmp_path_factory):
     path = EXPERIMENTS / data.draw(st.sampled_from(spec_files()), label="spec")

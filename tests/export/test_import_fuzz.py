@@ -1,12 +1,12 @@
 """`simscale import` on bad input: every mutation of the fixtures (tests/export/fixtures) ends
 in exit 0 or exit 2 with a message naming the file and the line or field, never a traceback
-or a hang. Hypothesis runs SIMSCALE_FUZZ_EXAMPLES examples per strategy (default 40)."""
+or a hang. Hypothesis runs SIMSCALE_FUZZ_EXAMPLES examples per strategy (40 in the suite;
+tests/fuzz/settings.py, shared by every fuzz property)."""
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -22,13 +22,11 @@ from simscale.errors import InputError
 from simscale.export.importer import MAX_IMPORT_BYTES
 from simscale.export.yamlio import load_yaml_documents
 from tests.export.test_command import app
+from tests.fuzz.settings import fuzz
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MANIFESTS = ("hpa.yaml", "hpa-list.json", "scaledobject.yaml")
-EXAMPLES = int(os.environ.get("SIMSCALE_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=20), database=None,
-                suppress_health_check=[HealthCheck.too_slow,
-                                       HealthCheck.function_scoped_fixture])
+FUZZ = fuzz(40, example_s=20, deadline=timedelta(seconds=20))
 
 
 def import_exit(path: Path) -> tuple[int, str]:

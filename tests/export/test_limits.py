@@ -4,11 +4,10 @@ the spec field and the target's limit; an accepted export passes the real valida
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from simscale.errors import InputError
@@ -35,6 +34,7 @@ from tests.export.helpers import (
     needs_redis,
     spec_data,
 )
+from tests.fuzz.settings import fuzz
 
 TT = {"enabled": True, "policy": "target_tracking"}
 
@@ -178,7 +178,6 @@ def test_kubernetes_integers_are_checked_against_their_width():
 
 # ---------------------------------------------------------------- property: real validators
 
-EXAMPLES = int(os.environ.get("SIMSCALE_FUZZ_EXAMPLES", "15"))
 SPEC_FIELD = re.compile(r"(timeouts|resilience|balancer|autoscaling|instances|cache)\.[^:]*: ")
 
 # Mostly ordinary values, so that an example usually reaches the real tool; now and then
@@ -253,9 +252,7 @@ def _accepted_by_the_real_tool(target: str, sections: dict, folder) -> None:
     assert not failed, "\n".join(failed)
 
 
-PROPERTY = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow,
-                                           HealthCheck.function_scoped_fixture])
+PROPERTY = fuzz(15, example_s=10)  # SIMSCALE_FUZZ_EXAMPLES, else 15 (tests/fuzz/settings.py)
 
 
 @needs_nginx
@@ -280,7 +277,7 @@ def test_every_accepted_kubernetes_export_passes_kubernetes_validate(tmp_path_fa
 
 
 @needs_redis
-@settings(PROPERTY, max_examples=max(3, EXAMPLES // 5))
+@fuzz(3, example_s=10)
 @given(st.one_of(st.integers(1, 2**64 + 1), st.sampled_from([2**63 - 1, 2**64 - 1, 2**64])))
 def test_every_accepted_redis_export_is_read_back_by_redis_server(tmp_path_factory, size):
     cache = {"capacity_items": "none", "capacity_bytes": size}

@@ -1,0 +1,1 @@
+"""Property-based fuzzing of simscale's inputs end to end (see tests/fuzz/settings.py)."""
