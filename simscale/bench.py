@@ -118,7 +118,7 @@ def callback_mmc(customers: int, rate_rps: float = 6.4, mean_s: float = 1.0, c: 
 
 
 def _spec_run(path: Path, overrides: list[str]) -> Callable[[], int]:
-    from simscale.runner import run
+    from simscale.model.runner import run
     from simscale.spec import load_spec
 
     spec = load_spec(path, overrides)

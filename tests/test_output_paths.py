@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from simscale.cli import app
-from simscale.runner import run
+from simscale.model.runner import run
 from simscale.sweep.engine import load_sweep
 from simscale.sweep.table import write_summary_table
 from tests.conftest import ROOT, small_spec

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simscale.digest import Digest
+from simscale.outputs.digest import Digest
 from simscale.streams import stream
 
 _CHUNK = 4096

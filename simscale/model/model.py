@@ -34,7 +34,7 @@ from simscale.model.instance import Instance
 from simscale.model.request import ERROR, OK, PENDING, REJECTED, TIMEOUT, Request
 from simscale.model.scopes import ResponseScopes, linear_quantiles
 from simscale.model.workload import Workload, stage_chain
-from simscale.recorder import RequestLog
+from simscale.outputs.recorder import RequestLog
 from simscale.spec import Spec
 from simscale.streams import stream
 
@@ -496,29 +496,29 @@ class Model:
         lat = np.asarray(self._win_latencies)
         p50, p95, p99 = linear_quantiles(lat, (0.5, 0.95, 0.99)) if len(lat) else (None,) * 3
         mean_flight = flight / (ready * span) if ready else 0.0
-        row = {
+        row = {  # in the order simscale.outputs.columns.CORE declares
             "t_s": self._win_start,
             "interval_s": span,
             "instances_ready": ready,
-            "instances_booting": states[BOOTING],
-            "instances_draining": states[DRAINING],
-            "instances_failed": states[FAILED],
             "arrivals_rps": self._win_arrivals / span,
             "throughput_rps": counts[OK] / span,
             "latency_p50_s": p50,
             "latency_p95_s": p95,
             "latency_p99_s": p99,
-            **self.scopes.columns(lat, self._win_ttfts, p95),
             "error_rate": (ended - counts[OK]) / ended if ended else 0.0,
             "errors": counts[ERROR],
             "timeouts": counts[TIMEOUT],
             "rejected": counts[REJECTED],
             "utilization": min(1.0, busy / (slots * span)) if slots else 0.0,
             "cpu_util_frac": min(1.0, cpu / (cores * span)) if cores else 0.0,
-            "memory_frac": (spec.memory_base_mb + spec.memory_per_request_mb * mean_flight)
-            / spec.memory_limit_mb if ready else 0.0,
             "in_flight": in_flight,
             "queued": queued,
+            "instances_booting": states[BOOTING],
+            "instances_draining": states[DRAINING],
+            "instances_failed": states[FAILED],
+            **self.scopes.columns(lat, self._win_ttfts, p95),
+            "memory_frac": (spec.memory_base_mb + spec.memory_per_request_mb * mean_flight)
+            / spec.memory_limit_mb if ready else 0.0,
         }
         for hook in self.metric_hooks:
             hook(row, now, span)

@@ -2,7 +2,7 @@
 
 A submitted run gets an id (its name, the time, random hex: never a path taken from the
 request) and a record `RUNS/.serve/ID.json` written before it is accepted. Its outputs go
-to `RUNS/ID/` through simscale.runner (in the worker, via tui.live.LiveRun), whose live
+to `RUNS/ID/` through simscale.model.runner (in the worker, via tui.live.LiveRun), whose live
 updates come back over a queue into the same DashboardState the TUI fills. A cancelled run
 stops as the TUI's stop does: outputs kept, summary marked incomplete. After a restart,
 runs with a summary are served from their directories, and accepted runs without one are

@@ -10,7 +10,7 @@ from simscale import limits
 
 MAX_TRACE_TOKENS = 2**31 - 1
 """Largest prompt or output token count of a request: requests.parquet stores both as int32
-(simscale.recorder.REQUESTS_SCHEMA; a test pins the two together)."""
+(simscale.outputs.columns.REQUESTS_SCHEMA; a test pins the two together)."""
 
 MAX_ID = 2**63 - 1
 """user_id and session_id are int64 in requests.parquet: −2^63 to 2^63 − 1. Mooncake

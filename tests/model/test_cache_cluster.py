@@ -6,8 +6,8 @@ from __future__ import annotations
 from policies.caches import SlotMap, key_hash_slot
 from policies.caches.slots import create_ranges
 from simscale.model import Model
-from simscale.recorder import RequestLog
-from simscale.runner import run
+from simscale.model.runner import run
+from simscale.outputs.recorder import RequestLog
 from tests.conftest import small_spec
 from tests.model.test_cache_runs import chat_spec, window_hit_rate
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from simscale.model.runner import run
 from simscale.model.workload import arrival_chunks
-from simscale.runner import run
 from tests.conftest import run_tables, small_spec
 
 STATUSES = ("ok", "error", "timeout", "rejected")
@@ -126,7 +126,7 @@ def test_processor_sharing_two_equal_jobs_finish_together():
         instances={"count": 1, "slots": 4, "cores": 1}, timeouts={"request_s": "none"},
     )
     from simscale.model import Model
-    from simscale.recorder import RequestLog
+    from simscale.outputs.recorder import RequestLog
 
     log = RequestLog(None, 10)
     model = Model(spec, log)
@@ -157,7 +157,7 @@ def test_processor_sharing_end_times(cores, jobs, ends):
     from policies.views import RequestInfo
     from simscale.model import Model
     from simscale.model.request import Request
-    from simscale.recorder import RequestLog
+    from simscale.outputs.recorder import RequestLog
 
     spec = small_spec(
         duration_s=0.0015,

@@ -7,8 +7,8 @@ import pytest
 from scipy import stats
 
 from simscale.errors import InputError
+from simscale.model.runner import run
 from simscale.model.workload import Workload, arrival_chunks
-from simscale.runner import run
 from simscale.sections.workload import WorkloadSpec
 from tests.conftest import run_tables, small_spec
 

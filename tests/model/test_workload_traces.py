@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from simscale.cli import app
-from simscale.runner import run
+from simscale.model.runner import run
 from simscale.traces import read_trace
 from tests.conftest import ROOT, small_spec
 

@@ -7,8 +7,8 @@ import pyarrow.compute as pc
 import pytest
 
 from simscale.model import cache
+from simscale.model.runner import run
 from simscale.model.upstream import TokenBucket
-from simscale.runner import run
 from tests.conftest import run_tables, small_spec
 
 # one deterministic LLM kind: 0.1 s CPU, 1000 prompt tokens, 100 output tokens

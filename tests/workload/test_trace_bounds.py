@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from simscale.errors import InputError
-from simscale.recorder import REQUESTS_SCHEMA, ROW_TYPE
+from simscale.outputs.columns import REQUESTS_SCHEMA
+from simscale.outputs.recorder import ROW_TYPE
 from simscale.traces import bounds, read_trace, source
 from simscale.traces.problems import Problems
 

@@ -1,7 +1,7 @@
 """Run one experiment: build the model, drive it, write the run directory.
 
 A run directory holds requests.parquet, metrics.parquet, events.parquet and summary.json.
-A run replaces its directory as a whole (simscale.staging): the files are written into a
+A run replaces its directory as a whole (simscale.outputs.staging): the files are written into a
 hidden folder beside it, `.NAME.partial-HOST-PID-N`, summary.json last, and that folder is
 swapped in only once complete, so a run killed or crashing at any moment leaves the previous
 run in place (or the new one, if the swap was reached), never neither and never a mix;
@@ -22,25 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-
-from simscale import __version__, staging
+from simscale import __version__
 from simscale.errors import PolicyFailure
 from simscale.model import Model
-from simscale.outputs import ensure_dir, non_finite_keys, write_json
-from simscale.recorder import (
-    EVENTS_SCHEMA,
-    REQUESTS_SCHEMA,
-    ParquetSink,
-    RequestLog,
-    write_table,
-)
+from simscale.outputs import ensure_dir, non_finite_keys, staging
+from simscale.outputs.recorder import RequestLog
+from simscale.outputs.tables import RUN_DIR_ENTRIES, metadata, requests_sink, write_run_tables
 from simscale.spec import Spec
-
-OUTPUT_NAMES = ("requests.parquet", "metrics.parquet", "events.parquet", "summary.json")
-# What a run directory may hold: its outputs, and their temporary names in older versions.
-RUN_DIR_ENTRIES = frozenset(OUTPUT_NAMES) | {f".{name}.partial" for name in OUTPUT_NAMES}
-REQUEST_FLOAT_COLUMNS = ["arrival_s", "end_s", "latency_s", "wait_s"]
 
 
 @dataclass
@@ -51,16 +39,6 @@ class RunResult:
     out_dir: Path | None
     metric_rows: list[dict]
     events: list[tuple]
-
-
-def metadata(spec: Spec) -> dict[str, str]:
-    """Key-value metadata stored in every output file."""
-    return {
-        "simscale.spec": spec.canonical_json(),
-        "simscale.spec_sha256": spec.sha256(),
-        "simscale.seed": str(spec.seed),
-        "simscale.version": __version__,
-    }
 
 
 def frozen_before(fn: Callable) -> Callable:
@@ -97,7 +75,7 @@ def run(spec: Spec, out_dir: Path | None, *,
     incomplete). Callbacks run on the simulating thread; on_progress may block to pace or
     pause the run.
 
-    The run is written beside out_dir and swapped in whole when complete (simscale.staging);
+    The run is written beside out_dir and swapped in whole when complete (simscale.outputs.staging);
     an exception leaves out_dir as it was. InputError, before any simulation, when out_dir
     cannot be a run directory. in_place=True writes straight into out_dir, a fresh folder the
     caller makes atomic itself (a sweep's run folder).
@@ -127,11 +105,7 @@ def _simulate(spec: Spec, write_dir: Path | None, wall_start: float, on_progress
     """Drive the model to the end (or a stop, or a policy failure); write the outputs into
     write_dir (summary.json last); return the summary and the model."""
     meta = metadata(spec)
-    sink = None
-    if write_dir is not None:
-        sink = ParquetSink(write_dir / "requests.parquet", REQUESTS_SCHEMA, meta,
-                           float_columns=REQUEST_FLOAT_COLUMNS,
-                           dictionary_columns=["status", "kind", "reason", "instance_id"])
+    sink = requests_sink(write_dir, meta) if write_dir is not None else None
     log = RequestLog(sink, spec.output.row_group_rows)
     failure: str | None = None
     stopped = False
@@ -160,9 +134,7 @@ def _simulate(spec: Spec, write_dir: Path | None, wall_start: float, on_progress
         summary["failure"] = f"stopped at t={model.now:.3f}s"
     if write_dir is not None:
         sink.close()
-        write_table(write_dir / "metrics.parquet", metrics_table(model.metric_rows), meta)
-        write_table(write_dir / "events.parquet", events_table(model.events), meta)
-        write_json(write_dir / "summary.json", summary)
+        write_run_tables(write_dir, meta, model.metric_rows, model.events, summary)
     return summary, model
 
 
@@ -244,30 +216,3 @@ def _component_totals(model: Model) -> dict:
         hook(extra)
     return extra
 
-
-METRICS_SCHEMA = pa.schema([
-    ("t_s", pa.float64()), ("interval_s", pa.float64()), ("instances_ready", pa.int32()),
-    ("arrivals_rps", pa.float64()), ("throughput_rps", pa.float64()),
-    ("latency_p50_s", pa.float64()), ("latency_p95_s", pa.float64()),
-    ("latency_p99_s", pa.float64()), ("error_rate", pa.float64()), ("errors", pa.int64()),
-    ("timeouts", pa.int64()), ("rejected", pa.int64()), ("utilization", pa.float64()),
-    ("cpu_util_frac", pa.float64()), ("in_flight", pa.int64()), ("queued", pa.int64()),
-])
-
-
-def metrics_table(rows: list[dict]) -> pa.Table:
-    """metrics.parquet as a table: the fixed columns first, then any added by components."""
-    names = list(METRICS_SCHEMA.names)
-    for row in rows[:1]:
-        names += [k for k in row if k not in METRICS_SCHEMA.names]
-    columns = {name: [row.get(name) for row in rows] for name in names}
-    fields = [METRICS_SCHEMA.field(n) if n in METRICS_SCHEMA.names else None for n in names]
-    arrays = [pa.array(columns[n], f.type if f is not None else None)
-              for n, f in zip(names, fields)]
-    return pa.Table.from_arrays(arrays, names=names)
-
-
-def events_table(events: list[tuple]) -> pa.Table:
-    cols = list(zip(*events)) if events else [[], [], [], []]
-    return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(cols, EVENTS_SCHEMA)],
-                                schema=EVENTS_SCHEMA)

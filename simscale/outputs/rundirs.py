@@ -96,7 +96,7 @@ def is_empty_dir(path: Path) -> bool:
 
 def check_out_dir(out: str | Path, force: bool) -> Path:
     """An explicit output folder: refused (InputError) when it holds anything, unless force
-    (then the run replaces it whole, as simscale.staging does)."""
+    (then the run replaces it whole, as simscale.outputs.staging does)."""
     from simscale.errors import InputError
 
     out = Path(out)
