@@ -150,7 +150,7 @@ def workload_generation(arrivals: int = 10_000_000) -> Callable[[], int]:
 
 def trace_parsing(path: Path = TRACES / "azure_llm_2023_conv.csv") -> Callable[[], int]:
     """Read (parse and check) a trace file; returns its rows."""
-    from simscale.traces import read_trace
+    from simscale.workload.traces import read_trace
 
     return lambda: len(read_trace(path))
 

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from simscale import limits
 from simscale.cli import app
-from simscale.distributions import Lognormal
 from simscale.errors import InputError
 from simscale.sections.workload import TokenCounts
 from simscale.spec import json_schema, load_spec
+from simscale.workload.distributions import Lognormal
 from tests.conftest import ROOT
 
 QUICK = str(ROOT / "experiments" / "quickstart.toml")

@@ -48,7 +48,6 @@ from functools import partial
 
 import numpy as np
 
-from simscale import arrivals as gen
 from simscale.errors import InputError
 from simscale.limits import MAX_TOKENS
 from simscale.sections.workload import (
@@ -62,6 +61,7 @@ from simscale.sections.workload import (
     _OpenLoop,
 )
 from simscale.streams import stream
+from simscale.workload import arrivals as gen
 
 CHUNK = gen.CHUNK
 
@@ -173,7 +173,7 @@ class Workload:
     def _check_replay(self, spec: TraceArrivals) -> None:
         """Refuse a replay that is invalid or would be unbounded over the horizon (a lap with
         no length, too many laps, copies or arrivals per simulated second), naming the field."""
-        from simscale.traces import replay_problems
+        from simscale.workload.traces import replay_problems
 
         start, end = spec.window_s if spec.window_s is not None else (0.0, None)
         problems = replay_problems(self.trace, self.horizon_s, speed=spec.speed, start_s=start,
@@ -269,7 +269,7 @@ class Workload:
             yield ArrivalChunk(times, work, codes, None, None, prompt, output)
 
     def _trace_chunks(self, spec: TraceArrivals) -> Iterator[ArrivalChunk]:
-        from simscale.traces import replay
+        from simscale.workload.traces import replay
 
         start, end = spec.window_s if spec.window_s is not None else (0.0, None)
         rngs = self._stream_table()

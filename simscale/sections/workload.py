@@ -2,10 +2,10 @@
 
 `arrivals` is a union tagged by `kind`:
 
-- open loop, generated lazily by simscale.arrivals: "poisson", "schedule" (piecewise-linear
+- open loop, generated lazily by simscale.workload.arrivals: "poisson", "schedule" (piecewise-linear
   rate) and its presets "ramp_up", "step", "spike", "soak", "stairs" (the stress staircase),
   the diurnal "sinusoid" and "hourly", and the bursty "mmpp2" and "renewal";
-- "trace": replay of a request trace file (simscale.traces);
+- "trace": replay of a request trace file (simscale.workload.traces);
 - "recorded": replay of the arrival rate a fleet of `simscale serve` recorded;
 - "users": closed-loop users who each wait for a response before thinking and sending again;
   "user_stairs": a stress staircase of them.
@@ -22,15 +22,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-from simscale import arrivals as gen
-from simscale.distributions import (
-    Deterministic,
-    Distribution,
-    Empirical,
-    Exponential,
-    Gamma,
-    Lognormal,
-)
 from simscale.errors import InputError
 from simscale.limits import (
     MAX_COUNT,
@@ -55,6 +46,15 @@ from simscale.limits import (
     UnixTime,
 )
 from simscale.sections.base import Maybe, Section
+from simscale.workload import arrivals as gen
+from simscale.workload.distributions import (
+    Deterministic,
+    Distribution,
+    Empirical,
+    Exponential,
+    Gamma,
+    Lognormal,
+)
 
 DataType = Literal["user", "session", "conversation", "response"]
 DATA_TYPES: tuple[str, ...] = ("user", "session", "conversation", "response")
@@ -64,7 +64,7 @@ DATA_TYPES: tuple[str, ...] = ("user", "session", "conversation", "response")
 
 
 class _OpenLoop(Section):
-    """An open-loop process: `process()` builds its simscale.arrivals generator."""
+    """An open-loop process: `process()` builds its simscale.workload.arrivals generator."""
 
     def process(self) -> gen.ArrivalProcess:
         raise NotImplementedError
@@ -281,7 +281,7 @@ _TRACES: dict[tuple, Any] = {}
 
 
 class TraceArrivals(Section):
-    """Replay a request trace file (formats: see simscale.traces).
+    """Replay a request trace file (formats: see simscale.workload.traces).
 
     A relative path is resolved against the spec file's folder. With speed 1, no window, no
     loop and rate_scale 1, the arrivals (times and token counts) are exactly the trace's.
@@ -313,11 +313,11 @@ class TraceArrivals(Section):
         return self
 
     def load(self):
-        """The trace (simscale.traces.Trace), read once per file version and cached.
+        """The trace (simscale.workload.traces.Trace), read once per file version and cached.
 
         Raises InputError naming file:line and the problem.
         """
-        from simscale.traces import read_trace
+        from simscale.workload.traces import read_trace
 
         try:
             stat = os.stat(self.path)
@@ -439,7 +439,7 @@ ArrivalSpec = Annotated[
 
 class TokenCounts(Section):
     """Token counts: a lognormal of the given mean and cv, rounded and clipped to [1, max]
-    (simscale.arrivals.token_counts); cv = 0 gives the mean every time."""
+    (simscale.workload.arrivals.token_counts); cv = 0 gives the mean every time."""
 
     kind: Literal["tokens"] = "tokens"
     mean: Tokens = Field(description="mean tokens")

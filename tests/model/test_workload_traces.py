@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from simscale.cli import app
 from simscale.model.runner import run
-from simscale.traces import read_trace
+from simscale.workload.traces import read_trace
 from tests.conftest import ROOT, small_spec
 
 TRACES = ROOT / "data" / "traces"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from simscale import arrivals as A
+from simscale.workload import arrivals as A
 
 ALPHA = 1e-3
 

@@ -16,7 +16,7 @@ class Trace:
     at most MAX_SPAN_S. prompt_tokens, output_tokens: int64 from 0 to MAX_TRACE_TOKENS, or None
     when the trace does not give them (a generic trace without those columns; draw sizes
     from a distribution instead). kind: object array of str (at most MAX_KINDS distinct),
-    or None. user_id, session_id, prefix_id: int64, or None. (simscale.traces.bounds)
+    or None. user_id, session_id, prefix_id: int64, or None. (simscale.workload.traces.bounds)
     origin: the absolute time of the first arrival when the trace gives wall-clock times
     (Azure), else None. source: the file read. skipped_rows: bad rows dropped (lenient).
     """

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from simscale.errors import InputError
-from simscale.traces import fast_blocks, fields
-from simscale.traces.problems import MAX_PROBLEMS, Bad, Problems, show
-from simscale.traces.source import AZURE_COLUMNS, Source, decode, lines_of
-from simscale.traces.trace import Trace
+from simscale.workload.traces import fast_blocks, fields
+from simscale.workload.traces.problems import MAX_PROBLEMS, Bad, Problems, show
+from simscale.workload.traces.source import AZURE_COLUMNS, Source, decode, lines_of
+from simscale.workload.traces.trace import Trace
 
 GENERIC_COLUMNS = ("arrival_s", "prompt_tokens", "output_tokens", "kind", "user_id", "session_id")
 GENERIC_DTYPES = {"arrival_s": np.float64, "kind": object}

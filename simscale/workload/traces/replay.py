@@ -2,7 +2,7 @@
 
 Arrivals come in chunks; a lap is produced block by block, so memory holds a chunk and
 the trace, not a lap's worth of copies. A replay that would be unbounded (a lap with no
-length, more arrivals per simulated second, laps or rows than simscale.traces.bounds
+length, more arrivals per simulated second, laps or rows than simscale.workload.traces.bounds
 allows) is refused before it starts: `replay_problems` says why, by spec field.
 """
 
@@ -14,8 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simscale.traces.bounds import MAX_LAPS, MAX_RATE_SCALE, MAX_REPLAY_RATE_RPS, MAX_REPLAY_ROWS
-from simscale.traces.trace import Trace
+from simscale.workload.traces.bounds import (
+    MAX_LAPS,
+    MAX_RATE_SCALE,
+    MAX_REPLAY_RATE_RPS,
+    MAX_REPLAY_ROWS,
+)
+from simscale.workload.traces.trace import Trace
 
 CHUNK = 65_536
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from simscale.errors import InputError
-from simscale.traces.bounds import MAX_INPUT_BYTES, MAX_LINE_BYTES, MAX_ROWS
-from simscale.traces.problems import Problems, show
+from simscale.workload.traces.bounds import MAX_INPUT_BYTES, MAX_LINE_BYTES, MAX_ROWS
+from simscale.workload.traces.problems import Problems, show
 
 BLOCK_BYTES = 1 << 20  # at most MAX_LINE_BYTES: a line within one block is never too long
 GZIP_MAGIC = b"\x1f\x8b"

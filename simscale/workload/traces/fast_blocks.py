@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from simscale.traces import fields
-from simscale.traces.bounds import MAX_TIME_S, MAX_TRACE_TOKENS
-from simscale.traces.problems import Bad
+from simscale.workload.traces import fields
+from simscale.workload.traces.bounds import MAX_TIME_S, MAX_TRACE_TOKENS
+from simscale.workload.traces.problems import Bad
 
 # 1970 to 2261 (2262 ends inside int64 nanoseconds: the row-by-row parser checks it), and a
 # time of day that exists; the date itself is checked by the cast

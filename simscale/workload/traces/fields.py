@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from simscale.traces.bounds import (
+from simscale.workload.traces.bounds import (
     AZURE_RANGE,
     MAX_ID,
     MAX_KIND_CHARS,
@@ -19,7 +19,7 @@ from simscale.traces.bounds import (
     MAX_TIME_S,
     MAX_TRACE_TOKENS,
 )
-from simscale.traces.problems import Bad, show
+from simscale.workload.traces.problems import Bad, show
 
 CHUNK = 65_536
 _EPOCH_DAY = date(1970, 1, 1).toordinal()

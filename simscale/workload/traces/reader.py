@@ -8,13 +8,13 @@ from typing import Literal
 import numpy as np
 
 from simscale.errors import InputError
-from simscale.traces.bounds import MAX_TRACE_TOKENS
-from simscale.traces.csv_formats import read_azure, read_generic_csv
-from simscale.traces.mooncake import BLOCK_TOKENS, read_mooncake
-from simscale.traces.parquet import read_parquet
-from simscale.traces.problems import Problems
-from simscale.traces.source import Source, detect
-from simscale.traces.trace import Trace, replace
+from simscale.workload.traces.bounds import MAX_TRACE_TOKENS
+from simscale.workload.traces.csv_formats import read_azure, read_generic_csv
+from simscale.workload.traces.mooncake import BLOCK_TOKENS, read_mooncake
+from simscale.workload.traces.parquet import read_parquet
+from simscale.workload.traces.problems import Problems
+from simscale.workload.traces.source import Source, detect
+from simscale.workload.traces.trace import Trace, replace
 
 TraceFormat = Literal["auto", "azure", "mooncake", "csv", "parquet"]
 FORMATS: tuple[str, ...] = ("auto", "azure", "mooncake", "csv", "parquet")
@@ -28,8 +28,9 @@ def read_trace(
     kind: str | None = None,
     prefix_blocks: int = 2,
 ) -> Trace:
-    """Read a trace file (see simscale.traces for the formats and simscale.traces.bounds for
-    the limits), as a stream: memory holds the columns read so far and one block.
+    """Read a trace file (see simscale.workload.traces for the formats and
+    simscale.workload.traces.bounds for the limits), as a stream: memory holds the columns
+    read so far and one block.
 
     kind: a label given to every row when the file has no kind column (e.g. "code" for the
     Azure code trace). prefix_blocks: how many leading Mooncake blocks make `prefix_id`.

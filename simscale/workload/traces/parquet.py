@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from simscale.errors import InputError
-from simscale.traces import fields
-from simscale.traces.bounds import (
+from simscale.workload.traces import fields
+from simscale.workload.traces.bounds import (
     MAX_ID,
     MAX_INPUT_BYTES,
     MAX_ROWS,
@@ -17,10 +17,10 @@ from simscale.traces.bounds import (
     MAX_TIME_S,
     MAX_TRACE_TOKENS,
 )
-from simscale.traces.csv_formats import GENERIC_COLUMNS, GENERIC_DTYPES, generic_trace
-from simscale.traces.problems import MAX_PROBLEMS, Bad, Problems, show
-from simscale.traces.source import Source, size_text
-from simscale.traces.trace import Trace
+from simscale.workload.traces.csv_formats import GENERIC_COLUMNS, GENERIC_DTYPES, generic_trace
+from simscale.workload.traces.problems import MAX_PROBLEMS, Bad, Problems, show
+from simscale.workload.traces.source import Source, size_text
+from simscale.workload.traces.trace import Trace
 
 
 def read_parquet(source: Source, problems: Problems) -> Trace:

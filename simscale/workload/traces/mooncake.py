@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from simscale.traces import fast_blocks, fields
-from simscale.traces.bounds import MAX_ID, MAX_SPAN_S
-from simscale.traces.problems import Bad, Problems, show
-from simscale.traces.source import Source, decode
-from simscale.traces.trace import Trace
+from simscale.workload.traces import fast_blocks, fields
+from simscale.workload.traces.bounds import MAX_ID, MAX_SPAN_S
+from simscale.workload.traces.problems import Bad, Problems, show
+from simscale.workload.traces.source import Source, decode
+from simscale.workload.traces.trace import Trace
 
 BLOCK_TOKENS = 512
 """Tokens per prompt block named by one hash id."""

@@ -25,7 +25,7 @@ Formats (`read_trace(path, format=...)`; "auto" detects by extension, then by co
 - "parquet": the same columns as the generic CSV, in a Parquet file (integer columns of any
   integer type; arrival_s integer or floating; kind a string column; no nulls).
 
-Every value is checked for its range, not only its type (simscale.traces.bounds): token
+Every value is checked for its range, not only its type (simscale.workload.traces.bounds): token
 counts 0 to 2^31 − 1 (the requests table's int32), times within 1e9 s of the first row,
 generic arrival_s within ±1e10 s, at most 256 kinds of at most 100 characters. A file is
 read as a stream (a `.gz` suffix or gzip magic bytes: decompressed on the fly) and holds at
@@ -38,10 +38,10 @@ empty, unknown columns, too large, no valid rows) are still errors. A row whose 
 earlier than an earlier row's is a bad row (traces must be sorted).
 """
 
-from simscale.traces.problems import MAX_PROBLEMS
-from simscale.traces.reader import FORMATS, TraceFormat, read_trace
-from simscale.traces.replay import ReplayChunk, replay, replay_period_s, replay_problems
-from simscale.traces.trace import Trace
+from simscale.workload.traces.problems import MAX_PROBLEMS
+from simscale.workload.traces.reader import FORMATS, TraceFormat, read_trace
+from simscale.workload.traces.replay import ReplayChunk, replay, replay_period_s, replay_problems
+from simscale.workload.traces.trace import Trace
 
 __all__ = [
     "FORMATS",
