@@ -134,8 +134,8 @@ def _spec_run(path: Path, overrides: list[str]) -> Callable[[], int]:
 def workload_generation(arrivals: int = 10_000_000) -> Callable[[], int]:
     """Generate about `arrivals` Poisson arrivals of the smoke test's four-kind chat mix
     (times, kinds, CPU work, prompt and output tokens), chunk by chunk, simulating nothing."""
-    from simscale.model.workload import Workload
     from simscale.spec import load_spec
+    from simscale.workload.chunks import Workload
 
     rate_rps = 1000.0
     spec = load_spec(EXPERIMENTS / "load_tests" / "smoke.toml",

@@ -168,7 +168,7 @@ def test_strict_types_in_a_spec_file(tmp_path):
 
 
 def test_drawn_token_counts_are_clipped_to_max_tokens():
-    from simscale.model.workload import sample_tokens
+    from simscale.workload.samplers import sample_tokens
 
     rng = np.random.default_rng(1)
     heavy = Lognormal(mean_s=limits.MAX_TOKENS, cv=100.0)

@@ -436,7 +436,7 @@ class Datastore:
 
     def profile_of(self, data) -> Profile:
         """The compiled profile of a request's `req.data` (a KindProfile of the workload:
-        reads, writes, db_queries; see simscale.model.workload)."""
+        reads, writes, db_queries; see simscale.workload.kinds)."""
         entry = self._profiles.get(id(data))
         if entry is None:
             if data is None:

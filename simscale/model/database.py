@@ -19,29 +19,7 @@ import numpy as np
 
 from simscale.outputs.digest import Digest
 from simscale.streams import stream
-
-_CHUNK = 4096
-
-
-class _Sampler:
-    """Draws from a spec distribution in chunks (one numpy call per chunk)."""
-
-    __slots__ = ("dist", "rng", "_values", "_pos")
-
-    def __init__(self, dist, rng: np.random.Generator) -> None:
-        self.dist = dist
-        self.rng = rng
-        self._values: list[float] = []
-        self._pos = 0
-
-    def draw(self) -> float:
-        pos = self._pos
-        values = self._values
-        if pos >= len(values):
-            values = self._values = self.dist.sample(self.rng, _CHUNK).tolist()
-            pos = 0
-        self._pos = pos + 1
-        return values[pos]
+from simscale.workload.samplers import ChunkedSampler
 
 
 class Database:
@@ -56,8 +34,8 @@ class Database:
         self.env = env
         self.pool_size = section.pool_size
         self.slow_query_s = section.slow_query_s
-        self._query = _Sampler(section.query_time, stream(seed, "cache.db.query"))
-        self._write = _Sampler(section.write_time, stream(seed, "cache.db.write"))
+        self._query = ChunkedSampler(section.query_time, stream(seed, "cache.db.query"))
+        self._write = ChunkedSampler(section.write_time, stream(seed, "cache.db.write"))
         self.in_use = 0
         self.peak_in_use = 0
         self.queue: deque = deque()   # (queries, is_write, done, alive, enqueued_s)

@@ -33,10 +33,11 @@ from simscale.model.events import PooledEvent
 from simscale.model.instance import Instance
 from simscale.model.request import ERROR, OK, PENDING, REJECTED, TIMEOUT, Request
 from simscale.model.scopes import ResponseScopes, linear_quantiles
-from simscale.model.workload import Workload, stage_chain
+from simscale.model.stages import stage_chain
 from simscale.outputs.recorder import RequestLog
 from simscale.spec import Spec
 from simscale.streams import stream
+from simscale.workload.chunks import Workload
 
 INF = float("inf")
 _new_info = tuple.__new__  # RequestInfo is a NamedTuple; this skips its Python-level __new__
@@ -79,8 +80,8 @@ class Model:
                                        stream(spec.seed, f"balancer.{bal.policy}"))
         self._error_rng = stream(spec.seed, "faults.errors")
 
-        # stages after CPU work (simscale.model.workload: the stage contract): the cache
-        # component sets `datastore`, the workload component sets `upstream` (the LLM)
+        # stages after CPU work (simscale.model.stages: the stage contract): the cache
+        # component sets `datastore`, simscale.model.components sets `upstream` (the LLM)
         self.datastore = None
         self.upstream = None
 
@@ -126,7 +127,8 @@ class Model:
         from simscale.model.components import attach_all
 
         self.components = attach_all(self)
-        self.kind_stages = [stage_chain(self, kind) for kind in self.kinds]
+        self.kind_stages = [stage_chain(self.respond, self.datastore, self.upstream, kind)
+                            for kind in self.kinds]
 
     # ------------------------------------------------------------ instances
 
@@ -280,6 +282,13 @@ class Model:
         rid = self._next_id
         self._next_id = rid + 1
         return rid
+
+    def send(self, info: RequestInfo, work_s: float, kind_code: int) -> None:
+        """A request made outside the arrival stream (closed-loop users): admit it now."""
+        req = Request(info, work_s)
+        req.data = self.kinds[kind_code]
+        req.after_cpu = self.kind_stages[kind_code]
+        self.admit(req, self.env._now)
 
     def admit(self, req: Request, now: float) -> None:
         """A new arrival: count it, run admission checks, dispatch it."""

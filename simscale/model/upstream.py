@@ -1,6 +1,6 @@
 """The LLM upstream: a provider that streams tokens back, within its own limits.
 
-A call (stage contract: `call(instance, req, now, then)`, see simscale.model.workload) holds
+A call (stage contract: `call(instance, req, now, then)`, see simscale.model.stages) holds
 the request's slot on its instance (model.begin_wait / end_wait) from the moment it is made
 until the last token, queued or streaming. Once it starts:
 

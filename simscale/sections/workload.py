@@ -16,13 +16,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-from simscale.errors import InputError
 from simscale.limits import (
     MAX_COUNT,
     MAX_KINDS,
@@ -63,14 +60,14 @@ DATA_TYPES: tuple[str, ...] = ("user", "session", "conversation", "response")
 # ---------------------------------------------------------------- open-loop arrivals
 
 
-class _OpenLoop(Section):
+class OpenLoopArrivals(Section):
     """An open-loop process: `process()` builds its simscale.workload.arrivals generator."""
 
     def process(self) -> gen.ArrivalProcess:
         raise NotImplementedError
 
     @model_validator(mode="after")
-    def _buildable(self) -> _OpenLoop:
+    def _buildable(self) -> OpenLoopArrivals:
         try:
             self.process()
         except ValueError as exc:
@@ -78,7 +75,7 @@ class _OpenLoop(Section):
         return self
 
 
-class PoissonArrivals(_OpenLoop):
+class PoissonArrivals(OpenLoopArrivals):
     """Open-loop Poisson arrivals at a constant rate."""
 
     kind: Literal["poisson"] = "poisson"
@@ -88,7 +85,7 @@ class PoissonArrivals(_OpenLoop):
         return gen.Poisson(self.rate_rps)
 
 
-class ScheduleArrivals(_OpenLoop):
+class ScheduleArrivals(OpenLoopArrivals):
     """Poisson arrivals whose rate follows straight lines between (t_s, rate_rps) points."""
 
     kind: Literal["schedule"] = "schedule"
@@ -103,7 +100,7 @@ class ScheduleArrivals(_OpenLoop):
         return gen.RateSchedule(self.points, self.period_s)
 
 
-class RampUpArrivals(_OpenLoop):
+class RampUpArrivals(OpenLoopArrivals):
     """start_rps for delay_s, then a straight ramp to end_rps over ramp_s, then held."""
 
     kind: Literal["ramp_up"] = "ramp_up"
@@ -117,7 +114,7 @@ class RampUpArrivals(_OpenLoop):
                                             self.delay_s))
 
 
-class StepArrivals(_OpenLoop):
+class StepArrivals(OpenLoopArrivals):
     """base_rps until at_s, then step_rps (an instantaneous change)."""
 
     kind: Literal["step"] = "step"
@@ -129,7 +126,7 @@ class StepArrivals(_OpenLoop):
         return gen.RateSchedule(gen.step(self.base_rps, self.step_rps, self.at_s))
 
 
-class SpikeArrivals(_OpenLoop):
+class SpikeArrivals(OpenLoopArrivals):
     """base_rps, rising at at_s over rise_s to peak_rps, held hold_s, falling over fall_s."""
 
     kind: Literal["spike"] = "spike"
@@ -145,7 +142,7 @@ class SpikeArrivals(_OpenLoop):
                                           self.rise_s, self.hold_s, self.fall_s))
 
 
-class SoakArrivals(_OpenLoop):
+class SoakArrivals(OpenLoopArrivals):
     """A long run at rate_rps, reached by a straight ramp from 0 over ramp_s."""
 
     kind: Literal["soak"] = "soak"
@@ -156,7 +153,7 @@ class SoakArrivals(_OpenLoop):
         return gen.RateSchedule(gen.soak(self.rate_rps, self.ramp_s))
 
 
-class StairsArrivals(_OpenLoop):
+class StairsArrivals(OpenLoopArrivals):
     """A stress staircase: `steps` steps of step_s seconds, the rate of step k (from 0) being
     start_rps + k·step_rps; after the last step its rate holds.
 
@@ -193,7 +190,7 @@ class StairsArrivals(_OpenLoop):
         return gen.RateSchedule(points)
 
 
-class SinusoidArrivals(_OpenLoop):
+class SinusoidArrivals(OpenLoopArrivals):
     """Diurnal: rate = mean_rps + amplitude_rps·cos(2π(t − phase_s)/period_s)."""
 
     kind: Literal["sinusoid"] = "sinusoid"
@@ -206,7 +203,7 @@ class SinusoidArrivals(_OpenLoop):
         return gen.Sinusoid(self.mean_rps, self.amplitude_rps, self.period_s, self.phase_s)
 
 
-class HourlyArrivals(_OpenLoop):
+class HourlyArrivals(OpenLoopArrivals):
     """Diurnal from 24 hourly rates (index 0: 00:00–01:00), interpolated between hour middles
     and repeated daily."""
 
@@ -219,7 +216,7 @@ class HourlyArrivals(_OpenLoop):
         return gen.hourly_profile(self.rates_rps, self.start_hour)
 
 
-class MMPP2Arrivals(_OpenLoop):
+class MMPP2Arrivals(OpenLoopArrivals):
     """Bursty: a two-state Markov-modulated Poisson process (started in steady state)."""
 
     kind: Literal["mmpp2"] = "mmpp2"
@@ -233,7 +230,7 @@ class MMPP2Arrivals(_OpenLoop):
                          self.switch21_per_s)
 
 
-class RenewalArrivals(_OpenLoop):
+class RenewalArrivals(OpenLoopArrivals):
     """Bursty (cv > 1) or regular (cv < 1): renewal arrivals with inter-arrival times of a
     given coefficient of variation (stationary)."""
 
@@ -253,7 +250,7 @@ class RenewalArrivals(_OpenLoop):
         return gen.Renewal(self.rate_rps, self.cv, self.family)
 
 
-class RecordedArrivals(_OpenLoop):
+class RecordedArrivals(OpenLoopArrivals):
     """Replay a fleet's recorded arrival rate (simscale serve's FLEETS/<name> folder): Poisson
     arrivals at each recorded interval's arrivals_rps; simulated t = 0 is start_s."""
 
@@ -276,9 +273,6 @@ class RecordedArrivals(_OpenLoop):
 
 
 # ---------------------------------------------------------------- trace replay
-
-_TRACES: dict[tuple, Any] = {}
-
 
 class TraceArrivals(Section):
     """Replay a request trace file (formats: see simscale.workload.traces).
@@ -313,26 +307,12 @@ class TraceArrivals(Section):
         return self
 
     def load(self):
-        """The trace (simscale.workload.traces.Trace), read once per file version and cached.
+        """The trace (simscale.workload.traces.Trace), read once per file version and cached
+        (simscale.workload.files.load_trace). Raises InputError naming file:line and the
+        problem."""
+        from simscale.workload.files import load_trace
 
-        Raises InputError naming file:line and the problem.
-        """
-        from simscale.workload.traces import read_trace
-
-        try:
-            stat = os.stat(self.path)
-            version: tuple = (stat.st_mtime_ns, stat.st_size)
-        except OSError:
-            version = ()
-        key = (str(Path(self.path)), version, self.format, self.lenient, self.prefix_blocks)
-        trace = _TRACES.get(key)
-        if trace is None:
-            trace = read_trace(self.path, self.format, lenient=self.lenient,
-                               kind=self.request_kind, prefix_blocks=self.prefix_blocks)
-            if len(_TRACES) >= 8:
-                _TRACES.clear()
-            _TRACES[key] = trace
-        return trace
+        return load_trace(self)
 
 
 # ---------------------------------------------------------------- closed-loop users
@@ -378,7 +358,7 @@ class UserStairsArrivals(UsersArrivals):
     users, each step's new users joining evenly over its first ramp_s seconds; after the
     last step the count holds. With slo_p95_s the run reports the breaking point in users:
     each step is judged on the requests that arrived in it after its first settle_s seconds
-    (simscale.model.workload.StressProbe)."""
+    (simscale.model.stress.StressProbe)."""
 
     kind: Literal["user_stairs"] = "user_stairs"
     step_users: Annotated[int, Field(gt=0, le=MAX_USERS)] = Field(
@@ -439,7 +419,7 @@ ArrivalSpec = Annotated[
 
 class TokenCounts(Section):
     """Token counts: a lognormal of the given mean and cv, rounded and clipped to [1, max]
-    (simscale.workload.arrivals.token_counts); cv = 0 gives the mean every time."""
+    (simscale.workload.samplers.token_counts); cv = 0 gives the mean every time."""
 
     kind: Literal["tokens"] = "tokens"
     mean: Tokens = Field(description="mean tokens")
@@ -528,16 +508,11 @@ class WorkloadSpec(Section):
 
     def check_files(self, source: str) -> None:
         """Read every file the workload names (trace, empirical distributions) now, so that a
-        bad one fails before anything runs; raises InputError naming the file and line."""
-        for field, dist in self.empirical_files():
-            try:
-                dist.values()
-            except ValueError as exc:
-                raise InputError(f"{source}: {field}.path: {exc}") from None
-        if isinstance(self.arrivals, TraceArrivals):
-            problem = self.trace_kinds_problem(self.arrivals.load())
-            if problem:
-                raise InputError(problem)
+        bad one fails before anything runs (simscale.workload.files.check_files); raises
+        InputError naming the file and line."""
+        from simscale.workload.files import check_files
+
+        check_files(self, source)
 
     def empirical_files(self) -> list[tuple[str, Empirical]]:
         """(field path, distribution) of every empirical distribution the workload names."""

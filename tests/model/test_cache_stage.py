@@ -14,8 +14,8 @@ from policies.caches import zipf_popularity
 from policies.views import RequestInfo
 from simscale.model import Model, Request
 from simscale.model.request import ERROR, OK, TIMEOUT
-from simscale.model.workload import KindProfile
 from simscale.outputs.recorder import RequestLog
+from simscale.workload.kinds import KindProfile
 from tests.conftest import small_spec
 
 RTT = 0.001      # network round trip to a shard; shard time 0

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simscale.model.runner import run
-from simscale.model.workload import arrival_chunks
+from simscale.workload.chunks import arrival_chunks
 from tests.conftest import run_tables, small_spec
 
 STATUSES = ("ok", "error", "timeout", "rejected")

@@ -15,33 +15,50 @@ u·1_000_000 + k, so the ids do not depend on the order in which users' events h
 Randomness: each user draws its sessions (turns, kinds, CPU work, tokens, think times and the
 gap) from its own stream "users.<i>", a whole session at a time, so a user's sequence of
 sessions is the same whatever the policies do to its timing (common random numbers).
-Requests are made as the run goes (model.new_request_id, model.admit), driven by one pending
-SimPy event per thinking user and the model's end_hooks.
+Requests are made as the run goes, through a `RequestPort` the model gives (ids, and sending
+a request into admission), driven by one pending SimPy event per thinking user; the model
+reports each request's end back through `on_end`.
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
+import simpy
 
 from policies.views import RequestInfo
-from simscale.model.request import Request
+from simscale.outputs.columns import USERS
 from simscale.sections.workload import UsersArrivals
 from simscale.streams import stream
+from simscale.workload.kinds import Kinds
 
 SESSION_STRIDE = 1_000_000
 _new_info = tuple.__new__
 
 
+class RequestPort(Protocol):
+    """How users reach the model: request ids, and sending a request into admission."""
+
+    def new_request_id(self) -> int:
+        """An id for a request made outside the arrival stream."""
+        ...
+
+    def send(self, info: RequestInfo, work_s: float, kind_code: int) -> None:
+        """Admit a request of kind `kind_code` costing `work_s` CPU seconds, now."""
+        ...
+
+
 class _User:
     __slots__ = ("uid", "rng", "sessions", "codes", "work", "prompt", "output", "delays",
-                 "pos", "req")
+                 "pos", "info")
 
     def __init__(self, uid: int, rng: np.random.Generator) -> None:
         self.uid = uid
         self.rng = rng
         self.sessions = 0     # sessions started
         self.pos = 0          # the next request of the current session
-        self.req = None       # the request in flight
+        self.info = None      # the request in flight (its RequestInfo)
         self.codes: list[int] = []
         self.work: list[float] = []
         self.prompt: list[int] = []
@@ -52,21 +69,21 @@ class _User:
 class Users:
     """The closed-loop user population of one run."""
 
-    def __init__(self, model, spec: UsersArrivals, workload) -> None:
-        self.model = model
-        self.env = model.env
+    columns = USERS
+
+    def __init__(self, env: simpy.Environment, port: RequestPort, spec: UsersArrivals,
+                 kinds: Kinds, seed: int, end_s: float) -> None:
+        self.env = env
+        self.port = port
         self.spec = spec
-        self.workload = workload
-        self.seed = model.spec.seed
-        self.end_s = model.arrivals_end_s
-        self.opening = [workload.codes[k] for k in spec.opening]
+        self.kinds = kinds
+        self.seed = seed
+        self.end_s = end_s
+        self.opening = [kinds.codes[k] for k in spec.opening]
         self.p_end = 1.0 / spec.turns_mean
         self.users: list[_User] = []
         self.sessions = 0
         self.waiting = 0      # users with a request in flight
-        model.end_hooks.append(self._on_end)
-        model.metric_hooks.append(self._metrics)
-        model.summary_hooks.append(self._summary)
         ev = self.env.timeout(0.0)  # start once the model is built and running
         ev.callbacks.append(self._start_due)
 
@@ -99,9 +116,9 @@ class Users:
         rng = user.rng
         spec = self.spec
         turns = int(rng.geometric(self.p_end))
-        codes = np.array(self.opening + self.workload.draw_kinds(rng, turns).tolist(),
+        codes = np.array(self.opening + self.kinds.draw_kinds(rng, turns).tolist(),
                          dtype=np.int64)
-        work, prompt, output = self.workload.draw_costs(codes, lambda _code, _what: rng)
+        work, prompt, output = self.kinds.draw_costs(codes, lambda _code, _what: rng)
         think = spec.think_s.sample(rng, len(codes))
         gap = 0.0 if first else float(spec.session_gap_s.sample(rng, 1)[0])
         think[: len(self.opening)] = 0.0  # the opening is sent back to back
@@ -115,7 +132,6 @@ class Users:
         user.sessions += 1
 
     def _send(self, user: _User) -> None:
-        model = self.model
         now = self.env._now
         if now >= self.end_s:
             return
@@ -123,23 +139,21 @@ class Users:
         if pos == 0:
             self.sessions += 1  # a session counts once its first request is sent
         code = user.codes[pos]
-        profile = self.workload.profiles[code]
-        rid = model.new_request_id()
+        profile = self.kinds.profiles[code]
+        rid = self.port.new_request_id()
         session = user.uid * SESSION_STRIDE + user.sessions - 1
-        req = Request(_new_info(RequestInfo, (rid, profile.name, user.uid, session,
-                                              user.prompt[pos], user.output[pos], now)),
-                      user.work[pos])
-        req.data = profile
-        req.after_cpu = model.kind_stages[code]
-        user.req = req
+        info = _new_info(RequestInfo, (rid, profile.name, user.uid, session,
+                                       user.prompt[pos], user.output[pos], now))
+        user.info = info
         self.waiting += 1
-        model.admit(req, now)
+        self.port.send(info, user.work[pos], code)
 
-    def _on_end(self, req: Request, status: int, now: float) -> None:
-        user = self.users[req.info.user_id]
-        if user.req is not req:
+    def on_end(self, info: RequestInfo, status: int, now: float) -> None:
+        """A request ended (whatever its status): its user thinks, then sends the next."""
+        user = self.users[info.user_id]
+        if user.info is not info:
             return
-        user.req = None
+        user.info = None
         self.waiting -= 1
         user.pos += 1
         if user.pos >= len(user.codes):
@@ -152,10 +166,10 @@ class Users:
 
     # ------------------------------------------------------------ outputs
 
-    def _metrics(self, row: dict, now: float, span: float) -> None:
-        row["users_started"] = len(self.users)
-        row["users_waiting"] = self.waiting
+    def metric_values(self, row: dict, now: float, span: float) -> tuple:
+        """users_started, users_waiting (simscale.outputs.columns.USERS)."""
+        return len(self.users), self.waiting
 
-    def _summary(self, summary: dict) -> None:
+    def summary(self, summary: dict) -> None:
         summary["users"] = len(self.users)
         summary["user_sessions"] = self.sessions  # sessions whose first request was sent
