@@ -66,6 +66,8 @@ from policies.caches import (
 from simscale.model.database import Database
 from simscale.model.events import EventPool
 from simscale.model.request import OK, PENDING
+from simscale.model.seam import Cluster, Hooks
+from simscale.outputs.columns import CACHE
 from simscale.streams import stream
 
 USER, SESSION, CONVERSATION, RESPONSE = range(4)
@@ -179,24 +181,25 @@ class Datastore:
                  "_ttls", "_user_cdf", "_user_salt", "_users", "_waiters", "_win_coalesced",
                  "_win_evictions", "_win_miss_latency_s", "_win_misses", "_win_reads_adjust",
                  "_win_stale", "coalesced", "db", "env", "evictions", "latency_sum_s", "misses",
-                 "model", "reads", "response_hits", "section", "shard_map", "shards",
+                 "cluster", "reads", "response_hits", "section", "shard_map", "shards",
                  "stale_reads", "warmed")
 
     # Check every hit for staleness, whatever the invalidation mode (tests: only TTL-only
     # can serve stale values in this model, so runs check only under it).
     verify_stale = False
 
-    def __init__(self, model, section, database) -> None:
-        self.model = model
-        self.env = model.env
-        self._events = EventPool(model.env)
+    columns = CACHE
+
+    def __init__(self, cluster: Cluster, section, database, seed: int) -> None:
+        self.cluster = cluster
+        self.env = cluster.env
+        self._events = EventPool(cluster.env)
         self._free_events = self._events.free
         # SimPy swaps an event's callback list out before calling it and never changes it,
         # so every pooled hit event can share one list
         self._hits_done_callbacks = [self._hits_done]
         self.section = section
-        seed = model.spec.seed
-        self.db = Database(model.env, database, seed)
+        self.db = Database(cluster.env, database, seed)
         self._policy = section.eviction.policy
         self._policy_config = section.eviction.config_with_capacity(section.capacity)
         self._sized = section.capacity_bytes is not None
@@ -349,7 +352,7 @@ class Datastore:
         self._forget_placement()
         shard.store.clear()
         shard.filled_s.clear()
-        self.model.event("cache", shard.name, "ShardLost")
+        self.cluster.event("cache", shard.name, "ShardLost")
 
     def _recover(self, index: int) -> None:
         """A lost shard rejoins the ring, empty (warmed when warming.on_join)."""
@@ -360,14 +363,14 @@ class Datastore:
         self.shard_map.add(shard.name)
         self._shards_up += 1
         self._forget_placement()
-        self.model.event("cache", shard.name, "ShardRecovered")
+        self.cluster.event("cache", shard.name, "ShardRecovered")
         if self.section.warming.top_k and self.section.warming.on_join:
             self._warm(shard, self.env._now)
 
     def _join(self) -> None:
         """A new, empty shard joins the ring (warmed when warming.on_join)."""
         shard = self._new_shard()
-        self.model.event("cache", shard.name, "ShardJoined")
+        self.cluster.event("cache", shard.name, "ShardJoined")
         if self.section.warming.top_k and self.section.warming.on_join:
             self._warm(shard, self.env._now)
 
@@ -416,7 +419,7 @@ class Datastore:
         for key in reversed(keys):
             self._fill(key, _TYPE_INDEX[key.partition(":")[0]], now, shard)
         self.warmed += len(keys)
-        self.model.event("cache", shard.name, f"Warmed:{len(keys)}")
+        self.cluster.event("cache", shard.name, f"Warmed:{len(keys)}")
 
     def _warm(self, shard: _Shard, now: float) -> None:
         """Preload the top-K keys `shard` owns, least popular first, so that recency- and
@@ -581,7 +584,7 @@ class Datastore:
         writes = [(_WRITE, e[w], w) for w in prof.writes]
         if ops is None and not writes:
             if delay > 0.0:
-                self.model.begin_wait(instance, req)
+                self.cluster.begin_wait(instance, req)
                 self._after(delay, (instance, req, then), self._hits_done)
             else:
                 then(instance, req, now)
@@ -594,7 +597,7 @@ class Datastore:
                queries: int, now: float) -> None:
         """Start the slow part of a stage: database reads, later lookups, writes."""
         visit = _Visit(instance, req, then, on_response_hit, ops, delay_s, queries)
-        self.model.begin_wait(instance, req)
+        self.cluster.begin_wait(instance, req)
         self._step(visit, now)
 
     def _hit_extra(self, key: str, t: int, then, on_response_hit):
@@ -606,7 +609,7 @@ class Datastore:
             self._check_stale(key)
         if t == RESPONSE:
             self.response_hits += 1
-            return on_response_hit or self.model.respond
+            return on_response_hit or self.cluster.respond
         return then
 
     def _miss_extra(self, req, key: str, t: int) -> bool:
@@ -681,7 +684,7 @@ class Datastore:
                 delay = v.delay_s
                 v.delay_s = 0.0
                 self._after(delay, v, self._resume)
-            elif self.model.end_wait(v.instance, v.req, now):
+            elif self.cluster.end_wait(v.instance, v.req, now):
                 v.then(v.instance, v.req, now)
             return
         kind, key, t = ops[v.pos]
@@ -732,9 +735,9 @@ class Datastore:
         if req.attempts == v.attempts:
             if req.status == PENDING and req.instance is instance and req in instance.waiting:
                 return True
-            self.model.end_wait(instance, req, now)
+            self.cluster.end_wait(instance, req, now)
         elif req.instance is not instance:
-            self.model.end_wait(instance, req, now)
+            self.cluster.end_wait(instance, req, now)
         return False
 
     def _fill(self, key: str, t: int, now: float, shard: _Shard | None = None) -> None:
@@ -816,22 +819,24 @@ class Datastore:
         misses = [a + b for a, b in zip(self.misses, self._win_misses)]
         return reads, [r - m for r, m in zip(reads, misses)], self.latency_sum_s + win_latency
 
-    def _on_metrics(self, row: dict, now: float, span: float) -> None:
+    def metric_values(self, row: dict, now: float, span: float) -> tuple:
+        """The window's cache columns (simscale.outputs.columns.CACHE); folds the window into
+        the run totals and starts the next."""
         reads, latency = self._window()
         misses = self._win_misses
         total = sum(reads)
-        row["cache_hit_rate"] = (total - sum(misses)) / total if total else None
-        for i, name in enumerate(DATA_TYPES):
-            row[f"cache_hit_rate_{name}"] = (reads[i] - misses[i]) / reads[i] if reads[i] \
-                else None
-        row["cache_reads_rps"] = total / span
-        row["cache_latency_mean_s"] = latency / total if total else None
-        row["cache_evictions"] = self._win_evictions
-        row["cache_stale_reads"] = self._win_stale
-        row["cache_coalesced"] = self._win_coalesced
-        row["cache_items"] = sum(len(s.store) for s in self.shards if s.up)
-        row["cache_shards_up"] = sum(1 for s in self.shards if s.up)
-        row.update(self.db.window(now, span))
+        values = (
+            (total - sum(misses)) / total if total else None,
+            *((reads[i] - misses[i]) / reads[i] if reads[i] else None
+              for i in range(len(DATA_TYPES))),
+            total / span,
+            latency / total if total else None,
+            self._win_evictions,
+            self._win_stale,
+            self._win_coalesced,
+            sum(len(s.store) for s in self.shards if s.up),
+            sum(1 for s in self.shards if s.up),
+        )
         self.reads = [a + b for a, b in zip(self.reads, reads)]
         self.misses = [a + b for a, b in zip(self.misses, misses)]
         self.latency_sum_s += latency
@@ -841,6 +846,7 @@ class Datastore:
         self._win_reads_adjust = [0, 0, 0, 0]
         self._win_miss_latency_s = 0.0
         self._win_evictions = self._win_stale = self._win_coalesced = 0
+        return values
 
     def _on_summary(self, extra: dict) -> None:
         reads, hits, latency_sum_s = self.totals()
@@ -859,16 +865,17 @@ class Datastore:
         extra.update(self.db.totals())
 
 
-def attach(model, section, database) -> Datastore | None:
-    """Build the cache and database from their spec sections and set model.datastore (None
-    when the cache is off). Requests reach it through the workload's stage chain."""
+def attach(cluster: Cluster, hooks: Hooks, section, database, seed: int) -> Datastore | None:
+    """Build the cache and database from their spec sections as the run's data stage
+    (hooks.datastore; None when the cache is off). Requests reach it through their stage
+    chain (simscale.model.stages)."""
     if not section.enabled:
-        model.datastore = None
         return None
-    datastore = Datastore(model, section, database)
-    model.datastore = datastore
-    model.metric_hooks.append(datastore._on_metrics)
-    model.summary_hooks.append(datastore._on_summary)
+    datastore = Datastore(cluster, section, database, seed)
+    hooks.datastore = datastore
+    hooks.metrics.append(datastore)
+    hooks.metrics.append(datastore.db)
+    hooks.summary.append(datastore._on_summary)
     if datastore._responses:
-        model.end_hooks.append(datastore._on_end)
+        hooks.end.append(datastore._on_end)
     return datastore

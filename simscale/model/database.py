@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from simscale.outputs.columns import DATABASE
 from simscale.outputs.digest import Digest
 from simscale.streams import stream
 from simscale.workload.samplers import ChunkedSampler
@@ -29,6 +30,8 @@ class Database:
     whether it still runs (a request that timed out while waiting gives its turn away), and
     `done(now)` is called when its queries are over. in_use never exceeds pool_size.
     """
+
+    columns = DATABASE
 
     def __init__(self, env, section, seed: int) -> None:
         self.env = env
@@ -118,26 +121,26 @@ class Database:
             self._start(queue.popleft(), now)
         done(now)
 
-    def window(self, now: float, span: float) -> dict:
-        """This interval's database columns; resets the window counters."""
+    def metric_values(self, row: dict, now: float, span: float) -> tuple:
+        """This interval's database columns (simscale.outputs.columns.DATABASE); resets the
+        window counters."""
         area = self.in_use_area(now)
         durations = self.win_durations
-        row = {
-            "db_queries_rps": self.win_queries / span,
-            "db_writes_rps": self.win_writes / span,
-            "db_connections_in_use": (area - self._area_mark) / span,
-            "db_query_p95_s": float(np.quantile(durations, 0.95)) if durations else None,
-            "db_slow_queries": self.win_slow,
-            "db_queue": len(self.queue),
-            "db_wait_mean_s": self.win_wait_sum_s / self.win_granted if self.win_granted
-            else None,
-        }
+        values = (
+            self.win_queries / span,
+            self.win_writes / span,
+            (area - self._area_mark) / span,
+            float(np.quantile(durations, 0.95)) if durations else None,
+            self.win_slow,
+            len(self.queue),
+            self.win_wait_sum_s / self.win_granted if self.win_granted else None,
+        )
         self._area_mark = area
         self.win_queries = self.win_writes = self.win_slow = self.win_granted = 0
         self.win_wait_sum_s = 0.0
         self.durations.add(np.asarray(durations))
         self.win_durations = []
-        return row
+        return values
 
     def totals(self) -> dict:
         """Run totals for summary.json (the open window's times included)."""

@@ -75,6 +75,8 @@ from policies.resilience import (
 from policies.views import BOOTING, DRAINING, FAILED, READY, TERMINATED, RequestInfo
 from simscale.errors import PolicyFailure
 from simscale.model.request import OK, PENDING, REJECTED, TIMEOUT, Request
+from simscale.model.seam import Cluster, Hooks
+from simscale.outputs.columns import RESILIENCE
 from simscale.streams import stream
 
 # A probe whose outcome is known (answered, timed out or abandoned). Not PENDING, so the model
@@ -83,15 +85,15 @@ PROBE_DONE = -2
 _EPS_S = 1e-9
 
 
-def attach(model, section) -> Resilience | None:
+def attach(cluster: Cluster, hooks: Hooks, section, seed: int, balancer) -> Resilience | None:
     """Build the component from its spec section and hook it into the model (None: off).
 
     It is also built, with nothing else on, when the balancer learns from responses
     (least_response_time in peak_ewma mode needs each response time fed back)."""
-    feedback = _response_feedback(model.balancer)
+    feedback = _response_feedback(balancer)
     if not section.configured and feedback is None:
         return None
-    return Resilience(model, section, feedback)
+    return Resilience(cluster, hooks, section, seed, feedback)
 
 
 def _response_feedback(balancer):
@@ -139,11 +141,14 @@ class Resilience:
     """Health checks, outlier ejection, breakers, panic, retries, rate limits, slow start and
     faults for one model. Built by attach(); everything runs from model hooks and timers."""
 
-    def __init__(self, model, section, feedback=None) -> None:
-        self.model = model
-        self.env = model.env
+    columns = RESILIENCE
+
+    def __init__(self, cluster: Cluster, hooks: Hooks, section, seed: int,
+                 feedback=None) -> None:
+        self.cluster = cluster
+        self.hooks = hooks
+        self.env = cluster.env
         self.section = s = section
-        seed = model.spec.seed
         self.detect = bool(s.health_check or s.outlier_detection or s.circuit_breaker)
         self.hc = s.health_check.config if s.health_check else None
         self.probe_cost_s = s.health_check.probe_cost_s if s.health_check else 0.0
@@ -166,7 +171,7 @@ class Resilience:
         self._n_members = 0
         self._n_healthy = 0
         self._panic = False
-        self._probe_stop_s = model.arrivals_end_s
+        self._probe_stop_s = cluster.arrivals_end_s
         self._tries: deque = deque()       # (deadline_s, request, attempt) in deadline order
         self._try_armed = False
         self._attempt_start: dict[Request, float] = {}   # retried requests: when sent again
@@ -197,23 +202,23 @@ class Resilience:
         self._respond_late_cb = self._respond_late
 
         if self.limiters:
-            model.admission.append(self._admit)
+            hooks.admission.append(self._admit)
         if self.retry_policy is not None:
-            model.admission.append(self._deposit)
+            hooks.admission.append(self._deposit)
         if self.retry_policy is not None or self.detect:
-            model.retry = self._retry
+            hooks.retry = self._retry
         if self.outlier is not None or self.breaker_cfg is not None or feedback is not None:
-            model.end_hooks.append(self._on_end)
-        model.candidate_selector = self._select
-        model.metric_hooks.append(self._metrics)
-        model.summary_hooks.append(self._summary)
+            hooks.end.append(self._on_end)
+        hooks.candidate_selector = self._select
+        hooks.metrics.append(self)
+        hooks.summary.append(self._summary)
 
-        count = max(1, len(model.instances))
-        for inst in model.instances:
+        count = max(1, len(cluster.instances))
+        for inst in cluster.instances:
             # instances present at t = 0 have passed their checks: the run starts steady
             self._add_member(inst, offset_s=(self.hc.interval_s * inst.instance_id / count
                                              if self.hc else 0.0), initial=True)
-        model.refresh_candidates()
+        cluster.refresh_candidates()
         if self.hc is not None:
             self._at(self._probe_stop_s, self._stop_probes)
         for n, fault in enumerate(s.faults):
@@ -233,10 +238,10 @@ class Resilience:
     def _refresh(self) -> None:
         """Rebuild the balancer's candidates (unless a rebuild is running already)."""
         if not self._selecting:
-            self.model.refresh_candidates()
+            self.cluster.refresh_candidates()
 
     def _event(self, kind: str, subject: str, reason: str) -> None:
-        self.model.event(kind, subject, reason)
+        self.cluster.event(kind, subject, reason)
 
     @staticmethod
     def _failure(policy: str, now: float, exc: Exception):
@@ -293,7 +298,7 @@ class Resilience:
             failed_in_pool = detect and any(i.state == FAILED for i in pool)
             need_send = (self.per_try_s is not None or bool(self._spikes) or half_open
                          or failed_in_pool)
-            self.model.on_send = self._on_send_cb if need_send else None
+            self.hooks.on_send = self._on_send_cb if need_send else None
             return pool
         finally:
             self._selecting = False
@@ -324,14 +329,14 @@ class Resilience:
         """The model's on_send: refuse attempts to crashed instances, count half-open
         probes, arm per-try timers, delay responses during a latency spike."""
         if instance.state == FAILED:
-            self.model.retry_or_fail(req, now, "ConnectionRefused", instance)
+            self.cluster.retry_or_fail(req, now, "ConnectionRefused", instance)
             return True
         if self.breaker_cfg is not None:
             m = self.members[instance.instance_id]
             if m.breaker.state != CLOSED:
                 if not m.breaker.allow(now):  # not expected: it left the candidates in time
                     req.instance = None  # refused here, not by the instance
-                    self.model.retry_or_fail(req, now, "BreakerOpen", instance)
+                    self.cluster.retry_or_fail(req, now, "BreakerOpen", instance)
                     return True
                 if m.breaker.state == HALF_OPEN:
                     m.probes_left -= 1
@@ -354,15 +359,15 @@ class Resilience:
         """after_cpu during a latency spike: hold the slot for the extra delay, then answer."""
         extra = self._extra_latency(instance)
         if extra > 0.0:
-            self.model.wait(instance, req, extra, self.model.respond)
+            self.cluster.wait(instance, req, extra, self.cluster.respond)
         else:
-            self.model.respond(instance, req, now)
+            self.cluster.respond(instance, req, now)
 
     def _then_late(self, after, instance, req: Request, now: float) -> None:
         """A latency spike in front of another component's after_cpu stage."""
         extra = self._extra_latency(instance)
         if extra > 0.0:
-            self.model.wait(instance, req, extra, after)
+            self.cluster.wait(instance, req, extra, after)
         else:
             after(instance, req, now)
 
@@ -395,7 +400,7 @@ class Resilience:
             instance = req.instance
             if req.status == PENDING and req.attempts == attempt and instance is not None:
                 self._record(instance, req, False, now)
-                self.model.abandon(req, now, "PerTryTimeout")
+                self.cluster.abandon(req, now, "PerTryTimeout")
         self._try_armed = False
         if tries:
             self._arm_tries(tries[0][0], now)
@@ -454,7 +459,7 @@ class Resilience:
             try:
                 self.feedback(instance.instance_id, latency, True, now)
             except Exception as exc:
-                raise self._failure(self.model.balancer_name, now, exc) from exc
+                raise self._failure(self.cluster.balancer_name, now, exc) from exc
 
     def _record(self, instance, req: Request, ok: bool, now: float) -> None:
         """One attempt's outcome into the instance's breaker and outlier detection."""
@@ -565,7 +570,7 @@ class Resilience:
         """after_cpu of a probe: the instance computed the answer (a spike delays it)."""
         extra = self._extra_latency(instance) if self._spikes else 0.0
         if extra > 0.0:
-            self.model.wait(instance, probe, extra, self._probe_answered)
+            self.cluster.wait(instance, probe, extra, self._probe_answered)
         else:
             self._probe_answered(instance, probe, now)
 
@@ -688,7 +693,7 @@ class Resilience:
     # ------------------------------------------------------------ faults
 
     def _fault_start(self, n: int, fault) -> None:
-        model = self.model
+        model = self.cluster
         kind = fault.kind
         self.totals["faults"] += 1
         if kind == "zone_loss":
@@ -730,7 +735,7 @@ class Resilience:
             model.drain(inst, fault.drain_timeout_s, reason="Removed")
 
     def _fault_end(self, n: int, fault) -> None:
-        model = self.model
+        model = self.cluster
         kind = fault.kind
         if kind == "zone_loss":
             self._event("fault", fault.target, "ZoneLoss:Ended")
@@ -744,7 +749,7 @@ class Resilience:
             return
         if n not in self._started:
             return
-        inst = self.model.instances[fault.target]
+        inst = self.cluster.instances[fault.target]
         iid = inst.instance_id
         if kind == "crash":
             self._event("fault", inst.name, "Crash:Ended")
@@ -770,8 +775,8 @@ class Resilience:
     def _target(self, fault):
         """The instance a fault names (None, with an event, when there is no such instance:
         an autoscaler may have started fewer than instances.count)."""
-        if fault.target < len(self.model.instances):
-            return self.model.instances[fault.target]
+        if fault.target < len(self.cluster.instances):
+            return self.cluster.instances[fault.target]
         self._event("fault", f"instance-{fault.target}", "Fault:NoSuchInstance")
         return None
 
@@ -779,29 +784,25 @@ class Resilience:
         iid = inst.instance_id
         self._down[iid] = self._down.get(iid, 0) + 1
         if self._down[iid] == 1:
-            self.model.crash(inst)
+            self.cluster.crash(inst)
 
     def _uncrash(self, inst) -> None:
         iid = inst.instance_id
         self._down[iid] -= 1
         if self._down[iid] == 0:
-            self.model.recover(inst)
+            self.cluster.recover(inst)
 
     # ------------------------------------------------------------ metrics
 
-    def _metrics(self, row: dict, now: float, span: float) -> None:
+    def metric_values(self, row: dict, now: float, span: float) -> tuple:
+        """The window's resilience columns (simscale.outputs.columns.RESILIENCE); clears
+        limiters and the retry budget that refused nothing for a window."""
         win = self._win
         ejected = sum(1 for m in self.members.values() if m.ejected)
         breakers = sum(1 for m in self.members.values()
                        if m.breaker is not None and m.breaker.state != CLOSED)
-        row["instances_healthy"] = self._n_healthy
-        row["instances_ejected"] = ejected
-        row["breakers_open"] = breakers
-        row["panic"] = int(self._panic)
-        row["retries"] = win["retries"]
-        row["retries_denied"] = win["retries_denied"]
-        row["rate_limited"] = win["rate_limited"]
-        row["probes_failed"] = win["probes_failed"]
+        values = (self._n_healthy, ejected, breakers, int(self._panic), win["retries"],
+                  win["retries_denied"], win["rate_limited"], win["probes_failed"])
         for key in win:
             win[key] = 0
         for lim in self.limiters:  # a limiter that refused nothing for a window has cleared
@@ -813,6 +814,7 @@ class Resilience:
             self._budget_denying = False
             self._event("retry", "budget", "RetryBudget:Restored")
         self._budget_denied_win = 0
+        return values
 
     def _summary(self, extra: dict) -> None:
         extra.update(self.totals)

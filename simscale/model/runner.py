@@ -212,7 +212,7 @@ def _ttft_totals(log: RequestLog, duration_s: float) -> dict:
 
 def _component_totals(model: Model) -> dict:
     extra: dict = {}
-    for hook in model.summary_hooks:
+    for hook in model.hooks.summary:
         hook(extra)
     return extra
 

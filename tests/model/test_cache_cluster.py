@@ -14,7 +14,7 @@ from tests.model.test_cache_runs import chat_spec, window_hit_rate
 
 def test_a_key_lives_on_the_shard_that_owns_its_slot():
     spec = small_spec(cache={"shards": 3, "placement": "redis_cluster"})
-    datastore = Model(spec, RequestLog(None, 1000)).datastore
+    datastore = Model(spec, RequestLog(None, 1000)).hooks.datastore
     assert isinstance(datastore.shard_map, SlotMap)
     ranges = create_ranges(3)
     for key in ("user:1", "session:7", "conversation:7", "{user:1}:x", "somekey"):

@@ -167,7 +167,7 @@ def test_processor_sharing_end_times(cores, jobs, ends):
     )
     model = Model(spec, RequestLog(None, 10))
     ended: dict[int, float] = {}
-    model.end_hooks.append(lambda req, _status, now: ended.update({req.info.request_id: now}))
+    model.hooks.end.append(lambda req, _status, now: ended.update({req.info.request_id: now}))
     for rid, (arrival_s, work_s) in enumerate(jobs, start=100):
         model.run_until(arrival_s)
         model.dispatch(Request(RequestInfo(rid, arrival_s=arrival_s), work_s), arrival_s)

@@ -135,23 +135,23 @@ def test_token_bucket():
 class FakeDatastore:
     """A datastore honouring the stage contract: wait 0.2 s holding the slot, then go on."""
 
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, cluster):
+        self.cluster = cluster
         self.seen = []
 
     def access(self, instance, req, now, then):
         self.seen.append((req.data.name, req.data.reads, req.data.writes, req.data.db_queries,
                           req.info.user_id, req.info.session_id))
-        self.model.wait(instance, req, 0.2, then)
+        self.cluster.wait(instance, req, 0.2, then)
 
 
 def test_datastore_stage_contract(monkeypatch, tmp_run):
     stores = []
 
-    def attach(model, section, database):
-        model.datastore = FakeDatastore(model)
-        stores.append(model.datastore)
-        return model.datastore
+    def attach(cluster, hooks, section, database, seed):
+        hooks.datastore = FakeDatastore(cluster)
+        stores.append(hooks.datastore)
+        return hooks.datastore
 
     monkeypatch.setattr(cache, "attach", attach)
     mix = {**LLM_KIND, "history": {"reads": ["session", "conversation"], "db_queries": 2,

@@ -1,4 +1,4 @@
-"""The simulation model: arrivals → admission → load balancer → instances → one record each.
+"""The model core: arrivals → admission → load balancer → instances → one record each.
 
 Speed is designed in: there is no SimPy process per request. Arrivals are known ahead in
 sorted chunks, so run_until() merges them with SimPy's event queue instead of pushing each
@@ -7,33 +7,33 @@ one pending wake-up), and run_until fires these pooled events itself rather than
 Environment.step(); timeouts are one timer over a deadline-ordered queue; metrics are one
 periodic event (docs/performance.md has the measurements). Control loops (autoscaler,
 health checks, faults) are components: ordinary long-lived SimPy processes that change
-instances through the lifecycle methods below.
+instances through the lifecycle methods (simscale.model.lifecycle).
 
 A request's life: arrive → admission checks → balancer picks an instance → slot (or queue)
-→ CPU work → `after_cpu` stages (cache, database, LLM upstream; each a wait that holds the
-slot) → respond. A failed attempt may be retried on another instance; every arrival ends in
-exactly one terminal status.
+→ CPU work → `after_cpu` stages (cache, database, LLM upstream; simscale.model.stages) →
+respond. A failed attempt may be retried on another instance; every arrival ends in exactly
+one terminal status. Components see the model only as a Cluster and plug in through Hooks
+(simscale.model.seam); the metrics rows come from simscale.model.window.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from heapq import heappop
 from math import nextafter
 
-import numpy as np
 import simpy
-from simpy.core import URGENT
 
 from policies import registry
-from policies.views import BOOTING, DRAINING, FAILED, READY, TERMINATED, RequestInfo
+from policies.views import READY, RequestInfo
 from simscale.errors import PolicyFailure
 from simscale.model.events import PooledEvent
 from simscale.model.instance import Instance
+from simscale.model.lifecycle import InstanceLifecycle
 from simscale.model.request import ERROR, OK, PENDING, REJECTED, TIMEOUT, Request
-from simscale.model.scopes import ResponseScopes, linear_quantiles
-from simscale.model.stages import stage_chain
+from simscale.model.seam import Hooks
+from simscale.model.stages import Next, stage_chain
+from simscale.model.window import MetricsWindow
 from simscale.outputs.recorder import RequestLog
 from simscale.spec import Spec
 from simscale.streams import stream
@@ -43,34 +43,24 @@ INF = float("inf")
 _new_info = tuple.__new__  # RequestInfo is a NamedTuple; this skips its Python-level __new__
 
 
-class Model:
-    """One simulated system built from a spec. Drive it with run_until(); read its tables."""
+class Model(InstanceLifecycle, MetricsWindow):
+    """One simulated system built from a spec. Drive it with run_until(); read its tables.
+
+    It is the Cluster its components see (simscale.model.seam), with `hooks` their plugs.
+    """
 
     def __init__(self, spec: Spec, request_log: RequestLog) -> None:
         self.spec = spec
         self.env = simpy.Environment()
         self.log = request_log
         self.events: list[tuple[float, str, str, str]] = []
-        self.metric_rows: list[dict] = []
-        self.metric_listeners: list[Callable[[dict], None]] = []
-        # extension points for components (autoscaler, cache, resilience, workload, alerts)
-        self.admission: list[Callable[[RequestInfo, float], str | None]] = []
-        self.end_hooks: list[Callable[[Request, int, float], None]] = []
-        self.metric_hooks: list[Callable[[dict, float, float], None]] = []
-        self.summary_hooks: list[Callable[[dict], None]] = []
-        self.retry: Callable[[Request, float, str], bool] | None = None
-        # which instances a balancer may choose from (health checks, breakers, panic mode);
-        # default: ready and healthy
-        self.candidate_selector: Callable[[list[Instance]], list[Instance]] | None = None
-        # a component may take over sending an attempt once the balancer has chosen (a crash
-        # the balancer has not noticed refuses it; per-try timers, network delay, half-open
-        # breakers): on_send(instance, req, now) returns True when it dealt with the attempt.
-        # None keeps the hot path free; the resilience component sets it only while needed.
-        self.on_send: Callable[[Instance, Request, float], bool] | None = None
+        self.hooks = Hooks()
+        # the hook lists the hot path reads, bound once (components append to them)
+        self._admission = self.hooks.admission
+        self._end_hooks = self.hooks.end
 
-        inst = spec.instances
         self.instances: list[Instance] = []
-        for _ in range(spec.autoscaling.initial_count(inst.count)):
+        for _ in range(spec.autoscaling.initial_count(spec.instances.count)):
             self.add_instance(READY, refresh=False)
         self.refresh_candidates()  # once for the initial fleet, not once per instance
 
@@ -79,17 +69,31 @@ class Model:
         self.balancer = registry.build("balancer", bal.policy, bal.config,
                                        stream(spec.seed, f"balancer.{bal.policy}"))
         self._error_rng = stream(spec.seed, "faults.errors")
+        self._init_arrivals(spec)
 
-        # stages after CPU work (simscale.model.stages: the stage contract): the cache
-        # component sets `datastore`, simscale.model.components sets `upstream` (the LLM)
-        self.datastore = None
-        self.upstream = None
+        # timeouts: one timeout for all, so deadlines come in arrival order and one timer suffices
+        self._timeout_s = spec.timeouts.request_s
+        self._deadlines: deque[Request] = deque()
+        self._timer_armed = False
 
-        # arrivals: sorted chunks merged with the event queue by run_until()
+        self._init_window(any(p.llm for p in self.kinds))
+        self.hooks.summary.append(
+            lambda out: out.update(self.scopes.summary(self.log.ok_latency)))
+        self._arm_metrics()
+
+        from simscale.model.components import attach_all
+
+        self.components = attach_all(self, self.hooks, spec, self.workload, self.balancer, self)
+        hooks = self.hooks
+        self.kind_stages = [stage_chain(self.respond, hooks.datastore, hooks.upstream, kind)
+                            for kind in self.kinds]
+
+    def _init_arrivals(self, spec: Spec) -> None:
+        """Arrivals: sorted chunks merged with the event queue by run_until()."""
         self.arrivals_end_s = spec.duration_s
         self.workload = Workload(spec.workload, spec.seed, spec.duration_s)
         self.kinds = self.workload.profiles
-        self.kind_stages: list = [None] * len(self.kinds)  # after_cpu per kind code
+        self.kind_stages: list[Next | None] = [None] * len(self.kinds)  # after_cpu by code
         self._chunks = self.workload.chunks()
         self._times: list[float] = []
         self._work: list[float] = []
@@ -101,128 +105,6 @@ class Model:
         self._next_id = 0
         self._kind = spec.workload.kind
         self._load_chunk()
-
-        # timeouts: one timeout for all, so deadlines come in arrival order and one timer suffices
-        self._timeout_s = spec.timeouts.request_s
-        self._deadlines: deque[Request] = deque()
-        self._timer_armed = False
-
-        # metrics: window accumulators and run totals
-        self.interval_s = spec.metrics.interval_s
-        self._win_arrivals = 0
-        self._win_counts = [0, 0, 0, 0]  # by status; ok is len(_win_latencies)
-        self._win_latencies: list[float] = []
-        # with LLM kinds, each ok response's time to first token beside its latency (-1:
-        # streamed none), so a window splits into API and streamed responses
-        self.scopes = ResponseScopes(any(p.llm for p in self.kinds))
-        self._streamed = self.scopes.streamed
-        self._win_ttfts: list[float] = []
-        self.summary_hooks.append(lambda out: out.update(self.scopes.summary(self.log.ok_latency)))
-        self._win_start = 0.0
-        self._win_marks: dict[int, tuple[float, float, float]] = {}
-        self.busy_slot_s = 0.0
-        self.slot_s = 0.0
-        self._arm_metrics()
-
-        from simscale.model.components import attach_all
-
-        self.components = attach_all(self)
-        self.kind_stages = [stage_chain(self.respond, self.datastore, self.upstream, kind)
-                            for kind in self.kinds]
-
-    # ------------------------------------------------------------ instances
-
-    def add_instance(self, state: str = BOOTING, zone: str | None = None,
-                     refresh: bool = True) -> Instance:
-        """Create an instance in `state` (an autoscaler adds them BOOTING, then calls ready());
-        refresh=False leaves the candidate tuple to the caller's refresh_candidates()."""
-        spec = self.spec.instances
-        iid = len(self.instances)
-        if zone is None:
-            zone = spec.zones[iid % len(spec.zones)] if spec.zones else ""
-        instance = Instance(self, iid, spec.slots, spec.cores_effective, spec.queue_limit,
-                            spec.latency_ewma_alpha, state=state, zone=zone)
-        self.instances.append(instance)
-        self.event("instance", instance.name, "Created" if state == BOOTING else "Started")
-        if refresh:
-            self.refresh_candidates()
-        return instance
-
-    def ready(self, instance: Instance, reason: str = "BootCompleted") -> None:
-        """A booting (or recovered) instance starts taking traffic."""
-        instance.set_state(READY)
-        self.event("instance", instance.name, reason)
-        self.refresh_candidates()
-
-    def drain(self, instance: Instance, deadline_s: float, reason: str = "ScaleIn") -> None:
-        """Stop sending it traffic; it terminates once empty, or at `deadline_s` from now."""
-        if instance.state not in (READY, BOOTING):
-            return
-        was_booting = instance.state == BOOTING
-        instance.set_state(DRAINING)
-        self.event("instance", instance.name, f"Draining:{reason}")
-        self.refresh_candidates()
-        if instance.in_flight == 0 or was_booting:
-            self.drained(instance)
-            return
-        ev = self.env.timeout(deadline_s)
-        ev.callbacks.append(lambda _ev: self._drain_deadline(instance))
-
-    def drained(self, instance: Instance) -> None:
-        """A draining instance has no work left (or its deadline passed): it terminates."""
-        if instance.state != DRAINING:
-            return
-        instance.set_state(TERMINATED)
-        self.event("instance", instance.name, "Terminated")
-
-    def _drain_deadline(self, instance: Instance) -> None:
-        if instance.state != DRAINING:
-            return
-        now = self.env._now
-        for req in instance.evacuate():
-            if req.status == PENDING:
-                self.retry_or_fail(req, now, "DrainDeadline", instance)
-        self.drained(instance)
-
-    def crash(self, instance: Instance, reason: str = "Crashed") -> None:
-        """The instance dies at once: every request it held fails (and may be retried)."""
-        if instance.state in (TERMINATED, FAILED):
-            return
-        now = self.env._now
-        held = instance.evacuate()
-        instance.set_state(FAILED)
-        self.event("instance", instance.name, reason)
-        self.refresh_candidates()
-        for req in held:
-            if req.status == PENDING:
-                self.retry_or_fail(req, now, "InstanceCrashed", instance)
-
-    def recover(self, instance: Instance, reason: str = "Recovered") -> None:
-        """A failed instance comes back (ready at once)."""
-        if instance.state != FAILED:
-            return
-        instance.ended_s = None
-        self.ready(instance, reason)
-
-    def refresh_candidates(self) -> None:
-        """Rebuild the candidate tuple a balancer sees (only when membership, health or weight
-        changes: policies may cache what they derive from it, keyed on its identity)."""
-        if self.candidate_selector is not None:
-            serving = self.candidate_selector(self.instances)
-        else:
-            serving = [i for i in self.instances if i.state == READY and i.view.healthy]
-        self.candidates = tuple(i.view for i in serving)
-        self._candidate_instances = serving
-
-    def by_name(self, name: str) -> Instance:
-        for instance in self.instances:
-            if instance.name == name:
-                return instance
-        raise KeyError(name)
-
-    def event(self, kind: str, subject: str, reason: str) -> None:
-        """Append an event (decision, state change, fault, alert) at the current time."""
-        self.events.append((self.env._now, kind, subject, reason))
 
     # ------------------------------------------------------------ arrivals
 
@@ -250,7 +132,7 @@ class Model:
         rid = self._next_id
         self._next_id = rid + 1
         req = Request(_new_info(RequestInfo, (rid, self._kind, rid, rid, 0, 0, t)), work)
-        if self.admission or self._timeout_s is not None:
+        if self._admission or self._timeout_s is not None:
             self.admit(req, t)
         else:  # admit(req, t) with no checks to run and no deadline to track
             self._win_arrivals += 1
@@ -293,7 +175,7 @@ class Model:
     def admit(self, req: Request, now: float) -> None:
         """A new arrival: count it, run admission checks, dispatch it."""
         self._win_arrivals += 1
-        for check in self.admission:
+        for check in self._admission:
             reason = check(req.info, now)
             if reason:
                 self.finish(req, REJECTED, now, reason)
@@ -325,7 +207,8 @@ class Model:
             raise PolicyFailure(self.balancer_name, now, exc) from exc
         req.attempts += 1
         req.instance = instance
-        if self.on_send is not None and self.on_send(instance, req, now):
+        on_send = self.hooks.on_send
+        if on_send is not None and on_send(instance, req, now):
             return
         if not instance.submit(req, now):
             self.finish(req, REJECTED, now, "QueueFull")
@@ -352,7 +235,7 @@ class Model:
             return
         info = req.info
         latency = now - info.arrival_s
-        if self.end_hooks:
+        if self._end_hooks:
             self.finish(req, OK, now, "")
         else:
             # finish(req, OK, now, "") and RequestLog.add inlined: this is the hot path
@@ -376,7 +259,8 @@ class Model:
     def retry_or_fail(self, req: Request, now: float, reason: str,
                       instance: Instance | None) -> None:
         """Retry on another instance when the retry policy allows it, else end as error."""
-        if self.retry is not None and self.retry(req, now, reason):
+        retry = self.hooks.retry
+        if retry is not None and retry(req, now, reason):
             if req.tried is None:
                 req.tried = set()
             if instance is not None:
@@ -404,7 +288,7 @@ class Model:
         else:
             self._win_counts[status] += 1
         self.log.add(req, status, now, reason)
-        for hook in self.end_hooks:
+        for hook in self._end_hooks:
             hook(req, status, now)
 
     # ------------------------------------------------------------ waits
@@ -425,7 +309,7 @@ class Model:
         return True
 
     def wait(self, instance: Instance, req: Request, delay_s: float,
-             then: Callable[[Instance, Request, float], None]) -> None:
+             then: Next) -> None:
         """Hold the slot for `delay_s` seconds, then call then(instance, req, now)."""
         self.begin_wait(instance, req)
         ev = self.env.timeout(delay_s)
@@ -456,92 +340,6 @@ class Model:
             deadlines.popleft()
             self.finish(req, TIMEOUT, deadline, "RequestTimeout")
 
-    # ------------------------------------------------------------ metrics
-
-    def _arm_metrics(self) -> None:
-        """The next metrics tick, one interval on. It is URGENT, so it fires before anything
-        else due at the same instant: a row covers [t_s, t_s + interval_s), and a request
-        that ends (or arrives) exactly on a boundary counts in the next row."""
-        ev = simpy.Event(self.env)
-        ev._ok = True
-        ev._value = None
-        ev.callbacks.append(self._on_metrics)
-        self.env.schedule(ev, URGENT, self.interval_s)
-
-    def _on_metrics(self, _ev) -> None:
-        self._emit_metrics(self.env._now)
-        self._arm_metrics()
-
-    def _emit_metrics(self, now: float) -> None:
-        span = now - self._win_start
-        if span <= 0:
-            return
-        spec = self.spec.instances
-        busy = cpu = flight = 0.0
-        slots = cores = 0
-        in_flight = queued = 0
-        states = {BOOTING: 0, READY: 0, DRAINING: 0, FAILED: 0}
-        marks = self._win_marks
-        for inst in self.instances:
-            if inst.ended_s is not None and inst.ended_s < self._win_start:
-                continue  # gone before this window
-            areas = (inst.busy_area(now), inst.cpu_area(now), inst.in_flight_area(now))
-            last = marks.get(inst.instance_id, (0.0, 0.0, 0.0))
-            busy += areas[0] - last[0]
-            cpu += areas[1] - last[1]
-            flight += areas[2] - last[2]
-            marks[inst.instance_id] = areas
-            in_flight += inst.in_flight
-            queued += len(inst.queue)
-            if inst.state in states:
-                states[inst.state] += 1
-            if inst.state == READY:
-                slots += inst.slots
-                cores += inst.cores
-        ready = states[READY]
-        counts = self._win_counts
-        counts[OK] = len(self._win_latencies)
-        ended = sum(counts)
-        lat = np.asarray(self._win_latencies)
-        p50, p95, p99 = linear_quantiles(lat, (0.5, 0.95, 0.99)) if len(lat) else (None,) * 3
-        mean_flight = flight / (ready * span) if ready else 0.0
-        row = {  # in the order simscale.outputs.columns.CORE declares
-            "t_s": self._win_start,
-            "interval_s": span,
-            "instances_ready": ready,
-            "arrivals_rps": self._win_arrivals / span,
-            "throughput_rps": counts[OK] / span,
-            "latency_p50_s": p50,
-            "latency_p95_s": p95,
-            "latency_p99_s": p99,
-            "error_rate": (ended - counts[OK]) / ended if ended else 0.0,
-            "errors": counts[ERROR],
-            "timeouts": counts[TIMEOUT],
-            "rejected": counts[REJECTED],
-            "utilization": min(1.0, busy / (slots * span)) if slots else 0.0,
-            "cpu_util_frac": min(1.0, cpu / (cores * span)) if cores else 0.0,
-            "in_flight": in_flight,
-            "queued": queued,
-            "instances_booting": states[BOOTING],
-            "instances_draining": states[DRAINING],
-            "instances_failed": states[FAILED],
-            **self.scopes.columns(lat, self._win_ttfts, p95),
-            "memory_frac": (spec.memory_base_mb + spec.memory_per_request_mb * mean_flight)
-            / spec.memory_limit_mb if ready else 0.0,
-        }
-        for hook in self.metric_hooks:
-            hook(row, now, span)
-        self.busy_slot_s += busy
-        self.slot_s += slots * span
-        self.metric_rows.append(row)
-        for listener in self.metric_listeners:
-            listener(row)
-        self._win_start = now
-        self._win_arrivals = 0
-        self._win_counts = [0, 0, 0, 0]
-        self._win_latencies = []
-        self._win_ttfts = []
-
     # ------------------------------------------------------------ driving
 
     @property
@@ -551,6 +349,10 @@ class Model:
     @property
     def arrivals(self) -> int:
         return self._next_id
+
+    @property
+    def ok_responses(self) -> int:
+        return self.log.counts[OK]
 
     def in_system_area(self) -> float:
         """Request-seconds spent in the system so far (∫ number in system dt, for Little's law)."""
@@ -603,7 +405,7 @@ class Model:
                 if req.status == PENDING:
                     self.finish(req, TIMEOUT, now, "RunEnded")
         if now > self._win_start:
-            self._emit_metrics(now)
+            self.emit_metrics(now)
 
     def open_requests(self) -> int:
         return sum(inst.in_flight for inst in self.instances)
