@@ -15,12 +15,12 @@ from tests.model.test_cache_runs import chat_spec, window_hit_rate
 def test_a_key_lives_on_the_shard_that_owns_its_slot():
     spec = small_spec(cache={"shards": 3, "placement": "redis_cluster"})
     datastore = Model(spec, RequestLog(None, 1000)).hooks.datastore
-    assert isinstance(datastore.shard_map, SlotMap)
+    assert isinstance(datastore.shards.shard_map, SlotMap)
     ranges = create_ranges(3)
     for key in ("user:1", "session:7", "conversation:7", "{user:1}:x", "somekey"):
         slot = key_hash_slot(key)
         index = next(i for i, (a, b) in enumerate(ranges) if a <= slot <= b)
-        assert datastore.shard_of(key).name == f"cache-{index}"
+        assert datastore.shards.shard_of(key).name == f"cache-{index}"
 
 
 def test_a_join_moves_a_quarter_of_the_slots_and_only_their_keys_miss():
