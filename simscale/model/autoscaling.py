@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 from policies import registry
 from policies.autoscalers.victims import get_selector
+from policies.protocols import Autoscaler as AutoscalerPolicy
+from policies.protocols import MetricScaler
 from policies.views import (
     BOOTING,
     DRAINING,
@@ -224,22 +226,11 @@ class Scraper:
 
 
 def policy_metric(policy) -> str:
-    """The per-instance metric a built autoscaler reacts to (for the scaler_metric column).
-
-    The `metric` of threshold and step, the first of target tracking's `metrics`, in_flight
-    for concurrency; a wrapper (predictive, scheduled) reports its inner policy's;
-    cpu_util_frac otherwise.
-    """
-    config = getattr(policy, "config", None)
-    if hasattr(config, "metric"):
-        return config.metric
-    metrics = getattr(config, "metrics", None)
-    if metrics:
-        return metrics[0].metric
-    if hasattr(config, "target_in_flight_per_instance"):
-        return "in_flight"
-    inner = getattr(policy, "inner", None)
-    return policy_metric(inner) if inner is not None else "cpu_util_frac"
+    """The per-instance metric a built autoscaler reacts to (for the scaler_metric column):
+    what it declares (policies.protocols.MetricScaler: the `metric` of threshold and step,
+    the first of target tracking's `metrics`, in_flight for concurrency, a wrapper's inner
+    policy's), cpu_util_frac for one that declares none."""
+    return policy.scaler_metric if isinstance(policy, MetricScaler) else "cpu_util_frac"
 
 
 def fleet_average(pods: tuple[PodMetrics, ...], metric: str) -> float | None:
@@ -287,8 +278,9 @@ class Autoscaler:
         self.cluster = cluster
         self.section = section
         self.name = section.policy
-        self.policy = registry.build("autoscaler", section.policy, section.config,
-                                     stream(seed, f"autoscaling.policy.{section.policy}"))
+        self.policy: AutoscalerPolicy = registry.build(
+            "autoscaler", section.policy, section.config,
+            stream(seed, f"autoscaling.policy.{section.policy}"))
         self.sync_period_s = section.sync_period_s
         self.scrape_interval_s = section.scrape_interval_s
         self.scraper = Scraper(cluster, section.metrics_window_s, section.metrics_delay_s,

@@ -25,6 +25,7 @@ from math import nextafter
 import simpy
 
 from policies import registry
+from policies.protocols import Balancer
 from policies.views import READY, RequestInfo
 from simscale.errors import PolicyFailure
 from simscale.model.events import PooledEvent
@@ -66,8 +67,8 @@ class Model(InstanceLifecycle, MetricsWindow):
 
         bal = spec.balancer
         self.balancer_name = bal.policy
-        self.balancer = registry.build("balancer", bal.policy, bal.config,
-                                       stream(spec.seed, f"balancer.{bal.policy}"))
+        self.balancer: Balancer = registry.build("balancer", bal.policy, bal.config,
+                                                 stream(spec.seed, f"balancer.{bal.policy}"))
         self._error_rng = stream(spec.seed, "faults.errors")
         self._init_arrivals(spec)
 

@@ -57,7 +57,7 @@ class InstanceFaults:
         env = self.cluster.env
         for n, fault in enumerate(self.faults):
             at(env, fault.at_s, partial(self._begin, n, fault))
-            end_s = getattr(fault, "end_s", None)
+            end_s = getattr(fault, "end_s", None)  # a drain has no end
             if end_s is not None:
                 at(env, end_s, partial(self._end, n, fault))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from policies.protocols import Balancer, ResponseObserver
 from simscale.errors import PolicyFailure
 from simscale.model.events import at
 from simscale.model.faults import InstanceFaults
@@ -151,7 +152,8 @@ class Resilience:
         extra.update(self.counters.totals)
 
 
-def attach(cluster: Cluster, hooks: Hooks, section, seed: int, balancer) -> Resilience | None:
+def attach(cluster: Cluster, hooks: Hooks, section, seed: int,
+           balancer: Balancer) -> Resilience | None:
     """Build the component from its spec section and plug it in (None: off).
 
     It is also built, with nothing else on, when the balancer learns from responses
@@ -162,9 +164,9 @@ def attach(cluster: Cluster, hooks: Hooks, section, seed: int, balancer) -> Resi
     return Resilience(cluster, hooks, section, seed, feedback)
 
 
-def _response_feedback(balancer) -> ResponseFeedback | None:
-    """The balancer's on_response(instance_id, latency_s, ok, now_s), when it uses one."""
-    on_response = getattr(balancer, "on_response", None)
-    if on_response is None or getattr(getattr(balancer, "config", None), "mode", "") == "ewma":
-        return None
-    return on_response
+def _response_feedback(balancer: Balancer) -> ResponseFeedback | None:
+    """The balancer's on_response(instance_id, latency_s, ok, now_s), when it learns from
+    responses (policies.protocols.ResponseObserver)."""
+    if isinstance(balancer, ResponseObserver) and balancer.learns_from_responses:
+        return balancer.on_response
+    return None
