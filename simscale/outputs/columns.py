@@ -54,7 +54,7 @@ def _typed(*columns: Column) -> tuple[Column, ...]:
 
 # ---------------------------------------------------------------- requests.parquet
 
-REQUESTS = ColumnGroup("recorder", "always", (
+REQUESTS = ColumnGroup("recorder", "Always", (
     Column("request_id", I64, "", "arrival order, from 0"),
     Column("arrival_s", F64, "s", "arrival time"),
     Column("end_s", F64, "s", "when it reached its terminal status"),
@@ -81,7 +81,7 @@ REQUESTS = ColumnGroup("recorder", "always", (
 
 # ---------------------------------------------------------------- events.parquet
 
-EVENTS = ColumnGroup("model", "always", (
+EVENTS = ColumnGroup("model", "Always", (
     Column("t_s", F64, "s", "when"),
     Column("kind", STR, "", "what kind of event (`instance`, `autoscaler`, `fault`, `alert`, "
            "`run`, …)"),
@@ -93,7 +93,7 @@ EVENTS = ColumnGroup("model", "always", (
 
 _IN_WINDOW = "in the interval"
 
-CORE = ColumnGroup("model", "always", _typed(
+CORE = ColumnGroup("model core", "Always", _typed(
     Column("t_s", F64, "s", "start of the interval"),
     Column("interval_s", F64, "s", "its length (the last one may be shorter)"),
     Column("instances_ready", I32, "count", "instances serving at the end of the interval"),
@@ -129,12 +129,14 @@ CORE = ColumnGroup("model", "always", _typed(
            "p95 time to first token of the ok responses finished in the interval that streamed "
            "an LLM answer; null when none (only with an `llm` kind)"),
     Column("memory_frac", F64, "fraction",
-           "(memory_base_mb + memory_per_request_mb × mean requests held) / memory_limit_mb, per "
-           "ready instance; 0 without one"),
+           "memory of a mean ready instance: (instances.memory_base_mb + "
+           "instances.memory_per_request_mb × the requests it held on average) / "
+           "instances.memory_limit_mb; 0 without a ready instance"),
 ))
 
 RESILIENCE = ColumnGroup(
-    "resilience", "with `[resilience]` (or a balancer that learns from response times)", (
+    "resilience component",
+    "With `[resilience]` (or a balancer that learns from response times)", (
         Column("instances_healthy", I64, "count",
                "instances the balancer counts as healthy (ready, or crashed and not noticed yet; "
                "passing health checks; not ejected) at the end of the interval"),
@@ -152,7 +154,7 @@ RESILIENCE = ColumnGroup(
         Column("probes_failed", I64, "count", f"health probes that failed {_IN_WINDOW}"),
     ))
 
-CACHE = ColumnGroup("cache", "with `[cache]`", (
+CACHE = ColumnGroup("cache", "With `[cache]`", (
     Column("cache_hit_rate", F64, "fraction",
            "cache reads that hit / cache reads in the interval; null when none"),
     *(Column(f"cache_hit_rate_{t}", F64, "fraction",
@@ -173,7 +175,7 @@ CACHE = ColumnGroup("cache", "with `[cache]`", (
     Column("cache_shards_up", I64, "count", "shards on the ring at the end of the interval"),
 ))
 
-DATABASE = ColumnGroup("database", "with `[cache]`", (
+DATABASE = ColumnGroup("database", "With `[cache]`", (
     Column("db_queries_rps", F64, "1/s", "database read queries started (given a connection) "
            "per second"),
     Column("db_writes_rps", F64, "1/s", "database writes started per second"),
@@ -192,13 +194,13 @@ DATABASE = ColumnGroup("database", "with `[cache]`", (
            "when none"),
 ))
 
-BILLING = ColumnGroup("billing", "always", (
+BILLING = ColumnGroup("instance billing", "Always", (
     Column("instance_hours", F64, "instance-hours",
            "billed from t = 0 to the end of the interval (booting, ready and draining time; "
            "cumulative)"),
 ))
 
-AUTOSCALER = ColumnGroup("autoscaler", "with `autoscaling.enabled`", (
+AUTOSCALER = ColumnGroup("autoscaler", "With `autoscaling.enabled`", (
     Column("desired_replicas", I64, "count", "the autoscaler's latest desired count"),
     Column("scaler_metric", F64, "",
            "the metric as the autoscaler last saw it: the mean over ready instances of "
@@ -208,12 +210,12 @@ AUTOSCALER = ColumnGroup("autoscaler", "with `autoscaling.enabled`", (
            "age of that scrape when the autoscaler read it: the metrics lag"),
 ))
 
-UPSTREAM = ColumnGroup("upstream", "with an `llm` kind", (
+UPSTREAM = ColumnGroup("LLM upstream", "With an `llm` kind", (
     Column("upstream_streams", I64, "count", "LLM calls in progress at the end of the interval"),
     Column("upstream_queued", I64, "count", "LLM calls waiting for the provider's limits"),
 ))
 
-USERS = ColumnGroup("users", "with `users` or `user_stairs` arrivals", (
+USERS = ColumnGroup("closed-loop users", "With `users` or `user_stairs` arrivals", (
     Column("users_started", I64, "count", "closed-loop users started so far"),
     Column("users_waiting", I64, "count", "of which waiting for a request's end"),
 ))
@@ -223,7 +225,7 @@ SCOPED_LATENCY = Column(
     "the percentile of a scoped alert rule (e.g. `response_p95_s[chat_message]`), over the ok "
     "responses of those kinds finished in the interval; null when none (only with such a rule)")
 
-ALERTS = ColumnGroup("alerting", "with `[alerts]` enabled (the default)", (
+ALERTS = ColumnGroup("alert rules", "With `[alerts]` enabled (the default)", (
     Column("alerts_firing", I64, "count", "alert rules firing at the end of the interval"),
 ))
 
@@ -260,8 +262,8 @@ EVENTS_SCHEMA = schema(EVENTS)
 
 # ---------------------------------------------------------------- the README's tables
 
-
 _TYPE_NAMES = {F64: "float64"}  # Arrow prints float64 as "double"
+README_TABLES = ("requests", "metrics", "events")
 
 
 def markdown(columns: tuple[Column, ...]) -> str:
@@ -273,10 +275,48 @@ def markdown(columns: tuple[Column, ...]) -> str:
     return "\n".join(lines)
 
 
-def metrics_markdown() -> str:
-    """metrics.parquet's columns for the README: one table per part of the model."""
+def readme_table(table: str) -> str:
+    """The README's column tables of requests, metrics or events.parquet (metrics: one
+    table per part of the model that writes columns, in the order they are written)."""
+    if table == "requests":
+        return markdown(REQUESTS.columns)
+    if table == "events":
+        return markdown(EVENTS.columns)
     parts = []
     for group in METRICS:
         columns = group.columns + ((SCOPED_LATENCY,) if group is ALERTS else ())
-        parts.append(f"Written by the {group.owner}, {group.when}:\n\n{markdown(columns)}")
+        parts.append(f"{group.when}, from the {group.owner}:\n\n{markdown(columns)}")
     return "\n\n".join(parts)
+
+
+def _markers(table: str) -> tuple[str, str]:
+    return (f"<!-- {table} columns: generated from simscale/outputs/columns.py -->",
+            f"<!-- end of {table} columns -->")
+
+
+def readme_blocks(text: str) -> dict[str, str | None]:
+    """The generated blocks a README holds, by table (None: no such block)."""
+    blocks: dict[str, str | None] = {}
+    for table in README_TABLES:
+        start, end = _markers(table)
+        i, j = text.find(start), text.find(end)
+        blocks[table] = text[i + len(start):j].strip("\n") if 0 <= i < j else None
+    return blocks
+
+
+def write_readme_blocks(text: str) -> str:
+    """text with every generated block replaced by the tables as declared now."""
+    for table in README_TABLES:
+        start, end = _markers(table)
+        i, j = text.find(start), text.find(end)
+        if 0 <= i < j:
+            text = text[:i + len(start)] + f"\n{readme_table(table)}\n" + text[j:]
+    return text
+
+
+if __name__ == "__main__":  # python -m simscale.outputs.columns README.md: rewrite its tables
+    import sys
+    from pathlib import Path
+
+    readme = Path(sys.argv[1])
+    readme.write_text(write_readme_blocks(readme.read_text()))
