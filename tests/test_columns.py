@@ -13,7 +13,7 @@ import pytest
 from policies.views import RequestInfo
 from simscale.outputs import columns as C
 from simscale.outputs.recorder import ROW_TYPE
-from simscale.outputs.tables import metrics_table
+from simscale.outputs.run_files import metrics_table
 from tests.shipped import spec_files
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -17,7 +17,7 @@ import pytest
 from simscale.errors import InputError
 from simscale.model.runner import run
 from simscale.outputs import staging
-from simscale.outputs.tables import OUTPUT_NAMES
+from simscale.outputs.run_files import OUTPUT_NAMES
 from simscale.spec import load_spec
 from simscale.tui.rundir import find_runs, load_run
 from tests.conftest import ROOT, small_spec

@@ -27,7 +27,7 @@ from simscale.errors import PolicyFailure
 from simscale.model import Model
 from simscale.outputs import ensure_dir, non_finite_keys, staging
 from simscale.outputs.recorder import RequestLog
-from simscale.outputs.tables import RUN_DIR_ENTRIES, metadata, requests_sink, write_run_tables
+from simscale.outputs.run_files import RUN_DIR_ENTRIES, metadata, requests_sink, write_run_tables
 from simscale.spec import Spec
 
 

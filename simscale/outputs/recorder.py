@@ -1,7 +1,7 @@
 """requests.parquet as the run records it: one row per terminated request, in row groups.
 
 Rows are buffered as Python tuples in small batches, turned into Arrow arrays (compact), and
-written once a row group's worth is ready (simscale.outputs.parquet: under a temporary name,
+written once a row group's worth is ready (simscale.outputs.sink: under a temporary name,
 renamed when complete). The columns are declared in simscale.outputs.columns.
 """
 
@@ -13,7 +13,7 @@ import pyarrow as pa
 from policies.views import RequestInfo
 from simscale.outputs.columns import REQUESTS, REQUESTS_SCHEMA, STATUSES
 from simscale.outputs.digest import Digest
-from simscale.outputs.parquet import ParquetSink
+from simscale.outputs.sink import ParquetSink
 
 _DECLARED = {c.name: c.type for c in REQUESTS.columns}
 

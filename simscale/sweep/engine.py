@@ -325,8 +325,8 @@ def _simulate(task: RunTask, out_dir: Path | None):
 
 def _write_light_outputs(spec, result, out_dir: Path) -> None:
     """outputs = "summary": summary.json, metrics.parquet and events.parquet (no requests)."""
-    from simscale.outputs.parquet import write_table
-    from simscale.outputs.tables import events_table, metadata, metrics_table
+    from simscale.outputs.run_files import events_table, metadata, metrics_table
+    from simscale.outputs.sink import write_table
 
     meta = metadata(spec)
     write_table(out_dir / "metrics.parquet", metrics_table(result.metric_rows), meta)

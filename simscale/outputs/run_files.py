@@ -14,8 +14,8 @@ import pyarrow as pa
 
 from simscale import __version__
 from simscale.outputs.columns import CORE, EVENTS_SCHEMA, REQUESTS_SCHEMA, metrics_column
-from simscale.outputs.parquet import ParquetSink, write_table
 from simscale.outputs.paths import write_json
+from simscale.outputs.sink import ParquetSink, write_table
 
 OUTPUT_NAMES = ("requests.parquet", "metrics.parquet", "events.parquet", "summary.json")
 # What a run directory may hold: its outputs, and their temporary names in older versions.
