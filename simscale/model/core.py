@@ -28,6 +28,7 @@ from policies import registry
 from policies.protocols import Balancer
 from policies.views import READY, RequestInfo
 from simscale.errors import PolicyFailure
+from simscale.model.components import attach_all
 from simscale.model.events import PooledEvent
 from simscale.model.instance import Instance
 from simscale.model.lifecycle import InstanceLifecycle
@@ -81,8 +82,6 @@ class Model(InstanceLifecycle, MetricsWindow):
         self.hooks.summary.append(
             lambda out: out.update(self.scopes.summary(self.log.ok_latency)))
         self._arm_metrics()
-
-        from simscale.model.components import attach_all
 
         self.components = attach_all(self, self.hooks, spec, self.workload, self.balancer, self)
         hooks = self.hooks

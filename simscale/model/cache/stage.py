@@ -188,7 +188,7 @@ class Datastore:
         writes, then call then(instance, req, t), holding the slot throughout.
 
         A hit on the LLM response cache calls on_response_hit instead of `then` (default:
-        model.respond, so the LLM call is skipped). A request with nothing to read or write
+        Cluster.respond, so the LLM call is skipped). A request with nothing to read or write
         goes on at once.
         """
         data = req.data
@@ -228,7 +228,7 @@ class Datastore:
         if not prof.delay_s:
             then(instance, req, now)
             return
-        instance.waiting.add(req)  # model.begin_wait, inlined
+        instance.waiting.add(req)  # Cluster.begin_wait, inlined
         self._events.at(now + prof.delay_s, (instance, req, then), self._hits_done_callbacks)
 
     def _access_general(self, instance, req, now: float, then, on_response_hit,
@@ -325,7 +325,7 @@ class Datastore:
         instance, req, then = ev._value
         self._free_events.append(ev)
         now = self.env._now
-        # model.end_wait(instance, req, now), inlined: this is the hot path
+        # Cluster.end_wait(instance, req, now), inlined: this is the hot path
         waiting = instance.waiting
         if req not in waiting:
             return  # its instance crashed meanwhile
