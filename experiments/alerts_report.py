@@ -27,7 +27,7 @@ def specs(pattern: str) -> list[Path]:
 
 def fired(path: Path, max_duration_s: float) -> str:
     """'HighCPU critical 190 s, …' for one experiment ('' when nothing fired)."""
-    from simscale.runner import run
+    from simscale.model.runner import run
     from simscale.spec import load_spec
 
     spec = load_spec(path)

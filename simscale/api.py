@@ -53,7 +53,7 @@ class Run:
     use). `to_pandas(name)` and `to_polars(name)` give a table as a DataFrame."""
 
     def __init__(self, path: str | Path) -> None:
-        from simscale.rundirs import resolve_run_dir
+        from simscale.outputs.rundirs import resolve_run_dir
 
         self.path = resolve_run_dir(Path(path))
         if not (self.path / "summary.json").is_file():
@@ -148,8 +148,8 @@ def run(spec: Any, out: str | Path | None = None, *, runs_dir: str | Path = "run
     RUNS_DIR/<name>/latest points at it, as `simscale run` does; with `out` it is written
     exactly there (a folder that holds anything is refused unless force=True).
     """
-    from simscale.rundirs import check_out_dir, mark_latest, run_dir_for
-    from simscale.runner import run as run_spec
+    from simscale.model.runner import run as run_spec
+    from simscale.outputs.rundirs import check_out_dir, mark_latest, run_dir_for
 
     if isinstance(spec, (str, Path)):
         spec = load(spec)

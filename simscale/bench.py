@@ -118,7 +118,7 @@ def callback_mmc(customers: int, rate_rps: float = 6.4, mean_s: float = 1.0, c: 
 
 
 def _spec_run(path: Path, overrides: list[str]) -> Callable[[], int]:
-    from simscale.runner import run
+    from simscale.model.runner import run
     from simscale.spec import load_spec
 
     spec = load_spec(path, overrides)
@@ -134,8 +134,8 @@ def _spec_run(path: Path, overrides: list[str]) -> Callable[[], int]:
 def workload_generation(arrivals: int = 10_000_000) -> Callable[[], int]:
     """Generate about `arrivals` Poisson arrivals of the smoke test's four-kind chat mix
     (times, kinds, CPU work, prompt and output tokens), chunk by chunk, simulating nothing."""
-    from simscale.model.workload import Workload
     from simscale.spec import load_spec
+    from simscale.workload.chunks import Workload
 
     rate_rps = 1000.0
     spec = load_spec(EXPERIMENTS / "load_tests" / "smoke.toml",
@@ -150,7 +150,7 @@ def workload_generation(arrivals: int = 10_000_000) -> Callable[[], int]:
 
 def trace_parsing(path: Path = TRACES / "azure_llm_2023_conv.csv") -> Callable[[], int]:
     """Read (parse and check) a trace file; returns its rows."""
-    from simscale.traces import read_trace
+    from simscale.workload.traces import read_trace
 
     return lambda: len(read_trace(path))
 

@@ -61,8 +61,8 @@ def run(
     """Run one experiment and write requests, metrics, events and summary to a run directory.
 
     Exit 1 when the run did not complete, missed an --slo, or fired an alert at --fail-on."""
+    from simscale.model.runner import run as run_spec
     from simscale.report import print_summary, progress_printer
-    from simscale.runner import run as run_spec
     from simscale.slo import parse_slo
     from simscale.spec import load_spec
 
@@ -71,7 +71,7 @@ def run(
         loaded = load_spec(spec, set_ or [], seed, lenient=lenient)
     except InputError as exc:
         fail(exc)
-    from simscale.rundirs import check_out_dir, mark_latest, run_dir_for
+    from simscale.outputs.rundirs import check_out_dir, mark_latest, run_dir_for
 
     try:
         out_dir = check_out_dir(out, force) if out is not None else run_dir_for(loaded)

@@ -21,7 +21,6 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from simscale.alerts import AlertsSpec
-from simscale.distributions import Empirical
 from simscale.errors import InputError
 from simscale.limits import (
     MAX_CORES,
@@ -48,6 +47,7 @@ from simscale.sections.cache import CacheSpec, DatabaseSpec
 from simscale.sections.resilience import ResilienceSpec
 from simscale.sections.upstream import UpstreamSpec
 from simscale.sections.workload import WorkloadSpec
+from simscale.workload.distributions import Empirical
 
 # ---------------------------------------------------------------- instances
 

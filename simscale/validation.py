@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from scipy import stats
 
-from simscale.runner import run
+from simscale.model.runner import run
 from simscale.spec import Spec, load_spec
 
 VALIDATION_DIR = Path(__file__).resolve().parent.parent / "experiments" / "validation"

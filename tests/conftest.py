@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from simscale.runner import RunResult, run
+from simscale.model.runner import RunResult, run
 from simscale.spec import Spec, spec_from_dict
 from tests.shipped import Shipped
 

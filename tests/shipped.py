@@ -25,7 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simscale.runner import RunResult, run
+from simscale.model.runner import RunResult, run
 from simscale.spec import Spec, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simscale.digest import Digest
+from simscale.outputs.digest import Digest
 
 QS = [0.0, 0.1, 0.5, 0.9, 0.95, 0.99, 1.0]
 

@@ -17,7 +17,7 @@ import pytest
 from pydantic import TypeAdapter
 from scipy import stats
 
-from simscale.distributions import Distribution
+from simscale.workload.distributions import Distribution
 from tests.conftest import run_tables, small_spec
 
 Z = 4.5

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from simscale import limits
 from simscale.cli import app
-from simscale.distributions import Lognormal
 from simscale.errors import InputError
 from simscale.sections.workload import TokenCounts
 from simscale.spec import json_schema, load_spec
+from simscale.workload.distributions import Lognormal
 from tests.conftest import ROOT
 
 QUICK = str(ROOT / "experiments" / "quickstart.toml")
@@ -168,7 +168,7 @@ def test_strict_types_in_a_spec_file(tmp_path):
 
 
 def test_drawn_token_counts_are_clipped_to_max_tokens():
-    from simscale.model.workload import sample_tokens
+    from simscale.workload.samplers import sample_tokens
 
     rng = np.random.default_rng(1)
     heavy = Lognormal(mean_s=limits.MAX_TOKENS, cv=100.0)

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from simscale.cli import app
-from simscale.runner import run
+from simscale.model.runner import run
 from simscale.sweep.engine import load_sweep
 from simscale.sweep.table import write_summary_table
 from tests.conftest import ROOT, small_spec
@@ -132,7 +132,7 @@ def _strict(text: str):
 
 def test_summary_json_is_strict_json_when_a_total_is_not_finite(tmp_path):
     def overflow(model):
-        model.summary_hooks.append(lambda extra: extra.update(
+        model.hooks.summary.append(lambda extra: extra.update(
             cost_usd=math.inf, made_up_ratio=math.nan, nested={"x": -math.inf}))
 
     result = run(small_spec(), tmp_path / "run", on_start=overflow)

@@ -84,7 +84,7 @@ def test_a_failing_policy_keeps_what_was_recorded_and_says_so(tmp_run, monkeypat
 
 def test_summary_is_the_same_with_or_without_files(tmp_run):
     """Totals come from the recorder, not from the files: a run without outputs agrees."""
-    from simscale.runner import run
+    from simscale.model.runner import run
     from simscale.spec import load_spec
     from tests.conftest import ROOT
 
@@ -99,7 +99,7 @@ def test_a_run_leaves_the_collector_as_it_found_it(tmp_run, monkeypatch):
     """run() freezes the objects that exist before it; it unfreezes them, also on error."""
     import gc
 
-    from simscale.runner import run
+    from simscale.model.runner import run
 
     frozen = gc.get_freeze_count()
     seen = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from simscale.runner import run
+from simscale.model.runner import run
 from simscale.spec import load_spec
 from tests.conftest import ROOT
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simscale.runner import run
+from simscale.model.runner import run
 from simscale.spec import spec_from_dict
 
 QS = (0.5, 0.95, 0.99)

@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from simscale.recorder import ParquetSink
+from simscale.outputs.sink import ParquetSink
 
 SCHEMA = pa.schema([("x", pa.int64()), ("y", pa.float64())])
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from simscale import staging
 from simscale.errors import InputError
-from simscale.runner import OUTPUT_NAMES, run
+from simscale.model.runner import run
+from simscale.outputs import staging
+from simscale.outputs.run_files import OUTPUT_NAMES
 from simscale.spec import load_spec
 from simscale.tui.rundir import find_runs, load_run
 from tests.conftest import ROOT, small_spec
@@ -121,7 +122,7 @@ def _summary_staged(out: Path):
 
 @pytest.mark.parametrize("prelude, moments", [
     ("", ["any", "writing+0", "writing+random", "writing+random", "summary written"]),
-    ("import simscale.staging as s\ns._exchange = lambda a, b: False",
+    ("import simscale.outputs.staging as s\ns._exchange = lambda a, b: False",
      ["writing+random", "summary written"]),
 ], ids=["exchange", "two-renames"])
 def test_sigkill_at_random_moments_leaves_a_complete_run(tmp_path, prelude, moments):
@@ -160,7 +161,7 @@ def test_a_kill_between_the_two_renames_is_recovered_by_readers(tmp_path):
     out = tmp_path / "run"
     run(small_spec(), out)
     die_mid_swap = (
-        "import os, signal\nimport simscale.staging as s\n"
+        "import os, signal\nimport simscale.outputs.staging as s\n"
         "s._exchange = lambda a, b: False\nrename = os.rename\n"
         "def rename_then_die(a, b):\n"
         "    rename(a, b)\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from simscale.cli import app
-from simscale.rundirs import mark_latest, new_run_dir, resolve_run_dir
+from simscale.outputs.rundirs import mark_latest, new_run_dir, resolve_run_dir
 from simscale.tui.rundir import find_runs, load_run
 
 ROOT = Path(__file__).resolve().parent.parent

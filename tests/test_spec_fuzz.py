@@ -102,7 +102,7 @@ def test_a_mutated_spec_is_refused_naming_the_field_or_runs(data, tmp_path_facto
     assert _finite_numbers(spec.model_dump(mode="json"))
     assert sum(t.events for t in estimate(spec)) <= MAX_EVENTS_PER_RUN
     if RUN:
-        from simscale.runner import run
+        from simscale.model.runner import run
 
         short = spec.model_copy(update={"duration_s": min(spec.duration_s, SHORT_S)})
         summary = run(short, tmp_path_factory.mktemp("fuzz") / "run").summary

@@ -167,6 +167,12 @@ class AutoscalerBase:
 
     config: Any
 
+    @property
+    def scaler_metric(self) -> str:
+        """The per-instance metric the policy reacts to (policies.protocols.MetricScaler);
+        a subclass that reacts to another one says so."""
+        return "cpu_util_frac"
+
     def decide(self, cluster: ClusterView, now_s: float) -> ScaleDecision:
         """The decision within the config's own bounds."""
         cfg = self.config

@@ -107,6 +107,11 @@ class Concurrency(AutoscalerBase):
         self.behavior = Behavior(self.config.scale_up, self.config.scale_down)
         self.last_active_s: float | None = None
 
+    @property
+    def scaler_metric(self) -> str:
+        """Requests in flight, per instance."""
+        return "in_flight"
+
     def _decide(
         self, cluster: ClusterView, now_s: float, min_replicas: int, max_replicas: int
     ) -> ScaleDecision:

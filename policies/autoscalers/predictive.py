@@ -149,6 +149,11 @@ class Predictive(AutoscalerBase):
         peak = max(model.forecast(j - last) for j in range(max(first, last + 1), final + 1))
         return max(0.0, peak)
 
+    @property
+    def scaler_metric(self) -> str:
+        """Its inner policy's metric."""
+        return self.inner.scaler_metric
+
     def _decide(
         self, cluster: ClusterView, now_s: float, min_replicas: int, max_replicas: int
     ) -> ScaleDecision:

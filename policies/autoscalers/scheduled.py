@@ -191,6 +191,11 @@ class Scheduled(AutoscalerBase):
         high = base_max if window.max_replicas is None else window.max_replicas
         return low, max(low, high), window.name or f"{window.start}-{window.end}"
 
+    @property
+    def scaler_metric(self) -> str:
+        """Its inner policy's metric (without one, the default)."""
+        return self.inner.scaler_metric if self.inner is not None else super().scaler_metric
+
     def _decide(
         self, cluster: ClusterView, now_s: float, min_replicas: int, max_replicas: int
     ) -> ScaleDecision:

@@ -323,6 +323,11 @@ class StepScaling(AutoscalerBase):
         self.config = config or StepConfig()
         self.alarms = [_Alarm(p) for p in (self.config.scale_out, self.config.scale_in) if p]
 
+    @property
+    def scaler_metric(self) -> str:
+        """The alarm metric."""
+        return self.config.metric
+
     def _decide(
         self, cluster: ClusterView, now_s: float, min_replicas: int, max_replicas: int
     ) -> ScaleDecision:

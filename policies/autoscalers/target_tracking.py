@@ -242,6 +242,11 @@ class TargetTracking(AutoscalerBase):
         self.config = config or TargetTrackingConfig()
         self.behavior = Behavior(self.config.scale_up, self.config.scale_down)
 
+    @property
+    def scaler_metric(self) -> str:
+        """The first of its target metrics."""
+        return self.config.metrics[0].metric if self.config.metrics else super().scaler_metric
+
     def _decide(
         self, cluster: ClusterView, now_s: float, min_replicas: int, max_replicas: int
     ) -> ScaleDecision:

@@ -98,6 +98,11 @@ class Threshold(AutoscalerBase):
         self.last_scale_up_s: float | None = None
         self.last_scale_s: float | None = None
 
+    @property
+    def scaler_metric(self) -> str:
+        """The metric it compares with its thresholds."""
+        return self.config.metric
+
     def _decide(
         self, cluster: ClusterView, now_s: float, min_replicas: int, max_replicas: int
     ) -> ScaleDecision:

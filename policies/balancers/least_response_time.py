@@ -87,6 +87,8 @@ class LeastResponseTime:
         self._rng = rng
         self._uniforms: list[float] = []
         self._peak = cfg.mode == "peak_ewma"
+        # policies.protocols.ResponseObserver: only peak_ewma uses the responses it is told
+        self.learns_from_responses = self._peak
         self._reason = "PeakEwma" if self._peak else "LeastResponseTime"
         self._estimates: dict[int, _Estimate] = {}
         self._last: Sequence[InstanceView] | None = None

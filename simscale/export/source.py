@@ -1,5 +1,5 @@
 """Where an export starts: a spec file, or a run directory whose Parquet metadata holds the
-resolved spec (`simscale.spec`, written by simscale.runner)."""
+resolved spec (`simscale.spec`, written by simscale.model.runner)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,8 @@ import numpy as np
 
 from simscale.alerts import AlertEvaluator, AlertsSpec, Scope, rules_from_spec
 from simscale.model.request import OK
+from simscale.model.seam import Cluster, Hooks
+from simscale.outputs.columns import ALERTS, ColumnGroup, scoped_latency
 
 # Columns the model writes itself; a scope that names one of them needs no extra work.
 MODEL_COLUMNS = frozenset({"latency_p50_s", "latency_p95_s", "latency_p99_s", "ttft_p95_s"})
@@ -48,33 +50,40 @@ class ScopedLatencies:
 
 
 class Alerting:
-    """Feeds every metrics row to the evaluator; it runs after the other components' hooks,
-    so rules may watch any column they add (cache hit rate, database p95, …)."""
+    """Feeds every metrics row to the evaluator; it runs after the other components' metric
+    sources, so rules may watch any column they add (cache hit rate, database p95, …). Its
+    columns: each scope's percentile (simscale.outputs.columns.scoped_latency), then
+    alerts_firing."""
 
-    def __init__(self, model, spec: AlertsSpec) -> None:
-        self.model = model
+    def __init__(self, cluster: Cluster, hooks: Hooks, spec: AlertsSpec) -> None:
+        self.cluster = cluster
         rules = rules_from_spec(spec)
         self.evaluator = AlertEvaluator(rules)
         scopes = list(dict.fromkeys(r.scope for r in rules if r.scope is not None
                                     and r.scope.column not in MODEL_COLUMNS))
         self.scoped = ScopedLatencies(scopes) if scopes else None
+        self._scoped_names = list(dict.fromkeys(scope.column for scope in scopes))
+        self.columns = ColumnGroup(ALERTS.owner, ALERTS.when, tuple(
+            scoped_latency(name) for name in self._scoped_names) + ALERTS.columns)
         if self.scoped is not None:
-            model.end_hooks.append(self.scoped.on_end)
-        model.metric_hooks.append(self.observe)
-        model.summary_hooks.append(self.summary)
+            hooks.end.append(self.scoped.on_end)
+        hooks.metrics.append(self)
+        hooks.summary.append(self.summary)
 
-    def observe(self, row: dict, now: float, span: float) -> None:
-        if self.scoped is not None:
-            row.update(self.scoped.columns())
-        for transition in self.evaluator.observe(row):
-            self.model.events.append((transition.t_s, *transition.as_event()))
-        row["alerts_firing"] = len(self.evaluator.firing())
+    def metric_values(self, row: dict, now: float, span: float) -> tuple:
+        """The scopes' percentiles over the window, then the rules firing once the row (with
+        them) is evaluated; transitions go to events.parquet at their own times."""
+        scoped = self.scoped.columns() if self.scoped is not None else {}
+        for transition in self.evaluator.observe({**row, **scoped}):
+            self.cluster.event_at(transition.t_s, *transition.as_event())
+        return (*(scoped[name] for name in self._scoped_names), len(self.evaluator.firing()))
 
     def summary(self, out: dict) -> None:
-        totals = self.evaluator.summary(self.model.now)
+        totals = self.evaluator.summary(self.cluster.now)
         out["alerts_fired"] = totals["fired"]
         out["alerts"] = totals
 
 
-def attach(model, spec: AlertsSpec) -> Alerting | None:
-    return Alerting(model, spec) if spec.enabled else None
+def attach(cluster: Cluster, hooks: Hooks, spec: AlertsSpec) -> Alerting | None:
+    """Build the alerting component when `[alerts]` is enabled (None: off)."""
+    return Alerting(cluster, hooks, spec) if spec.enabled else None

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 from policies import registry
 from policies.autoscalers.victims import get_selector
+from policies.protocols import Autoscaler as AutoscalerPolicy
+from policies.protocols import MetricScaler
 from policies.views import (
     BOOTING,
     DRAINING,
@@ -42,6 +44,10 @@ from policies.views import (
     ScaleDecision,
 )
 from simscale.errors import PolicyFailure
+from simscale.model.seam import Cluster, Hooks
+from simscale.outputs.columns import AUTOSCALER, BILLING
+from simscale.sections.autoscaling import AutoscalingSpec
+from simscale.spec import InstancesSpec
 from simscale.streams import stream
 
 HOUR_S = 3600.0
@@ -55,21 +61,23 @@ _TIME_EPS = 1e-9
 class Billing:
     """Instance-hours and their price, from the instances' running time (always built)."""
 
-    def __init__(self, model, price_per_instance_hour_usd: float) -> None:
-        self.model = model
+    columns = BILLING
+
+    def __init__(self, cluster: Cluster, price_per_instance_hour_usd: float) -> None:
+        self.cluster = cluster
         self.price = price_per_instance_hour_usd
-        model.metric_hooks.append(self._on_metrics)
 
     def instance_hours(self, now: float) -> float:
         """Σ over instances of seconds spent booting, ready or draining up to `now`, / 3600."""
-        return sum(inst.running_s(now) for inst in self.model.instances) / HOUR_S
+        return sum(inst.running_s(now) for inst in self.cluster.instances) / HOUR_S
 
-    def _on_metrics(self, row: dict, now: float, span: float) -> None:
-        row["instance_hours"] = self.instance_hours(now)
+    def metric_values(self, row: dict, now: float, span: float) -> tuple:
+        """instance_hours (simscale.outputs.columns.BILLING)."""
+        return (self.instance_hours(now),)
 
     def totals(self, ok: int) -> dict:
         """instance_hours, cost_usd and cost_per_1k_requests_usd (per 1000 ok responses)."""
-        hours = self.instance_hours(self.model.now)
+        hours = self.instance_hours(self.cluster.now)
         cost = hours * self.price
         return {
             "instance_hours": hours,
@@ -169,11 +177,12 @@ def window_values(first: Sample, last: Sample, cores: int, memory_base_mb: float
 class Scraper:
     """Scrapes ready instances on a fixed interval; window averages, delivered after a delay."""
 
-    def __init__(self, model, window_s: float, delay_s: float) -> None:
-        self.model = model
+    def __init__(self, cluster: Cluster, window_s: float, delay_s: float,
+                 instances: InstancesSpec) -> None:
+        self.cluster = cluster
         self.window_s = window_s
         self.delay_s = delay_s
-        spec = model.spec.instances
+        spec = instances
         self._memory = (spec.memory_base_mb, spec.memory_per_request_mb, spec.memory_limit_mb)
         self._series: dict[int, deque[Sample]] = {}
         self._arrivals: deque[tuple[float, int]] = deque()
@@ -183,7 +192,7 @@ class Scraper:
         """Read every ready instance's counters now; the result is delivered delay_s later."""
         pods: dict[int, PodValues] = {}
         live: set[int] = set()
-        for inst in self.model.instances:
+        for inst in self.cluster.instances:
             iid = inst.instance_id
             if inst.state != READY:
                 if inst.state == TERMINATED:
@@ -199,7 +208,7 @@ class Scraper:
             values = window_values(series[0], series[-1], inst.cores, *self._memory)
             if values is not None:
                 pods[iid] = values
-        self._arrivals.append((now, self.model.arrivals))
+        self._arrivals.append((now, self.cluster.arrivals))
         trim_window(self._arrivals, now, self.window_s, lambda s: s[0])
         (t0, n0), (t1, n1) = self._arrivals[0], self._arrivals[-1]
         arrival_rps = (n1 - n0) / (t1 - t0) if t1 - t0 > _TIME_EPS else None
@@ -217,22 +226,11 @@ class Scraper:
 
 
 def policy_metric(policy) -> str:
-    """The per-instance metric a built autoscaler reacts to (for the scaler_metric column).
-
-    The `metric` of threshold and step, the first of target tracking's `metrics`, in_flight
-    for concurrency; a wrapper (predictive, scheduled) reports its inner policy's;
-    cpu_util_frac otherwise.
-    """
-    config = getattr(policy, "config", None)
-    if hasattr(config, "metric"):
-        return config.metric
-    metrics = getattr(config, "metrics", None)
-    if metrics:
-        return metrics[0].metric
-    if hasattr(config, "target_in_flight_per_instance"):
-        return "in_flight"
-    inner = getattr(policy, "inner", None)
-    return policy_metric(inner) if inner is not None else "cpu_util_frac"
+    """The per-instance metric a built autoscaler reacts to (for the scaler_metric column):
+    what it declares (policies.protocols.MetricScaler: the `metric` of threshold and step,
+    the first of target tracking's `metrics`, in_flight for concurrency, a wrapper's inner
+    policy's), cpu_util_frac for one that declares none."""
+    return policy.scaler_metric if isinstance(policy, MetricScaler) else "cpu_util_frac"
 
 
 def fleet_average(pods: tuple[PodMetrics, ...], metric: str) -> float | None:
@@ -273,16 +271,20 @@ def cluster_view(pods, scrape: Scrape | None, now: float) -> ClusterView:
 class Autoscaler:
     """The control loop: scrape → (delay) → ClusterView → policy.decide → boot or drain."""
 
-    def __init__(self, model, section) -> None:
-        self.model = model
+    columns = AUTOSCALER
+
+    def __init__(self, cluster: Cluster, section: AutoscalingSpec, seed: int,
+                 instances: InstancesSpec) -> None:
+        self.cluster = cluster
         self.section = section
-        seed = model.spec.seed
         self.name = section.policy
-        self.policy = registry.build("autoscaler", section.policy, section.config,
-                                     stream(seed, f"autoscaling.policy.{section.policy}"))
+        self.policy: AutoscalerPolicy = registry.build(
+            "autoscaler", section.policy, section.config,
+            stream(seed, f"autoscaling.policy.{section.policy}"))
         self.sync_period_s = section.sync_period_s
         self.scrape_interval_s = section.scrape_interval_s
-        self.scraper = Scraper(model, section.metrics_window_s, section.metrics_delay_s)
+        self.scraper = Scraper(cluster, section.metrics_window_s, section.metrics_delay_s,
+                               instances)
         self.select_victims = get_selector(section.scale_in_victims)
         self._boot_rng = stream(seed, "autoscaling.boot")
         self.metric = (policy_metric(self.policy) if section.scaler_metric == "auto"
@@ -295,8 +297,7 @@ class Autoscaler:
         self.scale_downs = 0
         self.instances_added = 0
         self.instances_removed = 0
-        model.metric_hooks.append(self._on_metrics)
-        process = model.env.process(self._loop())
+        process = cluster.env.process(self._loop())
         process.callbacks.append(_raise_failure)
 
     # ------------------------------------------------------------ loop
@@ -304,7 +305,7 @@ class Autoscaler:
     def _loop(self):
         """Scrape every scrape interval (from t = 0) and decide every sync period (from one
         period in). Times are k × period, so they do not drift."""
-        env = self.model.env
+        env = self.cluster.env
         scrapes, syncs = 0, 1
         while True:
             next_scrape = scrapes * self.scrape_interval_s
@@ -322,12 +323,12 @@ class Autoscaler:
 
     def current_replicas(self) -> int:
         """Instances that exist and are not draining or gone (booting included)."""
-        return sum(1 for inst in self.model.instances if inst.exists)
+        return sum(1 for inst in self.cluster.instances if inst.exists)
 
     def cluster_view(self, now: float) -> ClusterView:
         """The cluster as the autoscaler sees it: current pod list, delivered (old) metrics."""
         pods = ((inst.instance_id, inst.state, inst.state == READY and inst.view.healthy,
-                 inst.created_s) for inst in self.model.instances)
+                 inst.created_s) for inst in self.cluster.instances)
         return cluster_view(pods, self.scraper.deliver(now), now)
 
     def sync(self, now: float) -> ScaleDecision:
@@ -343,7 +344,7 @@ class Autoscaler:
         self.seen_metric = fleet_average(view.pods, self.metric)
         self.seen_age_s = view.metrics_age_s if math.isfinite(view.metrics_age_s) else None
         current = view.current_replicas
-        self.model.event("autoscaler", self.name,
+        self.cluster.event("autoscaler", self.name,
                          f"{decision.reason};desired={desired};current={current}")
         if desired > current:
             self.scale_up(desired - current)
@@ -357,32 +358,32 @@ class Autoscaler:
         """Request `count` instances: each boots for a drawn delay, then takes traffic."""
         self.scale_ups += 1
         self.instances_added += count
-        env = self.model.env
+        env = self.cluster.env
         delays = self.section.boot_delay.sample(self._boot_rng, count)
         for delay in delays.tolist():
-            inst = self.model.add_instance(BOOTING)
+            inst = self.cluster.add_instance(BOOTING)
             ev = env.timeout(delay)
             ev.callbacks.append(lambda _ev, inst=inst: self._booted(inst))
 
     def _booted(self, inst) -> None:
         if inst.state != BOOTING:
             return  # drained or crashed while booting
-        self.model.ready(inst)
+        self.cluster.ready(inst)
         section = self.section
         if section.warmup_s > 0 and section.warmup_slowdown != 1.0:
             factor = section.warmup_slowdown
             inst.slowdown *= factor
-            ev = self.model.env.timeout(section.warmup_s)
+            ev = self.cluster.env.timeout(section.warmup_s)
             ev.callbacks.append(lambda _ev: self._warm(inst, factor))
 
     def _warm(self, inst, factor: float) -> None:
         inst.slowdown /= factor
         if inst.state in (READY, DRAINING):
-            self.model.event("instance", inst.name, "WarmupCompleted")
+            self.cluster.event("instance", inst.name, "WarmupCompleted")
 
     def scale_down(self, count: int) -> None:
         """Drain `count` instances picked by the victim selector (not-ready ones first)."""
-        candidates = [i.view for i in self.model.instances
+        candidates = [i.view for i in self.cluster.instances
                       if i.state not in (DRAINING, TERMINATED, FAILED)]
         victims = self.select_victims(candidates, count, True)
         if not victims:
@@ -391,15 +392,15 @@ class Autoscaler:
         self.instances_removed += len(victims)
         deadline = self.section.drain_deadline_s
         for victim in victims:
-            self.model.drain(self.model.instances[victim.instance_id], deadline,
+            self.cluster.drain(self.cluster.instances[victim.instance_id], deadline,
                              reason=f"ScaleIn({victim.reason})")
 
     # ------------------------------------------------------------ outputs
 
-    def _on_metrics(self, row: dict, now: float, span: float) -> None:
-        row["desired_replicas"] = self.desired
-        row["scaler_metric"] = self.seen_metric
-        row["scaler_metric_age_s"] = self.seen_age_s
+    def metric_values(self, row: dict, now: float, span: float) -> tuple:
+        """desired_replicas, scaler_metric, scaler_metric_age_s
+        (simscale.outputs.columns.AUTOSCALER)."""
+        return self.desired, self.seen_metric, self.seen_age_s
 
     def totals(self) -> dict:
         return {
@@ -428,20 +429,26 @@ def _raise_failure(process) -> None:
 class Autoscaling:
     """Billing, always; the autoscaler, when enabled. Adds its keys to summary.json."""
 
-    def __init__(self, model, section) -> None:
-        self.model = model
-        self.billing = Billing(model, model.spec.instances.price_per_instance_hour_usd)
-        self.autoscaler = Autoscaler(model, section) if section.enabled else None
-        model.summary_hooks.append(self._on_summary)
+    def __init__(self, cluster: Cluster, hooks: Hooks, section: AutoscalingSpec, seed: int,
+                 instances: InstancesSpec) -> None:
+        self.billing = Billing(cluster, instances.price_per_instance_hour_usd)
+        hooks.metrics.append(self.billing)
+        self.autoscaler = (Autoscaler(cluster, section, seed, instances) if section.enabled
+                           else None)
+        if self.autoscaler is not None:
+            hooks.metrics.append(self.autoscaler)
+        self.cluster = cluster
+        hooks.summary.append(self._on_summary)
 
     def _on_summary(self, extra: dict) -> None:
-        extra.update(self.billing.totals(self.model.log.counts[0]))
+        extra.update(self.billing.totals(self.cluster.ok_responses))
         if self.autoscaler is not None:
             extra.update(self.autoscaler.totals())
         else:
             extra.update(scale_ups=0, scale_downs=0)
 
 
-def attach(model, section) -> Autoscaling:
+def attach(cluster: Cluster, hooks: Hooks, section: AutoscalingSpec, seed: int,
+           instances: InstancesSpec) -> Autoscaling:
     """Build the component: billing always, the autoscaler when `section.enabled`."""
-    return Autoscaling(model, section)
+    return Autoscaling(cluster, hooks, section, seed, instances)

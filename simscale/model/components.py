@@ -1,20 +1,58 @@
-"""Optional parts of the model. Each is built from its spec section and hooks itself into the
-model through the model's extension points (admission, retry, end/metric/summary hooks,
-candidate selection, lifecycle methods); a part that is not configured is not built."""
+"""The optional parts of the model, built from their spec sections and plugged into a run.
+
+Each part receives the model as a Cluster and the run's Hooks (simscale.model.seam), never
+the model itself; a part that is not configured is not built. The order is fixed: it is the
+order of their metrics columns and of their hooks.
+"""
 
 from __future__ import annotations
 
-from simscale.model import alerting, autoscaling, cache, resilience, workload
+from simscale.model import alerting, autoscaling, cache, resilience
+from simscale.model.seam import Cluster, Hooks
+from simscale.model.stress import StressProbe
+from simscale.model.upstream import Upstream
+from simscale.spec import Spec
+from simscale.workload.chunks import Workload
+from simscale.workload.users import RequestPort, Users
 
 
-def attach_all(model) -> list:
+def attach_all(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Workload, balancer,
+               port: RequestPort) -> list:
     """Build every configured component, in a fixed order, and return them."""
-    spec = model.spec
+    seed = spec.seed
     parts = [
-        resilience.attach(model, spec.resilience),
-        cache.attach(model, spec.cache, spec.database),
-        autoscaling.attach(model, spec.autoscaling),
-        workload.attach(model, spec.workload, spec.upstream),
-        alerting.attach(model, spec.alerts),  # last: its rules may watch any column
+        resilience.attach(cluster, hooks, spec.resilience, seed, balancer),
+        cache.attach(cluster, hooks, spec.cache, spec.database, seed),
+        autoscaling.attach(cluster, hooks, spec.autoscaling, seed, spec.instances),
+        *_workload_parts(cluster, hooks, spec, workload, port),
+        alerting.attach(cluster, hooks, spec.alerts),  # last: its rules may watch any column
     ]
     return [p for p in parts if p is not None]
+
+
+def _workload_parts(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Workload,
+                    port: RequestPort) -> list:
+    """What the workload adds besides arrivals: the LLM upstream (when a kind calls it),
+    closed-loop users, the stress breaking point, and the trace's totals."""
+    parts: list = []
+    if any(p.llm for p in workload.profiles):
+        upstream = Upstream(cluster, spec.upstream, spec.seed)
+        hooks.upstream = upstream
+        hooks.metrics.append(upstream)
+        hooks.summary.append(upstream.summary)
+        parts.append(upstream)
+    if workload.closed_loop:
+        users = Users(cluster.env, port, spec.workload.arrivals, workload.kinds, spec.seed,
+                      cluster.arrivals_end_s)
+        hooks.end.append(lambda req, status, now: users.on_end(req.info, status, now))
+        hooks.metrics.append(users)
+        hooks.summary.append(users.summary)
+        parts.append(users)
+    if workload.stairs is not None:
+        probe = StressProbe(workload.stairs, cluster.arrivals_end_s)
+        hooks.end.append(probe.on_end)
+        hooks.summary.append(probe.summary)
+        parts.append(probe)
+    if workload.trace is not None:
+        hooks.summary.append(workload.trace_totals)
+    return parts

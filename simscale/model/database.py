@@ -17,31 +17,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simscale.digest import Digest
+from simscale.outputs.columns import DATABASE
+from simscale.outputs.digest import Digest
 from simscale.streams import stream
-
-_CHUNK = 4096
-
-
-class _Sampler:
-    """Draws from a spec distribution in chunks (one numpy call per chunk)."""
-
-    __slots__ = ("dist", "rng", "_values", "_pos")
-
-    def __init__(self, dist, rng: np.random.Generator) -> None:
-        self.dist = dist
-        self.rng = rng
-        self._values: list[float] = []
-        self._pos = 0
-
-    def draw(self) -> float:
-        pos = self._pos
-        values = self._values
-        if pos >= len(values):
-            values = self._values = self.dist.sample(self.rng, _CHUNK).tolist()
-            pos = 0
-        self._pos = pos + 1
-        return values[pos]
+from simscale.workload.samplers import ChunkedSampler
 
 
 class Database:
@@ -52,12 +31,14 @@ class Database:
     `done(now)` is called when its queries are over. in_use never exceeds pool_size.
     """
 
+    columns = DATABASE
+
     def __init__(self, env, section, seed: int) -> None:
         self.env = env
         self.pool_size = section.pool_size
         self.slow_query_s = section.slow_query_s
-        self._query = _Sampler(section.query_time, stream(seed, "cache.db.query"))
-        self._write = _Sampler(section.write_time, stream(seed, "cache.db.write"))
+        self._query = ChunkedSampler(section.query_time, stream(seed, "cache.db.query"))
+        self._write = ChunkedSampler(section.write_time, stream(seed, "cache.db.write"))
         self.in_use = 0
         self.peak_in_use = 0
         self.queue: deque = deque()   # (queries, is_write, done, alive, enqueued_s)
@@ -140,26 +121,26 @@ class Database:
             self._start(queue.popleft(), now)
         done(now)
 
-    def window(self, now: float, span: float) -> dict:
-        """This interval's database columns; resets the window counters."""
+    def metric_values(self, row: dict, now: float, span: float) -> tuple:
+        """This interval's database columns (simscale.outputs.columns.DATABASE); resets the
+        window counters."""
         area = self.in_use_area(now)
         durations = self.win_durations
-        row = {
-            "db_queries_rps": self.win_queries / span,
-            "db_writes_rps": self.win_writes / span,
-            "db_connections_in_use": (area - self._area_mark) / span,
-            "db_query_p95_s": float(np.quantile(durations, 0.95)) if durations else None,
-            "db_slow_queries": self.win_slow,
-            "db_queue": len(self.queue),
-            "db_wait_mean_s": self.win_wait_sum_s / self.win_granted if self.win_granted
-            else None,
-        }
+        values = (
+            self.win_queries / span,
+            self.win_writes / span,
+            (area - self._area_mark) / span,
+            float(np.quantile(durations, 0.95)) if durations else None,
+            self.win_slow,
+            len(self.queue),
+            self.win_wait_sum_s / self.win_granted if self.win_granted else None,
+        )
         self._area_mark = area
         self.win_queries = self.win_writes = self.win_slow = self.win_granted = 0
         self.win_wait_sum_s = 0.0
         self.durations.add(np.asarray(durations))
         self.win_durations = []
-        return row
+        return values
 
     def totals(self) -> dict:
         """Run totals for summary.json (the open window's times included)."""

@@ -1,4 +1,4 @@
-"""Reused SimPy events for the model's own timers (CPU jobs, cache round trips).
+"""Reused SimPy events for the model's own timers (CPU jobs, cache round trips), and `at`.
 
 An event is pushed straight onto SimPy's queue, in SimPy's own heap-entry layout
 (time, priority, id, event), with its value and one callback; the callback puts it back in
@@ -9,6 +9,7 @@ without going through Environment.step() (see PooledEvent).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from heapq import heappush
 
 import simpy
@@ -47,3 +48,10 @@ class EventPool:
         ev.callbacks = callbacks
         heappush(self._heap, (time_s, NORMAL, next(self._eid), ev))
         return ev
+
+
+def at(env: simpy.Environment, t_s: float, fn: Callable[[], None]) -> None:
+    """Call fn() at simulated time t_s (at once when it is past): one SimPy timeout."""
+    now = env._now
+    ev = env.timeout(t_s - now if t_s > now else 0.0)
+    ev.callbacks.append(lambda _ev: fn())

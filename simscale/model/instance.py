@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import deque
 from heapq import heappop, heappush
 from itertools import count
+from typing import Protocol
 
 import simpy
 
@@ -43,14 +44,28 @@ INF = float("inf")
 _VTIME_EPS = 1e-9
 
 
-class Instance:
-    """One instance. The model calls submit(); the instance calls model.cpu_done()."""
+class Host(Protocol):
+    """What an instance needs of the model that runs it (simscale.model.core.Model)."""
 
-    def __init__(self, model, instance_id: int, slots: int, cores: int,
+    env: simpy.Environment
+
+    def cpu_done(self, instance: Instance, req, now: float) -> None:
+        """The instance finished a request's CPU work."""
+        ...
+
+    def drained(self, instance: Instance) -> None:
+        """A draining instance has no work left."""
+        ...
+
+
+class Instance:
+    """One instance. The model calls submit(); the instance calls host.cpu_done()."""
+
+    def __init__(self, host: Host, instance_id: int, slots: int, cores: int,
                  queue_limit: int | None, ewma_alpha: float, state: str = READY,
                  zone: str = "") -> None:
-        self.model = model
-        self.env: simpy.Environment = model.env
+        self.host = host
+        self.env: simpy.Environment = host.env
         self.instance_id = instance_id
         self.name = f"instance-{instance_id}"
         self.slots = slots
@@ -227,7 +242,7 @@ class Instance:
         self.run_cpu(req, req.work_s, now)
 
     def run_cpu(self, req, work_s: float, now: float) -> None:
-        """Start `work_s` core-seconds of CPU work for `req`; model.cpu_done(self, req) follows."""
+        """Start `work_s` core-seconds of CPU work for `req`; host.cpu_done(self, req) follows."""
         if self.hung:
             self.waiting.add(req)  # accepted, never answered
             return
@@ -249,7 +264,7 @@ class Instance:
         now = self.env._now
         self.cpu_active -= 1
         self._cpu_sum += now
-        self.model.cpu_done(self, req, now)
+        self.host.cpu_done(self, req, now)
 
     def _recycle(self, ev) -> None:
         """A CPU job whose instance crashed: its event returns to the pool, nothing else."""
@@ -284,7 +299,7 @@ class Instance:
             _set_queued(view, 0)
         _set_in_flight(view, self.in_flight)
         if self.in_flight == 0 and self.state == DRAINING:
-            self.model.drained(self)
+            self.host.drained(self)
 
     # ------------------------------------------------------------ processor sharing
 
@@ -344,4 +359,4 @@ class Instance:
         self.cpu_active = len(jobs)
         self._ps_schedule_wake(now)
         for req in finished:
-            self.model.cpu_done(self, req, now)
+            self.host.cpu_done(self, req, now)

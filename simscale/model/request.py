@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from policies.views import RequestInfo
+from simscale.outputs.columns import STATUSES
 
 OK, ERROR, TIMEOUT, REJECTED = 0, 1, 2, 3
-STATUS_NAMES = ("ok", "error", "timeout", "rejected")
+STATUS_NAMES = STATUSES  # their names, as requests.parquet writes them
 PENDING = -1
 
 

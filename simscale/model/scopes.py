@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simscale.digest import Digest
+from simscale.outputs.digest import Digest
 
 QUANTILES = (0.5, 0.95, 0.99)
 

@@ -1,7 +1,7 @@
 """The LLM upstream: a provider that streams tokens back, within its own limits.
 
-A call (stage contract: `call(instance, req, now, then)`, see simscale.model.workload) holds
-the request's slot on its instance (model.begin_wait / end_wait) from the moment it is made
+A call (stage contract: `call(instance, req, now, then)`, see simscale.model.stages) holds
+the request's slot on its instance (Cluster.begin_wait / end_wait) from the moment it is made
 until the last token, queued or streaming. Once it starts:
 
   time to first token  ttft = ttft_base_s + ttft_per_prompt_token_s × prompt_tokens
@@ -19,7 +19,7 @@ buckets holding one minute's allowance, refilled continuously at limit/60 per se
 takes one request and prompt_tokens + output_tokens tokens when it starts (providers count
 the requested output tokens when a request is admitted). A call that finds a limit reached
 fails at once with reason UpstreamConcurrencyLimited or UpstreamRateLimited (on_limit =
-"fail": model.attempt_failed, so the retry policy may send it elsewhere), or waits in one FIFO
+"fail": Cluster.attempt_failed, so the retry policy may send it elsewhere), or waits in one FIFO
 queue (on_limit = "queue"; no call overtakes the head) until the limit allows it; a call larger
 than the whole tokens-per-minute allowance fails even then, and a full queue (queue_limit)
 fails with UpstreamQueueFull. A queued call whose request has ended (timeout) or whose
@@ -32,6 +32,8 @@ import math
 from collections import deque
 
 from simscale.model.request import PENDING
+from simscale.model.seam import Cluster
+from simscale.outputs.columns import UPSTREAM
 from simscale.sections.upstream import UpstreamSpec
 from simscale.streams import stream
 
@@ -73,11 +75,13 @@ class TokenBucket:
 
 
 class Upstream:
-    """The LLM provider of one run (model.upstream)."""
+    """The LLM provider of one run: the LLM stage (simscale.model.stages.LlmStage)."""
 
-    def __init__(self, model, spec: UpstreamSpec) -> None:
-        self.model = model
-        self.env = model.env
+    columns = UPSTREAM
+
+    def __init__(self, cluster: Cluster, spec: UpstreamSpec, seed: int) -> None:
+        self.cluster = cluster
+        self.env = cluster.env
         self.spec = spec
         self.max_streams = spec.max_streams if spec.max_streams is not None else INF
         self.requests = (TokenBucket(spec.requests_per_minute)
@@ -92,7 +96,7 @@ class Upstream:
         self._jitter = None
         if spec.jitter_cv > 0:
             sigma2 = math.log1p(spec.jitter_cv**2)
-            self._jitter = (stream(model.spec.seed, "upstream.jitter"), -sigma2 / 2,
+            self._jitter = (stream(seed, "upstream.jitter"), -sigma2 / 2,
                             math.sqrt(sigma2))
         # totals for summary.json
         self.calls = 0
@@ -100,8 +104,6 @@ class Upstream:
         self.queued_calls = 0
         self.dequeued_calls = 0
         self.queue_wait_s = 0.0
-        model.metric_hooks.append(self._metrics)
-        model.summary_hooks.append(self._summary)
 
     # ------------------------------------------------------------ latency
 
@@ -147,7 +149,7 @@ class Upstream:
 
     def _fail(self, instance, req, now: float, reason: str) -> None:
         self.limited += 1
-        self.model.attempt_failed(instance, req, now, reason)
+        self.cluster.attempt_failed(instance, req, now, reason)
 
     def _enqueue(self, instance, req, then, now: float) -> None:
         if self.tokens is not None and self._need_tokens(req) > self.tokens.capacity:
@@ -157,7 +159,7 @@ class Upstream:
         if limit is not None and len(self.queue) >= limit:
             self._fail(instance, req, now, QUEUE_FULL)
             return
-        self.model.begin_wait(instance, req)
+        self.cluster.begin_wait(instance, req)
         self.queue.append((instance, req, then, now))
         self.queued_calls += 1
         if len(self.queue) == 1:
@@ -171,7 +173,7 @@ class Upstream:
         if self.tokens is not None:
             self.tokens.take(self._need_tokens(req), now)
         ttft, streaming = self.latency_s(req.info.prompt_tokens, req.info.output_tokens)
-        self.model.begin_wait(instance, req)
+        self.cluster.begin_wait(instance, req)
         ev = self.env.timeout(ttft)
         ev.callbacks.append(lambda _ev: self._first_token(instance, req, streaming, then))
 
@@ -184,7 +186,7 @@ class Upstream:
     def _last_token(self, instance, req, then) -> None:
         now = self.env._now
         self.active -= 1
-        if self.model.end_wait(instance, req, now):
+        if self.cluster.end_wait(instance, req, now):
             then(instance, req, now)
         if self.queue:
             self._drain(now)
@@ -194,17 +196,17 @@ class Upstream:
     def _drain(self, now: float) -> None:
         """Start queued calls, head first, while the limits allow."""
         queue = self.queue
-        model = self.model
+        cluster = self.cluster
         while queue:
             instance, req, then, since = queue[0]
             if req.status != PENDING or req.instance is not instance or req not in instance.waiting:
                 queue.popleft()
-                model.end_wait(instance, req, now)  # frees the slot of an ended request
+                cluster.end_wait(instance, req, now)  # frees the slot of an ended request
                 continue
             reason = self._blocked(req, now)
             if reason is None:
                 queue.popleft()
-                model.end_wait(instance, req, now)
+                cluster.end_wait(instance, req, now)
                 self.queue_wait_s += now - since
                 self.dequeued_calls += 1
                 self._start(instance, req, now, then)
@@ -238,11 +240,11 @@ class Upstream:
 
     # ------------------------------------------------------------ outputs
 
-    def _metrics(self, row: dict, now: float, span: float) -> None:
-        row["upstream_streams"] = self.active
-        row["upstream_queued"] = len(self.queue)
+    def metric_values(self, row: dict, now: float, span: float) -> tuple:
+        """upstream_streams, upstream_queued (simscale.outputs.columns.UPSTREAM)."""
+        return self.active, len(self.queue)
 
-    def _summary(self, summary: dict) -> None:
+    def summary(self, summary: dict) -> None:
         summary["upstream_calls"] = self.calls
         summary["upstream_limited"] = self.limited
         summary["upstream_queued_calls"] = self.queued_calls

@@ -14,9 +14,9 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from simscale.distributions import Deterministic, Distribution
 from simscale.limits import MAX_INSTANCES, MIN_PERIOD_S, Factor, Seconds
 from simscale.sections.base import PolicyRef
+from simscale.workload.distributions import Deterministic, Distribution
 
 # Per-instance metric names (the fields of policies.views.PodMetrics a policy may target).
 METRIC_NAMES = ("cpu_util_frac", "memory_frac", "in_flight", "request_rps", "latency_s")

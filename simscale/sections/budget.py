@@ -136,7 +136,7 @@ def trace_count(arrivals: Any, duration_s: float) -> tuple[float, str, str, list
     """Arrivals of a trace replay: the window's rows × rate_scale, per lap when looped."""
     import numpy as np
 
-    from simscale.traces import replay_period_s, replay_problems
+    from simscale.workload.traces import replay_period_s, replay_problems
 
     trace = arrivals.load()
     start_s, end_s = arrivals.window_s if arrivals.window_s is not None else (0.0, None)

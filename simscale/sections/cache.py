@@ -15,7 +15,6 @@ from pydantic import Field, field_validator, model_validator
 
 from policies import registry
 from policies.caches import DATA_TYPES, RingConfig
-from simscale.distributions import Distribution, Lognormal
 from simscale.limits import (
     MAX_CACHE_BYTES,
     MAX_CACHE_ITEMS,
@@ -36,6 +35,7 @@ from simscale.limits import (
     Seconds,
 )
 from simscale.sections.base import Maybe, PolicyRef, Section
+from simscale.workload.distributions import Distribution, Lognormal
 
 ZipfS = Annotated[float, Field(ge=0, le=MAX_ZIPF_S)]
 INVALIDATION_MODES = ("write_invalidate", "write_through", "ttl_only")

@@ -1,11 +1,11 @@
 """Load tests: experiments run in a bounded pool of worker processes, queued beyond it.
 
 A submitted run gets the run directory `simscale run` would give it,
-`RUNS/<name>/<yyyymmdd-hhmmss>-<hash>/` (simscale.rundirs), and its id is that directory
+`RUNS/<name>/<yyyymmdd-hhmmss>-<hash>/` (simscale.outputs.rundirs), and its id is that directory
 relative to RUNS, e.g. `quickstart/20260101-120000-1a2b3c4d`: an id matches ID_PATTERN (one
 or two plain segments, never `..`, a leading dot or `latest`) and resolves under RUNS only.
 A record `RUNS/.serve/ID.json` is written before a run is accepted. Its outputs are written
-through simscale.runner (in the worker, via tui.live.LiveRun), whose live updates come back
+through simscale.model.runner (in the worker, via tui.live.LiveRun), whose live updates come back
 over a queue into the same DashboardState the TUI fills; when it ends, `RUNS/<name>/latest`
 points at it. A cancelled run stops as the TUI's stop does: outputs kept, summary marked
 incomplete. After a restart, runs with a summary are served from their directories, and
@@ -30,7 +30,7 @@ from typing import Any
 
 from simscale.alerts import rules_from_spec
 from simscale.errors import InputError
-from simscale.rundirs import LATEST, mark_latest, new_run_dir, run_dir_for
+from simscale.outputs.rundirs import LATEST, mark_latest, new_run_dir, run_dir_for
 from simscale.tui.rundir import find_runs, is_run_dir
 from simscale.tui.state import DashboardState
 

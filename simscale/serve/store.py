@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simscale.recorder import write_table
+from simscale.outputs.sink import write_table
 
 WAL = "wal"
 

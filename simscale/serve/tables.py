@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from simscale.recorder import EVENTS_SCHEMA
+from simscale.outputs.columns import EVENTS_SCHEMA
 
 SAMPLES_SCHEMA = pa.schema([
     ("t_s", pa.float64()), ("instance", pa.string()), ("state", pa.string()),

@@ -26,7 +26,7 @@ BALANCERS = ["round_robin", "random", "least_connections", "power_of_two_choices
 
 def _calibrate(run_s: float) -> float:
     """Simulated seconds that take about run_s of wall time for one run here."""
-    from simscale.runner import run
+    from simscale.model.runner import run
     from simscale.spec import spec_from_dict
 
     probe_s = 60.0

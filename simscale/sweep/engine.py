@@ -64,7 +64,7 @@ MAX_PROBLEM_LINES = 20
 MANIFEST_INTERVAL_S = 1.0
 # Imported once by the forkserver, so each worker starts with the simulator loaded
 # (a module that fails to import is skipped).
-PRELOAD = ["simscale.sweep.engine", "simscale.runner", "policies.balancers",
+PRELOAD = ["simscale.sweep.engine", "simscale.model.runner", "policies.balancers",
            "policies.autoscalers", "policies.caches", "policies.limiters"]
 
 
@@ -312,7 +312,7 @@ def execute_run(task: RunTask, runs_dir: str | None) -> dict:
 
 
 def _simulate(task: RunTask, out_dir: Path | None):
-    from simscale.runner import run
+    from simscale.model.runner import run
     from simscale.spec import spec_from_dict
 
     spec = spec_from_dict(task.spec_data, f"variant {task.variant!r}")
@@ -325,8 +325,8 @@ def _simulate(task: RunTask, out_dir: Path | None):
 
 def _write_light_outputs(spec, result, out_dir: Path) -> None:
     """outputs = "summary": summary.json, metrics.parquet and events.parquet (no requests)."""
-    from simscale.recorder import write_table
-    from simscale.runner import events_table, metadata, metrics_table
+    from simscale.outputs.run_files import events_table, metadata, metrics_table
+    from simscale.outputs.sink import write_table
 
     meta = metadata(spec)
     write_table(out_dir / "metrics.parquet", metrics_table(result.metric_rows), meta)

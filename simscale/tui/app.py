@@ -1,6 +1,6 @@
 """The simscale Textual app: screens for picking, running, replaying and comparing runs.
 
-The app displays and controls; the model runs in simscale.runner on a worker thread and only
+The app displays and controls; the model runs in simscale.model.runner on a worker thread and only
 plain copies of its data reach the screens.
 """
 
@@ -63,7 +63,7 @@ class SimscaleApp(App):
     def start_run(self, spec, speed: float | None) -> LiveScreen:
         """Run a validated spec live into a new run directory, runs/<name>/<time>-<hash>/,
         as `simscale run` does; `latest` points at it once it ends."""
-        from simscale.rundirs import run_dir_for
+        from simscale.outputs.rundirs import run_dir_for
 
         screen = LiveScreen(spec, run_dir_for(spec, self.runs_dir), self.dashboard, speed=speed,
                             pause_at_s=self.pause_at_s, mark_latest=True)

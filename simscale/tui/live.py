@@ -1,4 +1,4 @@
-"""A live run: drives simscale.runner.run on a worker thread, paced, pausable and stoppable.
+"""A live run: drives simscale.model.runner.run on a worker thread, paced, pausable and stoppable.
 
 Everything here runs on the simulating thread except the control methods (pause, resume,
 stop, set_speed), which any thread may call. The model is read only on the simulating
@@ -202,7 +202,7 @@ class LiveRun:
 
     def run(self) -> LiveDone:
         """Run to the end (or until stopped); returns how it ended. Never raises."""
-        from simscale.runner import run as run_spec
+        from simscale.model.runner import run as run_spec
 
         self._wall_start = self.clock()
         try:

@@ -3,7 +3,7 @@
 A run directory holds requests.parquet, metrics.parquet, events.parquet and summary.json.
 Loading one never raises for a damaged directory: every missing, partial or unreadable
 file becomes a line in `problems`, and whatever could be read is still shown. A run
-directory that a killed swap left missing is put back first (simscale.staging.recover);
+directory that a killed swap left missing is put back first (simscale.outputs.staging.recover);
 the hidden folders a run writes beside its directory are never listed as runs.
 """
 
@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simscale import staging
 from simscale.errors import InputError
-from simscale.rundirs import LATEST, resolve_run_dir
+from simscale.outputs import staging
+from simscale.outputs.rundirs import LATEST, resolve_run_dir
 
 OUTPUTS = ("requests.parquet", "metrics.parquet", "events.parquet", "summary.json")
 

@@ -82,7 +82,7 @@ def test_validate_runs_the_real_tool(tmp_path):
 
 
 def test_export_from_a_run_directory(tmp_path):
-    from simscale.runner import run
+    from simscale.model.runner import run
     from simscale.spec import load_spec
 
     spec = load_spec(AFFINITY).model_copy(update={"duration_s": 5.0})

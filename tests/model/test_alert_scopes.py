@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simscale.model.runner import run
 from simscale.model.scopes import linear_quantiles
-from simscale.runner import run
 from simscale.spec import spec_from_dict
 
 MIX = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simscale.runner import run
+from simscale.model.runner import run
 from simscale.spec import spec_from_dict
 
 SPIKE = "autoscaling/spike_flash_crowd.toml"

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from simscale.model import Model
 from simscale.model.autoscaling import Autoscaling
-from simscale.recorder import RequestLog
-from simscale.runner import run
+from simscale.model.runner import run
+from simscale.outputs.recorder import RequestLog
 from tests.conftest import run_tables, small_spec
 
 OVERLOAD = {"arrivals": {"kind": "poisson", "rate_rps": 150.0},

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from simscale.cli import app
-from simscale.runner import run
+from simscale.model.runner import run
 from simscale.spec import load_spec
 from tests.conftest import ROOT, small_spec
 

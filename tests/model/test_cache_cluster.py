@@ -6,21 +6,21 @@ from __future__ import annotations
 from policies.caches import SlotMap, key_hash_slot
 from policies.caches.slots import create_ranges
 from simscale.model import Model
-from simscale.recorder import RequestLog
-from simscale.runner import run
+from simscale.model.runner import run
+from simscale.outputs.recorder import RequestLog
 from tests.conftest import small_spec
 from tests.model.test_cache_runs import chat_spec, window_hit_rate
 
 
 def test_a_key_lives_on_the_shard_that_owns_its_slot():
     spec = small_spec(cache={"shards": 3, "placement": "redis_cluster"})
-    datastore = Model(spec, RequestLog(None, 1000)).datastore
-    assert isinstance(datastore.shard_map, SlotMap)
+    datastore = Model(spec, RequestLog(None, 1000)).hooks.datastore
+    assert isinstance(datastore.shards.shard_map, SlotMap)
     ranges = create_ranges(3)
     for key in ("user:1", "session:7", "conversation:7", "{user:1}:x", "somekey"):
         slot = key_hash_slot(key)
         index = next(i for i, (a, b) in enumerate(ranges) if a <= slot <= b)
-        assert datastore.shard_of(key).name == f"cache-{index}"
+        assert datastore.shards.shard_of(key).name == f"cache-{index}"
 
 
 def test_a_join_moves_a_quarter_of_the_slots_and_only_their_keys_miss():

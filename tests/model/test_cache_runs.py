@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from policies.caches import zipf_popularity
 from simscale.model.cache import Datastore
-from simscale.runner import run
+from simscale.model.runner import run
 from tests.conftest import run_tables, small_spec
 
 CHAT_MIX = {

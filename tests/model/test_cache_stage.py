@@ -14,14 +14,16 @@ from policies.caches import zipf_popularity
 from policies.views import RequestInfo
 from simscale.model import Model, Request
 from simscale.model.request import ERROR, OK, TIMEOUT
-from simscale.model.workload import KindProfile
-from simscale.recorder import RequestLog
+from simscale.outputs.recorder import RequestLog
+from simscale.workload.kinds import KindProfile
 from tests.conftest import small_spec
 
 RTT = 0.001      # network round trip to a shard; shard time 0
 QUERY = 0.010    # every read query
 WRITE = 0.005    # every write
 QUIET = {"arrivals": {"kind": "poisson", "rate_rps": 1e-6}}  # no arrivals of its own
+
+WARMED_TYPES = ("user", "session", "conversation")  # warming's default types
 
 
 def direct_model(timeout_s: float | None = 30.0, pool_size: int = 10, query_s: float = QUERY,
@@ -54,7 +56,7 @@ class Client:
         rid = model.new_request_id()
         req = Request(RequestInfo(rid, "chat", user, session, 0, 0, model.now), 0.0)
         req.data = self.profiles[key]
-        datastore = model.datastore
+        datastore = model.hooks.datastore
 
         def then(instance, r, now):
             self.log.append((r.info.request_id, round(now, 9)))
@@ -72,7 +74,7 @@ class Client:
 def test_the_cache_component_is_absent_when_off():
     spec = small_spec()
     model = Model(spec, RequestLog(None, 1000))
-    assert model.datastore is None
+    assert model.hooks.datastore is None
 
 
 def test_a_miss_costs_lookup_query_and_fill_and_then_the_key_hits():
@@ -82,7 +84,7 @@ def test_a_miss_costs_lookup_query_and_fill_and_then_the_key_hits():
     client.send(reads=["user"])          # hit: lookup only
     client.at(2.0)
     assert client.log == [(0, 2 * RTT + QUERY), (1, 1.0 + RTT)]
-    totals = client.model.datastore.totals()
+    totals = client.model.hooks.datastore.stats.totals()
     assert totals[0][0] == 2 and totals[1][0] == 1
 
 
@@ -110,8 +112,8 @@ def test_single_flight_coalesces_concurrent_misses_on_one_key():
     for _ in range(3):
         client.send(reads=["user"])
     client.at(1.0)
-    datastore = client.model.datastore
-    assert datastore.db.queries == 1 and datastore.coalesced == 2
+    datastore = client.model.hooks.datastore
+    assert datastore.db.queries == 1 and datastore.stats.coalesced == 2
     # followers get the leader's value when it arrives; only the leader fills
     assert sorted(client.log) == [(0, 2 * RTT + QUERY), (1, RTT + QUERY), (2, RTT + QUERY)]
 
@@ -121,8 +123,8 @@ def test_without_coalescing_every_concurrent_miss_reads_the_database():
     for _ in range(3):
         client.send(reads=["user"])
     client.at(1.0)
-    assert client.model.datastore.db.queries == 3
-    assert client.model.datastore.coalesced == 0
+    assert client.model.hooks.datastore.db.queries == 3
+    assert client.model.hooks.datastore.stats.coalesced == 0
 
 
 def test_the_pool_bounds_connections_and_requests_wait_in_order():
@@ -130,7 +132,7 @@ def test_the_pool_bounds_connections_and_requests_wait_in_order():
     for user in range(5):
         client.send(reads=["user"], user=user)
     client.at(1.0)
-    db = client.model.datastore.db
+    db = client.model.hooks.datastore.db
     assert db.peak_in_use == 2 and db.queries == 5
     ends = [round(2 * RTT + k * QUERY, 9) for k in (1, 1, 2, 2, 3)]
     assert client.log == list(enumerate(ends))
@@ -142,7 +144,7 @@ def test_a_write_goes_to_the_database_then_invalidates():
     client.send(writes=["conversation"])
     client.at(1.0)
     assert client.log == [(0, WRITE + RTT)]
-    assert client.model.datastore.db.writes == 1
+    assert client.model.hooks.datastore.db.writes == 1
 
 
 @pytest.mark.parametrize("mode, third_read_hits, stale", [
@@ -158,10 +160,10 @@ def test_invalidation_modes(mode, third_read_hits, stale):
     client.at(2.0)
     client.send(reads=["conversation"])
     client.at(3.0)
-    datastore = client.model.datastore
-    reads, hits, _ = datastore.totals()
+    datastore = client.model.hooks.datastore
+    reads, hits, _ = datastore.stats.totals()
     assert hits[2] == (1 if third_read_hits else 0)
-    assert datastore.stale_reads == stale
+    assert datastore.stats.stale_reads == stale
 
 
 def test_a_value_expires_after_its_ttl():
@@ -170,7 +172,7 @@ def test_a_value_expires_after_its_ttl():
         client.at(t)
         client.send(reads=["user"])
     client.at(11.0)
-    reads, hits, _ = client.model.datastore.totals()
+    reads, hits, _ = client.model.hooks.datastore.stats.totals()
     assert (reads[0], hits[0]) == (3, 1)
 
 
@@ -180,15 +182,15 @@ def test_a_request_that_times_out_waiting_gives_its_turn_away():
     client.send(reads=["user"], user=1)
     client.send(reads=["user"], user=2)      # waits for the only connection
     client.at(5.0)
-    db = model.datastore.db
+    db = model.hooks.datastore.db
     assert client.log == []                  # both timed out before their data came
     assert [r.status for r in client.sent] == [TIMEOUT, TIMEOUT]
     assert db.queries == 1 and db.skipped == 1
     assert model.instances[0].busy == 0 and not model.instances[0].waiting
     # the first read still filled the cache: its query was running when its client left
-    assert model.datastore.shard_of("user:1").store.peek("user:1", 5.0)
-    assert not model.datastore.shard_of("user:2").store.peek("user:2", 5.0)
-    assert len(model.datastore._flights) == 0
+    assert model.hooks.datastore.shards.shard_of("user:1").store.peek("user:1", 5.0)
+    assert not model.hooks.datastore.shards.shard_of("user:2").store.peek("user:2", 5.0)
+    assert len(model.hooks.datastore._flights) == 0
 
 
 def test_a_flight_whose_leader_left_still_reads_for_its_followers():
@@ -201,7 +203,7 @@ def test_a_flight_whose_leader_left_still_reads_for_its_followers():
     client.at(10.0)
     assert client.sent[1].status == TIMEOUT          # the leader left at 2.5 s
     assert client.log == [(follower.info.request_id, round(4.0 + RTT, 9))]
-    assert model.datastore.db.queries == 4 and model.datastore.coalesced == 1
+    assert model.hooks.datastore.db.queries == 4 and model.hooks.datastore.stats.coalesced == 1
 
 
 def test_a_crash_during_a_database_wait_ends_the_request_once():
@@ -215,21 +217,23 @@ def test_a_crash_during_a_database_wait_ends_the_request_once():
     assert [r.status for r in client.sent] == [ERROR, ERROR]
     assert client.log == []
     assert model.instances[0].busy == 0 and model.instances[0].in_flight == 0
-    assert model.datastore.db.in_use == 0
+    assert model.hooks.datastore.db.in_use == 0
 
 
 def test_a_shard_loss_remaps_its_keys_and_it_comes_back_empty():
     model = direct_model(shards=4, keys={"source": "zipf", "users": 200},
                          warming={"top_k": 1000, "on_join": False})
-    datastore = model.datastore
-    lost = datastore.shards[1]
-    key = next(k for k in datastore.keys_by_rank() if datastore.shard_of(k) is lost)
+    datastore = model.hooks.datastore
+    shards = datastore.shards
+    lost = shards.shards[1]
+    key = next(k for k in shards.population.keys_by_rank(WARMED_TYPES)
+               if shards.shard_of(k) is lost)
     assert lost.store.peek(key, 0.0) and len(lost.store) > 0
-    datastore._lose(1)
-    assert datastore.shard_of(key) is not lost and len(lost.store) == 0
-    assert not datastore.shard_of(key).store.peek(key, 0.0)
-    datastore._recover(1)
-    assert datastore.shard_of(key) is lost and len(lost.store) == 0
+    datastore.shards.lose(1)
+    assert datastore.shards.shard_of(key) is not lost and len(lost.store) == 0
+    assert not datastore.shards.shard_of(key).store.peek(key, 0.0)
+    datastore.shards.recover(1)
+    assert datastore.shards.shard_of(key) is lost and len(lost.store) == 0
     reasons = [e[3] for e in model.events if e[1] == "cache"]
     assert reasons[-2:] == ["ShardLost", "ShardRecovered"]
 
@@ -238,11 +242,13 @@ def test_a_joining_shard_is_warmed_with_the_top_keys_it_owns():
     model = direct_model(shards=2, capacity_items=100_000,
                          keys={"source": "zipf", "users": 300, "sessions_per_user": 1},
                          warming={"top_k": 50, "on_start": False, "on_join": True})
-    datastore = model.datastore
-    assert datastore.warmed == 0
-    datastore._join()
-    joined = datastore.shards[-1]
-    owned = [k for k in datastore.keys_by_rank() if datastore.shard_of(k) is joined]
+    datastore = model.hooks.datastore
+    assert datastore.stats.warmed == 0
+    datastore.shards.join()
+    shards = datastore.shards
+    joined = shards.shards[-1]
+    owned = [k for k in shards.population.keys_by_rank(WARMED_TYPES)
+             if shards.shard_of(k) is joined]
     assert len(joined.store) == 50 and all(joined.store.peek(k, 0.0) for k in owned[:50])
     assert not any(joined.store.peek(k, 0.0) for k in owned[50:])
 
@@ -250,9 +256,9 @@ def test_a_joining_shard_is_warmed_with_the_top_keys_it_owns():
 def test_warming_at_start_fills_each_shard_with_its_top_keys():
     model = direct_model(shards=3, keys={"source": "zipf", "users": 1000},
                          warming={"top_k": 40})
-    datastore = model.datastore
-    assert [len(s.store) for s in datastore.shards] == [40, 40, 40]
-    assert datastore.shard_of("user:0").store.peek("user:0", 0.0)
+    datastore = model.hooks.datastore
+    assert [len(s.store) for s in datastore.shards.shards] == [40, 40, 40]
+    assert datastore.shards.shard_of("user:0").store.peek("user:0", 0.0)
 
 
 def test_users_follow_zipf_popularity_whatever_the_policy():
@@ -260,7 +266,8 @@ def test_users_follow_zipf_popularity_whatever_the_policy():
         model = direct_model(eviction={"policy": policy},
                              keys={"source": "zipf", "users": 50, "zipf_s": 1.0,
                                    "sessions_per_user": 3})
-        return [model.datastore.ids_of(RequestInfo(rid)) for rid in range(40_000)]
+        population = model.hooks.datastore.shards.population
+        return [population.ids_of(RequestInfo(rid)) for rid in range(40_000)]
 
     lru, fifo = ids("lru"), ids("fifo")
     assert lru == fifo                         # common random numbers: keyed on request ids
@@ -273,11 +280,11 @@ def test_users_follow_zipf_popularity_whatever_the_policy():
 
 def test_entries_by_request_id_match_ids_of():
     model = direct_model(keys={"source": "zipf", "users": 500})
-    datastore = model.datastore
+    datastore = model.hooks.datastore
     for rid in (0, 1, 16383, 16384, 99_999):
         info = RequestInfo(rid)
-        user, session = datastore.ids_of(info)
-        assert datastore.entry_of(info)[:3] == (f"user:{user}", f"session:{session}",
+        user, session = datastore.shards.population.ids_of(info)
+        assert datastore.shards.entry_of(info)[:3] == (f"user:{user}", f"session:{session}",
                                                  f"conversation:{session}")
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simscale.model.workload import arrival_chunks
-from simscale.runner import run
+from simscale.model.runner import run
+from simscale.workload.chunks import arrival_chunks
 from tests.conftest import run_tables, small_spec
 
 STATUSES = ("ok", "error", "timeout", "rejected")
@@ -126,7 +126,7 @@ def test_processor_sharing_two_equal_jobs_finish_together():
         instances={"count": 1, "slots": 4, "cores": 1}, timeouts={"request_s": "none"},
     )
     from simscale.model import Model
-    from simscale.recorder import RequestLog
+    from simscale.outputs.recorder import RequestLog
 
     log = RequestLog(None, 10)
     model = Model(spec, log)
@@ -157,7 +157,7 @@ def test_processor_sharing_end_times(cores, jobs, ends):
     from policies.views import RequestInfo
     from simscale.model import Model
     from simscale.model.request import Request
-    from simscale.recorder import RequestLog
+    from simscale.outputs.recorder import RequestLog
 
     spec = small_spec(
         duration_s=0.0015,
@@ -167,7 +167,7 @@ def test_processor_sharing_end_times(cores, jobs, ends):
     )
     model = Model(spec, RequestLog(None, 10))
     ended: dict[int, float] = {}
-    model.end_hooks.append(lambda req, _status, now: ended.update({req.info.request_id: now}))
+    model.hooks.end.append(lambda req, _status, now: ended.update({req.info.request_id: now}))
     for rid, (arrival_s, work_s) in enumerate(jobs, start=100):
         model.run_until(arrival_s)
         model.dispatch(Request(RequestInfo(rid, arrival_s=arrival_s), work_s), arrival_s)

@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pytest
 
 from simscale.model import Model
-from simscale.recorder import RequestLog
+from simscale.outputs.recorder import RequestLog
 from tests.conftest import run_tables, small_spec
 
 

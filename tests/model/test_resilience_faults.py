@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simscale.runner import run
+from simscale.model.runner import run
 from tests.conftest import run_tables, small_spec
 
 ZONES = ["a", "b"]  # with 3 instances: a = {0, 2}, b = {1}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from simscale.errors import InputError
-from simscale.runner import run
+from simscale.model.runner import run
 from simscale.sections.workload import UserStairsArrivals
 from simscale.spec import spec_from_dict
 

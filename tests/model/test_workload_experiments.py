@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pytest
 from scipy import stats
 
-from simscale.runner import run
+from simscale.model.runner import run
 from tests.conftest import ROOT, small_spec
 
 FOLDERS = ("load_tests", "traces", "workload")

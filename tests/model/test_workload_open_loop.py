@@ -7,9 +7,9 @@ import pytest
 from scipy import stats
 
 from simscale.errors import InputError
-from simscale.model.workload import Workload, arrival_chunks
-from simscale.runner import run
+from simscale.model.runner import run
 from simscale.sections.workload import WorkloadSpec
+from simscale.workload.chunks import Workload, arrival_chunks
 from tests.conftest import run_tables, small_spec
 
 CHAT_MIX = {

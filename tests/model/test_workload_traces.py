@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from simscale.cli import app
-from simscale.runner import run
-from simscale.traces import read_trace
+from simscale.model.runner import run
+from simscale.workload.traces import read_trace
 from tests.conftest import ROOT, small_spec
 
 TRACES = ROOT / "data" / "traces"
@@ -240,7 +240,7 @@ def test_unbounded_replays_are_refused_naming_the_field(tmp_path, content, optio
     """They used to crash mid-run (a lap with no length) or never end (4 GB in 60 s). The spec
     refuses them at load; the replay itself refuses them too (a second line of defence)."""
     from simscale.errors import InputError
-    from simscale.model.workload import Workload
+    from simscale.workload.chunks import Workload
 
     path = TRACES / "azure_llm_2023_code.csv"
     if content is not None:

@@ -7,8 +7,8 @@ import pyarrow.compute as pc
 import pytest
 
 from simscale.model import cache
+from simscale.model.runner import run
 from simscale.model.upstream import TokenBucket
-from simscale.runner import run
 from tests.conftest import run_tables, small_spec
 
 # one deterministic LLM kind: 0.1 s CPU, 1000 prompt tokens, 100 output tokens
@@ -135,23 +135,23 @@ def test_token_bucket():
 class FakeDatastore:
     """A datastore honouring the stage contract: wait 0.2 s holding the slot, then go on."""
 
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, cluster):
+        self.cluster = cluster
         self.seen = []
 
     def access(self, instance, req, now, then):
         self.seen.append((req.data.name, req.data.reads, req.data.writes, req.data.db_queries,
                           req.info.user_id, req.info.session_id))
-        self.model.wait(instance, req, 0.2, then)
+        self.cluster.wait(instance, req, 0.2, then)
 
 
 def test_datastore_stage_contract(monkeypatch, tmp_run):
     stores = []
 
-    def attach(model, section, database):
-        model.datastore = FakeDatastore(model)
-        stores.append(model.datastore)
-        return model.datastore
+    def attach(cluster, hooks, section, database, seed):
+        hooks.datastore = FakeDatastore(cluster)
+        stores.append(hooks.datastore)
+        return hooks.datastore
 
     monkeypatch.setattr(cache, "attach", attach)
     mix = {**LLM_KIND, "history": {"reads": ["session", "conversation"], "db_queries": 2,

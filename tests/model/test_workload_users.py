@@ -7,8 +7,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from simscale.model.users import SESSION_STRIDE
-from simscale.runner import run
+from simscale.model.runner import run
+from simscale.workload.users import SESSION_STRIDE
 from tests.conftest import run_tables, small_spec
 
 MIX = {

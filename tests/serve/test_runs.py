@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from simscale.cli import app as cli
-from simscale.rundirs import resolve_run_dir
+from simscale.outputs.rundirs import resolve_run_dir
 from simscale.tui.rundir import load_run
 from tests.serve.conftest import AUTH, TOKEN, spec_text, wait_for
 

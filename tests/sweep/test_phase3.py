@@ -13,7 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from simscale.errors import InputError
-from simscale.runner import peak_throughput
+from simscale.model.runner import peak_throughput
 from simscale.sweep.claims import (
     FAILS,
     GIVEN,

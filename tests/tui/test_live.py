@@ -8,7 +8,7 @@ import threading
 import pyarrow.parquet as pq
 import pytest
 
-from simscale.runner import run
+from simscale.model.runner import run
 from simscale.spec import load_spec
 from simscale.tui.live import (
     FAILED,

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from simscale import arrivals as A
+from simscale.workload import arrivals as A
+from simscale.workload.samplers import token_counts
 
 ALPHA = 1e-3
 
@@ -288,8 +289,8 @@ def test_bad_parameters_raise_value_error(make) -> None:
 
 
 def test_token_counts_have_the_requested_mean_and_cv() -> None:
-    tokens = A.token_counts(rng(0), 200_000, 800.0, 1.2)
+    tokens = token_counts(rng(0), 200_000, 800.0, 1.2)
     assert tokens.dtype == np.int64 and tokens.min() >= 1
     assert tokens.mean() == pytest.approx(800, rel=0.02)
     assert tokens.std() / tokens.mean() == pytest.approx(1.2, rel=0.05)
-    assert A.token_counts(rng(0), 1000, 800.0, 1.2, max_tokens=900).max() == 900
+    assert token_counts(rng(0), 1000, 800.0, 1.2, max_tokens=900).max() == 900

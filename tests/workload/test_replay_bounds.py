@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from simscale.traces import (
+from simscale.workload.traces import (
     Trace,
     bounds,
     read_trace,

@@ -15,9 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from simscale.errors import InputError
-from simscale.recorder import REQUESTS_SCHEMA, ROW_TYPE
-from simscale.traces import bounds, read_trace, source
-from simscale.traces.problems import Problems
+from simscale.outputs.columns import REQUESTS_SCHEMA
+from simscale.outputs.recorder import ROW_TYPE
+from simscale.workload.traces import bounds, read_trace, source
+from simscale.workload.traces.problems import Problems
 
 TOO_MANY = 3_000_000_000  # the value of the report: above 2^31 − 1
 MAX = bounds.MAX_TRACE_TOKENS
@@ -335,7 +336,7 @@ def test_a_gzipped_parquet_is_spooled_and_read_alike(tmp_path: Path) -> None:
 
 
 def test_a_parquet_beyond_the_row_bound_is_refused(tmp_path: Path, monkeypatch) -> None:
-    from simscale.traces import parquet
+    from simscale.workload.traces import parquet
 
     monkeypatch.setattr(parquet, "MAX_ROWS", 10)
     path = tmp_path / "t.parquet"

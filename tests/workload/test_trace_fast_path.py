@@ -13,8 +13,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simscale.traces import Trace, read_trace
-from simscale.traces.bounds import MAX_TRACE_TOKENS as MAX_TOKENS
+from simscale.workload.traces import Trace, read_trace
+from simscale.workload.traces.bounds import MAX_TRACE_TOKENS as MAX_TOKENS
 
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -32,9 +32,9 @@ def same(a: Trace, b: Trace) -> None:
     assert a.origin == b.origin and a.skipped_rows == b.skipped_rows == 0
 
 
-ROW_READERS = {"azure": "simscale.traces.csv_formats._azure_rows",
-               "csv": "simscale.traces.csv_formats._GenericRows.read",
-               "mooncake": "simscale.traces.mooncake._read_lines"}
+ROW_READERS = {"azure": "simscale.workload.traces.csv_formats._azure_rows",
+               "csv": "simscale.workload.traces.csv_formats._GenericRows.read",
+               "mooncake": "simscale.workload.traces.mooncake._read_lines"}
 
 
 def both_ways(folder: Path, fmt: str, head: list[str], rows: list[str]) -> tuple[Trace, Trace]:

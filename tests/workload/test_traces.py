@@ -19,14 +19,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from simscale.errors import InputError
-from simscale.traces import (
+from simscale.workload.traces import (
     MAX_PROBLEMS,
     Trace,
     read_trace,
     replay,
     replay_period_s,
 )
-from simscale.traces.fields import DECIMAL
+from simscale.workload.traces.fields import DECIMAL
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "traces"
 AZURE_CONV = DATA / "azure_llm_2023_conv.csv"

@@ -231,7 +231,7 @@ class LiveScreen(DashboardScreen):
         self.done = done
         self.run_state = done.state
         if self.mark_latest and done.out_dir is not None:
-            from simscale.rundirs import mark_latest
+            from simscale.outputs.rundirs import mark_latest
 
             mark_latest(done.out_dir)
         if done.state == FAILED:

@@ -13,7 +13,7 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, SelectionL
 from textual.widgets.option_list import Option
 
 from simscale.errors import InputError
-from simscale.rundirs import LATEST, resolve_run_dir
+from simscale.outputs.rundirs import LATEST, resolve_run_dir
 from simscale.tui.rundir import find_runs, load_run
 
 OPEN, COMPARE = "open", "compare"

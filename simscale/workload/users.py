@@ -1,0 +1,175 @@
+"""Closed-loop users: each sends one request, waits for its end, thinks, and sends the next.
+
+A user runs chat sessions one after another. A session is the spec's `opening` kinds (sent
+back to back) and then a geometric number of turns with mean `turns_mean` (after each turn
+the session ends with probability 1/turns_mean), each turn's kind drawn from the mix by
+weight. After a request ends, whatever its status (ok, error, rejected, timeout), the user
+waits `think_s` before the next turn, or `session_gap_s` before the next session's first
+request; so a user never has two requests in flight. User i (from 0) starts its first
+session at i·ramp_s/users (a staircase: as its spec's start_s says); nobody sends at or
+after the end of the arrival window.
+
+Ids: user_id is the user's index; session k (from 0) of user u has session_id
+u·1_000_000 + k, so the ids do not depend on the order in which users' events happen.
+
+Randomness: each user draws its sessions (turns, kinds, CPU work, tokens, think times and the
+gap) from its own stream "users.<i>", a whole session at a time, so a user's sequence of
+sessions is the same whatever the policies do to its timing (common random numbers).
+Requests are made as the run goes, through a `RequestPort` the model gives (ids, and sending
+a request into admission), driven by one pending SimPy event per thinking user; the model
+reports each request's end back through `on_end`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import simpy
+
+from policies.views import RequestInfo
+from simscale.outputs.columns import USERS
+from simscale.sections.workload import UsersArrivals
+from simscale.streams import stream
+from simscale.workload.kinds import Kinds
+
+SESSION_STRIDE = 1_000_000
+_new_info = tuple.__new__
+
+
+class RequestPort(Protocol):
+    """How users reach the model: request ids, and sending a request into admission."""
+
+    def new_request_id(self) -> int:
+        """An id for a request made outside the arrival stream."""
+        ...
+
+    def send(self, info: RequestInfo, work_s: float, kind_code: int) -> None:
+        """Admit a request of kind `kind_code` costing `work_s` CPU seconds, now."""
+        ...
+
+
+class _User:
+    __slots__ = ("uid", "rng", "sessions", "codes", "work", "prompt", "output", "delays",
+                 "pos", "info")
+
+    def __init__(self, uid: int, rng: np.random.Generator) -> None:
+        self.uid = uid
+        self.rng = rng
+        self.sessions = 0     # sessions started
+        self.pos = 0          # the next request of the current session
+        self.info = None      # the request in flight (its RequestInfo)
+        self.codes: list[int] = []
+        self.work: list[float] = []
+        self.prompt: list[int] = []
+        self.output: list[int] = []
+        self.delays: list[float] = []   # wait before each request of the session, s
+
+
+class Users:
+    """The closed-loop user population of one run."""
+
+    columns = USERS
+
+    def __init__(self, env: simpy.Environment, port: RequestPort, spec: UsersArrivals,
+                 kinds: Kinds, seed: int, end_s: float) -> None:
+        self.env = env
+        self.port = port
+        self.spec = spec
+        self.kinds = kinds
+        self.seed = seed
+        self.end_s = end_s
+        self.opening = [kinds.codes[k] for k in spec.opening]
+        self.p_end = 1.0 / spec.turns_mean
+        self.users: list[_User] = []
+        self.sessions = 0
+        self.waiting = 0      # users with a request in flight
+        ev = self.env.timeout(0.0)  # start once the model is built and running
+        ev.callbacks.append(self._start_due)
+
+    # ------------------------------------------------------------ starting users
+
+    def start_s(self, uid: int) -> float:
+        """When user `uid` sends its first request."""
+        return self.spec.start_s(uid)
+
+    def _start_due(self, _ev) -> None:
+        now = self.env._now
+        n = self.spec.total_users
+        while len(self.users) < n and self.start_s(len(self.users)) <= now:
+            uid = len(self.users)
+            user = _User(uid, stream(self.seed, f"users.{uid}"))
+            self.users.append(user)
+            if now < self.end_s:
+                self._plan_session(user, first=True)
+                self._send(user)
+        if len(self.users) < n:
+            at = self.start_s(len(self.users))
+            if at < self.end_s:
+                ev = self.env.timeout(at - now)
+                ev.callbacks.append(self._start_due)
+
+    # ------------------------------------------------------------ sessions
+
+    def _plan_session(self, user: _User, first: bool) -> None:
+        """Draw the user's next session: its requests and the waits before each."""
+        rng = user.rng
+        spec = self.spec
+        turns = int(rng.geometric(self.p_end))
+        codes = np.array(self.opening + self.kinds.draw_kinds(rng, turns).tolist(),
+                         dtype=np.int64)
+        work, prompt, output = self.kinds.draw_costs(codes, lambda _code, _what: rng)
+        think = spec.think_s.sample(rng, len(codes))
+        gap = 0.0 if first else float(spec.session_gap_s.sample(rng, 1)[0])
+        think[: len(self.opening)] = 0.0  # the opening is sent back to back
+        think[0] = gap
+        user.codes = codes.tolist()
+        user.work = work.tolist()
+        user.prompt = prompt.tolist()
+        user.output = output.tolist()
+        user.delays = think.tolist()
+        user.pos = 0
+        user.sessions += 1
+
+    def _send(self, user: _User) -> None:
+        now = self.env._now
+        if now >= self.end_s:
+            return
+        pos = user.pos
+        if pos == 0:
+            self.sessions += 1  # a session counts once its first request is sent
+        code = user.codes[pos]
+        profile = self.kinds.profiles[code]
+        rid = self.port.new_request_id()
+        session = user.uid * SESSION_STRIDE + user.sessions - 1
+        info = _new_info(RequestInfo, (rid, profile.name, user.uid, session,
+                                       user.prompt[pos], user.output[pos], now))
+        user.info = info
+        self.waiting += 1
+        self.port.send(info, user.work[pos], code)
+
+    def on_end(self, info: RequestInfo, status: int, now: float) -> None:
+        """A request ended (whatever its status): its user thinks, then sends the next."""
+        user = self.users[info.user_id]
+        if user.info is not info:
+            return
+        user.info = None
+        self.waiting -= 1
+        user.pos += 1
+        if user.pos >= len(user.codes):
+            self._plan_session(user, first=False)
+        at = now + user.delays[user.pos]
+        if at >= self.end_s:
+            return  # this user is done
+        ev = self.env.timeout(max(0.0, at - self.env._now))
+        ev.callbacks.append(lambda _ev: self._send(user))
+
+    # ------------------------------------------------------------ outputs
+
+    def metric_values(self, row: dict, now: float, span: float) -> tuple:
+        """users_started, users_waiting (simscale.outputs.columns.USERS)."""
+        return len(self.users), self.waiting
+
+    def summary(self, summary: dict) -> None:
+        summary["users"] = len(self.users)
+        summary["user_sessions"] = self.sessions  # sessions whose first request was sent
