@@ -33,7 +33,8 @@ def load(path: str | Path, *, seed: int | None = None, lenient: bool = False,
     values (numbers, strings, bools, lists, dicts). Returns a simscale.spec.Spec; raises
     InputError naming the file and field path of every problem.
     """
-    from simscale.spec import prepare_spec_data, read_toml, set_path, spec_from_dict
+    from simscale.inputs import read_toml, set_path
+    from simscale.spec import prepare_spec_data, spec_from_dict
 
     path = Path(path)
     data = read_toml(path)

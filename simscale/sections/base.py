@@ -116,23 +116,3 @@ def plain_name(value: str) -> str:
     if not value or any(c in value for c in "/\\\n\0") or value.startswith("."):
         raise ValueError("a name must be non-empty, without '/', '\\' or a leading '.'")
     return value
-
-
-def error_message(error: dict) -> str:
-    """A pydantic error's message as simscale prints it."""
-    if error["type"] == "extra_forbidden":
-        return "unknown field"
-    if error["type"] == "missing":
-        return "required field is missing"
-    return error["msg"].removeprefix("Value error, ")
-
-
-def problem_lines(exc: ValidationError, source: str) -> list[str]:
-    """One line per pydantic error: 'source: field.path: message'."""
-    lines = []
-    for error in exc.errors():
-        loc = ".".join(str(p) for p in error["loc"])
-        msg = error_message(error)
-        lines.append(f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}")
-    return lines
-

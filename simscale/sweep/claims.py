@@ -41,7 +41,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simscale.errors import InputError
-from simscale.sections.base import problem_lines
+from simscale.inputs import problem_lines
 from simscale.sweep.compare import Interval, t_interval
 from simscale.sweep.table import SummaryData
 
@@ -295,7 +295,7 @@ def parse_claims(data: dict, source: str = "<claims>") -> ClaimsFile:
 
 def read_claims(path: str | Path) -> ClaimsFile:
     """Read and validate a claims file (TOML)."""
-    from simscale.spec import read_toml
+    from simscale.inputs import read_toml
 
     return parse_claims(read_toml(Path(path)), str(path))
 

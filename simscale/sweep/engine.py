@@ -245,7 +245,7 @@ def _with_params(base: dict, params: dict[str, Any], where: str,
     """A copy of `base` with each dotted path set to its value (None, with a problem, if not)."""
     import copy
 
-    from simscale.spec import set_path
+    from simscale.inputs import set_path
 
     data = copy.deepcopy(base)
     for path, value in params.items():
