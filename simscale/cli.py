@@ -61,7 +61,8 @@ def run(
     """Run one experiment and write requests, metrics, events and summary to a run directory.
 
     Exit 1 when the run did not complete, missed an --slo, or fired an alert at --fail-on."""
-    from simscale.report import print_summary, progress_printer
+    from simscale.reports.progress import progress_printer
+    from simscale.reports.terminal import print_summary
     from simscale.runner import run as run_spec
     from simscale.slo import parse_slo
     from simscale.spec import load_spec
@@ -131,7 +132,7 @@ def report(
     """Report one run: its summary and alerts; --png and --html draw its time series.
 
     --png and --html need matplotlib (the `plot` extra)."""
-    from simscale.report import print_run_report
+    from simscale.reports.terminal import print_run_report
 
     try:
         print_run_report(run_dir, html, png)
@@ -155,7 +156,8 @@ def validate(
     seed: Annotated[int, typer.Option(help="root seed of the replications", min=0)] = 1,
 ) -> None:
     """Check the engine against queueing theory (Erlang C, M/M/1, Little's law)."""
-    from simscale.report import WorkProgress, print_checks
+    from simscale.reports.progress import WorkProgress
+    from simscale.reports.terminal import print_checks
     from simscale.validation import run_checks
 
     progress = WorkProgress("validate", 2 * replications, "runs")
@@ -177,7 +179,7 @@ def bench(
 ) -> None:
     """Measure simulated requests per wall-clock second against a textbook SimPy model."""
     from simscale.bench import cases, print_bench, run_bench
-    from simscale.report import WorkProgress
+    from simscale.reports.progress import WorkProgress
 
     progress = WorkProgress("bench", repeat * len(cases(requests)), "measurements")
     try:

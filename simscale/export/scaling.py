@@ -89,8 +89,7 @@ def scaler_for(policy: str, config: Any, losses: Losses,
     if policy == "step":
         return _step(config, losses, where, ScalingRules)
     if policy == "predictive":
-        from policies.autoscalers._inner import inner_config
-        from policies.autoscalers.predictive import INNER_POLICIES
+        from policies.autoscalers import INNER_POLICIES, inner_config
 
         losses.lose(f"{where}.policy",
                     f"predictive: the forecast floor ({config.method}, boot_delay_s "
@@ -226,7 +225,7 @@ def _cron(days: tuple[str, ...], minutes: int) -> str:
 
 
 def _scheduled(config: Any, losses: Losses, where: str) -> Scaler | None:
-    from policies.autoscalers._inner import LEAF_POLICIES, inner_config
+    from policies.autoscalers import LEAF_POLICIES, inner_config
     from policies.autoscalers.scheduled import parse_clock
 
     scaler: Scaler | None = None

@@ -192,14 +192,14 @@ def verdict(region: tuple[float, float], interval: Interval) -> str:
 
 def claimed_text(claim: Claim | NotJudged) -> str:
     """The claimed region as text: '500–800', '≤ 1.5', '≥ 0.9', '5–10 ×', '≤ −33 %'."""
-    from simscale.sweep.report import fmt
+    from simscale.reports.numbers import fmt_number
 
     if isinstance(claim, NotJudged):
         return claim.claimed or "–"
     unit = UNITS[claim.compare] if claim.compare is not None else ""
 
     def num(x: float) -> str:
-        return fmt(x).replace("-", "−")
+        return fmt_number(x).replace("-", "−")
 
     if claim.between is not None:
         return f"{num(claim.between[0])}–{num(claim.between[1])}{unit}"

@@ -96,8 +96,9 @@ def sweep_command(
 
 
 class SweepProgress:
-    """Progress over a sweep's runs (simscale.report.WorkProgress: a bar on a terminal, a line
-    per finished run elsewhere, ETA from the runs finished so far); failures counted."""
+    """Progress over a sweep's runs (simscale.reports.progress.WorkProgress: a bar on a
+    terminal, a line per finished run elsewhere, ETA from the runs finished so far); failures
+    counted."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -105,7 +106,7 @@ class SweepProgress:
         self._progress = None
 
     def start(self, to_run: int, skipped: int) -> None:
-        from simscale.report import WorkProgress
+        from simscale.reports.progress import WorkProgress
 
         if skipped:
             typer.echo(f"resume: {skipped} finished runs skipped", err=True)
@@ -248,18 +249,18 @@ def plan_command(
 ) -> None:
     """Capacity planning: the cheapest setting that meets an SLO with confidence; stress."""
     from simscale.outputs import check_file_target, write_json
-    from simscale.report import WorkProgress
+    from simscale.reports.numbers import fmt_number
+    from simscale.reports.progress import WorkProgress
     from simscale.slo import parse_slo
     from simscale.sweep.plan import parse_vary, plan
-    from simscale.sweep.report import fmt
 
     def show(point) -> None:
         if quiet:
             return
-        checks = ", ".join(f"{s.metric} {fmt(m)} (bound {fmt(b)}) {'ok' if h else 'FAIL'}"
-                           for s, m, b, h in point.checks)
+        checks = ", ".join(f"{s.metric} {fmt_number(m)} (bound {fmt_number(b)}) "
+                           f"{'ok' if h else 'FAIL'}" for s, m, b, h in point.checks)
         extra = f" — {point.problem}" if point.problem else ""
-        progress.advance(note=f"{vary_path}={fmt(point.value)}: {checks}{extra}")
+        progress.advance(note=f"{vary_path}={fmt_number(point.value)}: {checks}{extra}")
 
     try:
         if out is not None:
@@ -307,8 +308,8 @@ def print_plan(result) -> None:
     """The evaluated points as a table, then the answer."""
     from rich.table import Table
 
-    from simscale.report import make_console
-    from simscale.sweep.report import fmt
+    from simscale.reports.numbers import fmt_number
+    from simscale.reports.terminal import make_console
 
     table = Table(title=f"plan: {result.path} ({result.replications} replications, "
                         f"{result.confidence:.0%} one-sided bounds)", title_justify="left")
@@ -320,11 +321,11 @@ def print_plan(result) -> None:
         table.add_column(result.objective, justify="right")
     table.add_column("meets SLO")
     for p in result.points:
-        row = [fmt(p.value)]
+        row = [fmt_number(p.value)]
         for _, mean, bound, _ in p.checks:
-            row += [fmt(mean), fmt(bound)]
+            row += [fmt_number(mean), fmt_number(bound)]
         if result.objective:
-            row.append(fmt(p.objective))
+            row.append(fmt_number(p.objective))
         row.append("yes" if p.feasible else f"no{' (' + p.problem + ')' if p.problem else ''}")
         style = "bold green" if result.best is not None and p.value == result.best.value else None
         table.add_row(*row, style=style)

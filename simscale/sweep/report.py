@@ -10,25 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from simscale.errors import InputError
+from simscale.reports.numbers import fmt_number
 from simscale.sweep.compare import Comparison, t_interval
 from simscale.sweep.table import PARAM_PREFIX, SummaryData
-
-
-def fmt(value: Any) -> str:
-    """Numbers with 4 significant digits (whole numbers from 1,000 up); NaN and None as '–'."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "–"
-        if 1e3 <= abs(value) < 1e9:
-            return f"{value:,.0f}"  # 17,000 and 3,170 rather than 1.7e+04 and 3170
-        return f"{value:.4g}" if value == 0 or 1e-3 <= abs(value) < 1e3 else f"{value:.3e}"
-    return str(value)
 
 
 def fmt_p(p: float | None) -> str:
@@ -40,8 +24,8 @@ def fmt_p(p: float | None) -> str:
 def fmt_pm(iv) -> str:
     """'mean ± half-width' of an Interval ('mean' alone when the interval is undefined)."""
     if not math.isfinite(iv.high):
-        return fmt(iv.mean)
-    return f"{fmt(iv.mean)} ± {fmt((iv.high - iv.low) / 2)}"
+        return fmt_number(iv.mean)
+    return f"{fmt_number(iv.mean)} ± {fmt_number((iv.high - iv.low) / 2)}"
 
 
 def metric_rows(cmp: Comparison, metric: str, wilcoxon: bool) -> tuple[list[str], list[list[str]]]:
@@ -74,8 +58,8 @@ def ranking_rows(cmp: Comparison) -> tuple[list[str], list[list[str]]]:
     header = ["rank", "variant", f"{cmp.rank_metric} ({goal} is better)", "parameters"]
     rows = []
     for i, v in enumerate(cmp.ranking, 1):
-        params = ", ".join(f"{k}={fmt(x)}" for k, x in cmp.params.get(v, {}).items())
-        rows.append([str(i), v, fmt(cmp.stats[(v, cmp.rank_metric)].mean), params])
+        params = ", ".join(f"{k}={fmt_number(x)}" for k, x in cmp.params.get(v, {}).items())
+        rows.append([str(i), v, fmt_number(cmp.stats[(v, cmp.rank_metric)].mean), params])
     return header, rows
 
 
@@ -94,7 +78,7 @@ def print_comparison(cmp: Comparison, wilcoxon: bool = False, console=None) -> N
     from rich import box
     from rich.table import Table
 
-    from simscale.report import make_console
+    from simscale.reports.terminal import make_console
 
     console = console or make_console()
     for metric in cmp.metrics:
@@ -136,8 +120,8 @@ CLAIMS_RULE = ("the {pct} CI of the mean over complete runs, or of the paired ra
 def fmt_ci(iv) -> str:
     """'mean [low, high]' of an Interval ('mean' alone when the interval is undefined)."""
     if not math.isfinite(iv.high):
-        return fmt(iv.mean)
-    return f"{fmt(iv.mean)} [{fmt(iv.low)}, {fmt(iv.high)}]"
+        return fmt_number(iv.mean)
+    return f"{fmt_number(iv.mean)} [{fmt_number(iv.low)}, {fmt_number(iv.high)}]"
 
 
 def simulated_text(result) -> str:
@@ -146,7 +130,7 @@ def simulated_text(result) -> str:
     if iv is None or iv.n == 0:
         return "–"
     if result.verdict == "given":
-        return f"{fmt(iv.mean)} (the input)"
+        return f"{fmt_number(iv.mean)} (the input)"
     text = fmt_ci(iv)
     if iv.n == 1:
         text += " (1 pair)" if result.relative else " (1 run)"
@@ -191,7 +175,7 @@ def print_claims(results, confidence: float, console=None, title: str = CLAIMS_T
     from rich.markup import escape
     from rich.table import Table
 
-    from simscale.report import make_console
+    from simscale.reports.terminal import make_console
 
     console = console or make_console()
     header, rows = claims_rows(results, confidence)

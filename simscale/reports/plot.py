@@ -123,7 +123,7 @@ def _has_values(rows: list[dict], column: str) -> bool:
 
 def run_html(data, png: bytes) -> str:
     """A self-contained page: summary (grouped), alerts, the chart (inline), the spec."""
-    from simscale.summary_groups import compact
+    from simscale.reports.summary import compact
 
     summary = data.summary or {}
     name = html.escape(str(summary.get("name", data.name)))

@@ -1,0 +1,2 @@
+"""Runs for people: the summary in groups, one number format, a run's time series as a PNG and
+an HTML page, what differs between runs, and terminal output (tables, progress with an ETA)."""
