@@ -61,10 +61,10 @@ def run(
     """Run one experiment and write requests, metrics, events and summary to a run directory.
 
     Exit 1 when the run did not complete, missed an --slo, or fired an alert at --fail-on."""
+    from simscale.monitoring.slo import parse_slo
     from simscale.reports.progress import progress_printer
     from simscale.reports.terminal import print_summary
     from simscale.runner import run as run_spec
-    from simscale.slo import parse_slo
     from simscale.spec import load_spec
 
     try:
@@ -100,7 +100,7 @@ def run(
 
 def _gates(summary: dict, slos: list, fail_on: Severity | None) -> bool:
     """Print each SLO's verdict and the alert gate's; True when one of them failed."""
-    from simscale.slo import fired_at_or_above, judge_run
+    from simscale.monitoring.slo import fired_at_or_above, judge_run
 
     try:
         verdicts = judge_run(slos, summary)

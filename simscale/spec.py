@@ -19,7 +19,6 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from simscale.alerts import AlertsSpec
 from simscale.distributions import Empirical
 from simscale.errors import InputError
 from simscale.inputs import apply_overrides, problem_lines, read_toml, too_deep
@@ -40,6 +39,7 @@ from simscale.limits import (
     Period,
     PositiveSeconds,
 )
+from simscale.sections.alerts import AlertsSpec
 from simscale.sections.autoscaling import AutoscalingSpec
 from simscale.sections.base import BalancerRef, Maybe, Section, plain_name
 from simscale.sections.budget import budget_problem, horizon_s, largest_fleet

@@ -74,7 +74,7 @@ class Plan:
     rate_limits: tuple[tuple[str, Any], ...]  # (limiter policy name, its config)
     cache: CachePlan | None
     app_version: str = "0"
-    alert_rules: tuple = ()            # simscale.alerts.AlertRule, as the run evaluates them
+    alert_rules: tuple = ()  # simscale.monitoring.alerts.AlertRule, as the run evaluates them
     metrics_interval_s: float = 10.0
     edge: EdgePlan = EdgePlan()
     dashboard: Any = None              # simscale.tui.config.DashboardConfig (None: default)
@@ -117,7 +117,7 @@ def plan_from_spec(spec: Any, name: str | None = None, image: str | None = None,
     the management-route check; `dashboard` the dashboard config (grafana). Raises
     InputError for an unsafe name, image, version or path, naming the field."""
     from simscale import __version__
-    from simscale.alerts import rules_from_spec
+    from simscale.monitoring.alerts import rules_from_spec
 
     service = app_name(spec.name, name)
     image = image_ref(image if image is not None else DEFAULT_IMAGE)

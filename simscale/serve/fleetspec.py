@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from simscale.alerts import AlertsSpec
 from simscale.errors import InputError
+from simscale.sections.alerts import AlertsSpec
 from simscale.sections.autoscaling import AutoscalingSpec
 from simscale.sections.base import Section, plain_name
 

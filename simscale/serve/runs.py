@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simscale.alerts import rules_from_spec
 from simscale.errors import InputError
+from simscale.monitoring.alerts import rules_from_spec
 from simscale.tui.rundir import find_runs, is_run_dir
 from simscale.tui.state import DashboardState
 

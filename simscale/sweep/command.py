@@ -182,7 +182,7 @@ def compare_command(
         for label, target in (("--markdown", markdown), ("--csv", csv), ("--png", png)):
             if target is not None:
                 check_file_target(target, f"{label} ")
-        from simscale.slo import parse_slo
+        from simscale.monitoring.slo import parse_slo
 
         slos = [parse_slo(text) for text in slo or []]
         data = read_summary(folder)
@@ -248,10 +248,10 @@ def plan_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no per-point lines")] = False,
 ) -> None:
     """Capacity planning: the cheapest setting that meets an SLO with confidence; stress."""
+    from simscale.monitoring.slo import parse_slo
     from simscale.outputs import check_file_target, write_json
     from simscale.reports.numbers import fmt_number
     from simscale.reports.progress import WorkProgress
-    from simscale.slo import parse_slo
     from simscale.sweep.plan import parse_vary, plan
 
     def show(point) -> None:

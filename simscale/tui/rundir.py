@@ -42,7 +42,7 @@ class RunData:
         """The spec's [alerts] section (None: not recorded, use the defaults)."""
         from pydantic import ValidationError
 
-        from simscale.alerts import AlertsSpec
+        from simscale.sections.alerts import AlertsSpec
 
         section = (self.spec or {}).get("alerts")
         if section is None:

@@ -16,8 +16,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, RichLog, Static
 
-from simscale.alerts import CRITICAL, WARNING
-from simscale.monitoring import aggregation
+from simscale.monitoring.alerts import CRITICAL, WARNING
+from simscale.monitoring.windows import aggregation
 from simscale.reports.numbers import as_number, fmt_number
 from simscale.tui.config import (
     AlertsWidget,

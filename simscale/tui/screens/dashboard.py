@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from simscale.alerts import rules_from_spec
+from simscale.monitoring.alerts import rules_from_spec
 from simscale.tui.config import DashboardConfig
 from simscale.tui.live import (
     FAILED,

@@ -1,0 +1,3 @@
+"""Watching a service as production does: alert rules evaluated on metric rows (alerts),
+dashboard data over rolling windows (windows), and service-level objectives that gate a
+command's exit code (slo)."""
