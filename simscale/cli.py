@@ -158,7 +158,7 @@ def validate(
     """Check the engine against queueing theory (Erlang C, M/M/1, Little's law)."""
     from simscale.reports.progress import WorkProgress
     from simscale.reports.terminal import print_checks
-    from simscale.validation import run_checks
+    from simscale.selfcheck.queueing import run_checks
 
     progress = WorkProgress("validate", 2 * replications, "runs")
     try:
@@ -178,8 +178,8 @@ def bench(
         "--sweep", help="also time a 20-run sweep on 1 and 2 workers (about a minute)")] = False,
 ) -> None:
     """Measure simulated requests per wall-clock second against a textbook SimPy model."""
-    from simscale.bench import cases, print_bench, run_bench
     from simscale.reports.progress import WorkProgress
+    from simscale.selfcheck.speed import cases, print_bench, run_bench
 
     progress = WorkProgress("bench", repeat * len(cases(requests)), "measurements")
     try:
@@ -189,7 +189,7 @@ def bench(
         progress.close()
     print_bench(results)
     if sweep:
-        from simscale.sweep.bench import bench_sweep, format_bench_sweep
+        from simscale.selfcheck.sweep_speed import bench_sweep, format_bench_sweep
 
         for line in format_bench_sweep(bench_sweep(repeat=repeat)):
             typer.echo(line)
