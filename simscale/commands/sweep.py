@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from simscale.commands.common import fail
 from simscale.errors import InputError
 
 EngineOption = Annotated[
@@ -25,12 +26,6 @@ SetOption = Annotated[
     typer.Option("--set", "-s", help="override a base spec field: path.to.field=value "
                                      "(repeatable)"),
 ]
-
-
-def _fail(error: InputError) -> None:
-    for line in error.problems:
-        typer.echo(f"error: {line}", err=True)
-    raise typer.Exit(2)
 
 
 def register(app: typer.Typer) -> None:
@@ -80,7 +75,7 @@ def sweep_command(
             if bar is not None:
                 bar.stop()
     except InputError as exc:
-        _fail(exc)
+        fail(exc)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.counts.items()))
     typer.echo(f"{len(result.records)} runs ({counts}); ran {result.ran}, "
                f"skipped {result.skipped} finished")
@@ -208,7 +203,7 @@ def compare_command(
             path = png or base / f"{plot}_vs_{x_param}.png"
             typer.echo(f"plot: {plot_metric(data, plot, x_param, path, confidence, slos)}")
     except InputError as exc:
-        _fail(exc)
+        fail(exc)
     failing = gate_fails(judged or [], strict)
     if failing:
         shown = ", ".join(f"{r.claim.label} ({r.verdict})" for r in failing[:10])
@@ -279,7 +274,7 @@ def plan_command(
                       seed=seed, method=method, points=points, tolerance=tolerance,
                       workers=workers, engine=engine, address=address, on_point=show)
     except InputError as exc:
-        _fail(exc)
+        fail(exc)
     print_plan(result)
     if out is not None:
         write_json(out, result.to_dict())

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from simscale.commands.common import fail
 from simscale.errors import InputError
 
 
@@ -38,9 +39,7 @@ def register(app: typer.Typer) -> None:
         try:
             config, loaded, speed_value = prepare(dashboard, run or [], speed, spec, runs)
         except InputError as exc:
-            for line in exc.problems:
-                typer.echo(f"error: {line}", err=True)
-            raise typer.Exit(2) from None
+            fail(exc)
         if web:
             args = [str(spec)] if spec is not None else []
             for path in run or []:

@@ -7,18 +7,13 @@ from typing import Annotated
 
 import typer
 
+from simscale.commands.common import fail
 from simscale.errors import InputError
 
 # simscale.export.plan.EdgePlan's defaults (not imported here: `simscale --help` stays fast)
 TLS_CERT = "/etc/ssl/simscale/tls.crt"
 TLS_KEY = "/etc/ssl/simscale/tls.key"
 MANAGEMENT_AUTH = "token"
-
-
-def _fail(error: InputError) -> None:
-    for line in error.problems:
-        typer.echo(f"error: {line}", err=True)
-    raise typer.Exit(2)
 
 
 def register(app: typer.Typer) -> None:
@@ -80,7 +75,7 @@ def export_command(
         exported = export_plan(plan, target, strict=strict)
         written = write_export(exported, out)
     except InputError as exc:
-        _fail(exc)
+        fail(exc)
     for loss in exported.losses:
         typer.echo(f"warning: {loss}", err=True)
     for path in written:
@@ -124,7 +119,7 @@ def import_command(
     try:
         fragment, warnings = import_file(file)
     except InputError as exc:
-        _fail(exc)
+        fail(exc)
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
     text = fragment_toml(fragment, f"spec fragment imported from {file.name} by simscale")
@@ -137,5 +132,5 @@ def import_command(
         tmp.write_text(text)
         tmp.replace(out)
     except OSError as exc:
-        _fail(InputError(f"--out: cannot write {out} ({exc.strerror})"))
+        fail(InputError(f"--out: cannot write {out} ({exc.strerror})"))
     typer.echo(f"wrote {out}")
