@@ -247,7 +247,7 @@ def plan_command(
     from simscale.outputs import check_file_target, write_json
     from simscale.reports.numbers import fmt_number
     from simscale.reports.progress import WorkProgress
-    from simscale.sweep.plan import parse_vary, plan
+    from simscale.sweep.capacity import parse_vary, plan
 
     def show(point) -> None:
         if quiet:

@@ -274,7 +274,7 @@ def plot_metric(data: SummaryData, metric: str, x_param: str, path: str | Path,
     One line per combination of the other swept parameters, in sorted legend order. A
     numeric parameter gets a line with a shaded band; any other gets points with error bars.
     An axis whose data spans LOG_SPAN or more (all positive) is logarithmic; each SLO on the
-    metric (simscale.sweep.plan.Slo) is a dashed horizontal line. Needs matplotlib.
+    metric (simscale.monitoring.slo.Slo) is a dashed horizontal line. Needs matplotlib.
     """
     try:
         import matplotlib

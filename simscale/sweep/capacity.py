@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from simscale.errors import InputError
-from simscale.monitoring.slo import Slo, parse_slo  # noqa: F401 (parse_slo: part of this API)
+from simscale.monitoring.slo import Slo
 from simscale.sweep.compare import COST_METRICS, one_sided_bound
 from simscale.sweep.engine import RunTask, base_data, execute, open_pool
 
