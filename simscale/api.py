@@ -205,7 +205,8 @@ def sweep(path: str | Path, out: str | Path | None = None, *, workers: int | Non
     runs/sweeps/<name>/) and return the folder. `overrides` are `--set` texts for the base
     spec. In a script, call it under `if __name__ == "__main__":` (worker processes
     re-import the main module)."""
-    from simscale.sweep.engine import load_sweep, run_sweep
+    from simscale.sweep.engine import run_sweep
+    from simscale.sweep.runlist import load_sweep
 
     loaded = load_sweep(path, list(overrides), replications)
     folder = Path(out) if out is not None else Path("runs") / "sweeps" / loaded.spec.name

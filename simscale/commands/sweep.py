@@ -53,7 +53,8 @@ def sweep_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Run every variant × replication of a sweep; write runs, manifest and summary.parquet."""
-    from simscale.sweep.engine import load_sweep, run_sweep
+    from simscale.sweep.engine import run_sweep
+    from simscale.sweep.runlist import load_sweep
 
     try:
         loaded = load_sweep(sweep, set_ or [], replications)

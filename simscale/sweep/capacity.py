@@ -32,7 +32,9 @@ import numpy as np
 from simscale.errors import InputError
 from simscale.monitoring.slo import Slo
 from simscale.sweep.compare import COST_METRICS, one_sided_bound
-from simscale.sweep.engine import RunTask, base_data, execute, open_pool
+from simscale.sweep.engine import execute
+from simscale.sweep.pools import open_pool
+from simscale.sweep.runlist import RunTask, base_data
 
 STRESS_PATH = "workload.arrivals.rate_rps"
 MAX_BRACKET_STEPS = 12

@@ -29,7 +29,7 @@ from simscale.sweep.claims import (
     verdict,
 )
 from simscale.sweep.compare import Interval
-from simscale.sweep.engine import load_sweep
+from simscale.sweep.runlist import load_sweep
 from simscale.sweep.spec import parse_sweep
 from simscale.sweep.table import SummaryData
 from tests.sweep.helpers import QUICKSTART, ROOT
