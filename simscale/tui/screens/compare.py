@@ -17,7 +17,8 @@ from simscale.reports.summary import flat_summary, grouped
 from simscale.tui.config import DashboardConfig, resolve
 from simscale.tui.rundir import RunData
 from simscale.tui.state import replay_state
-from simscale.tui.widgets import MetricChart, passive, timeline_bindings
+from simscale.tui.timeline import timeline_bindings
+from simscale.tui.widgets import MetricChart, passive
 
 LOWER_IS_BETTER = re.compile(r"(latency|ttft|api_latency|cost|instance_hours|alerts|retries|"
                              r"upstream_limited|upstream_queue|db_wait|stale).*|error|timeout|"

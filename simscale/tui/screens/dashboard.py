@@ -36,14 +36,8 @@ from simscale.tui.live import (
 )
 from simscale.tui.rundir import RunData
 from simscale.tui.state import DashboardState, View, replay_state
-from simscale.tui.widgets import (
-    DashboardWidget,
-    SummaryPanel,
-    Timeline,
-    build_widget,
-    cursor_fraction,
-    timeline_bindings,
-)
+from simscale.tui.timeline import Timeline, cursor_fraction, timeline_bindings
+from simscale.tui.widgets import DashboardWidget, SummaryPanel, build_widget
 
 STATE_MARKS = {RUNNING: ("▶", "bold green"), PAUSED: ("‖", "bold yellow"),
                FINISHED: ("■", "bold cyan"), STOPPED: ("■", "bold yellow"),
