@@ -14,10 +14,8 @@ from typing import Any
 
 from simscale.errors import InputError
 from simscale.export.base import Losses
-from simscale.export.limits import INT32_MAX, at_most, finite, whole
+from simscale.export.limits import INT32_MAX, MAX_PERIOD_S, MAX_WINDOW_S, at_most, finite, whole
 
-MAX_WINDOW_S = 3600
-MAX_PERIOD_S = 1800
 HPA_TOLERANCE = 0.1          # the controller's --horizontal-pod-autoscaler-tolerance
 HPA_SYNC_PERIOD_S = 15.0     # the controller's --horizontal-pod-autoscaler-sync-period
 CRON_DAYS = {"Sun": 0, "Mon": 1, "Tue": 2, "Wed": 3, "Thu": 4, "Fri": 5, "Sat": 6}
