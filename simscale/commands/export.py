@@ -64,11 +64,7 @@ def export_command(
     try:
         get_target(target)
         spec = load_source(source, set_ or [])
-        board = None
-        if dashboard is not None:
-            from simscale.tui.config import load_dashboard
-
-            board = load_dashboard(dashboard)
+        board = _dashboard(dashboard)
         plan = plan_from_spec(spec, name=name, image=image,
                               edge=EdgePlan(tls_cert, tls_key, management_auth),
                               dashboard=board)
@@ -76,6 +72,13 @@ def export_command(
         written = write_export(exported, out)
     except InputError as exc:
         fail(exc)
+    _report_written(exported, out, written)
+    if validate:
+        _validate(exported, out, allow_missing)
+
+
+def _report_written(exported, out: Path, written: list[Path]) -> None:
+    """Each loss as a warning, each file written, each existing secret kept."""
     for loss in exported.losses:
         typer.echo(f"warning: {loss}", err=True)
     for path in written:
@@ -83,8 +86,15 @@ def export_command(
     for secret in exported.secrets:
         if out / secret not in written:
             typer.echo(f"kept {out / secret} (an existing secret)")
-    if validate:
-        _validate(exported, out, allow_missing)
+
+
+def _dashboard(path: Path | None):
+    """The --dashboard config (None: the grafana target uses the TUI's default)."""
+    if path is None:
+        return None
+    from simscale.tui.config import load_dashboard
+
+    return load_dashboard(path)
 
 
 def _validate(exported, out: Path, allow_missing: bool) -> None:

@@ -20,7 +20,8 @@ from simscale.sweep.compare import (
     rank_variants,
     t_interval,
 )
-from simscale.sweep.report import comparison_csv, comparison_markdown, plot_metric
+from simscale.sweep.plots import plot_metric
+from simscale.sweep.report import comparison_csv, comparison_markdown
 from simscale.sweep.table import SummaryData, read_summary
 
 
