@@ -7,11 +7,11 @@ import pytest
 
 from simscale.errors import InputError
 from simscale.inputs import apply_overrides, read_toml, toml_error_position
+from simscale.monitoring.dashboard import load_dashboard
 from simscale.serve.fleetspec import load_fleet
 from simscale.spec import load_spec
 from simscale.sweep.claims import read_claims
 from simscale.sweep.spec import read_sweep
-from simscale.tui.config import load_dashboard
 
 # Every reader of a TOML file, each as its command meets it.
 READERS = {

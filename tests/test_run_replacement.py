@@ -16,9 +16,9 @@ import pytest
 
 from simscale import staging
 from simscale.errors import InputError
+from simscale.reports.rundir import find_runs, load_run
 from simscale.runner import OUTPUT_NAMES, run
 from simscale.spec import load_spec
-from simscale.tui.rundir import find_runs, load_run
 from tests.conftest import ROOT, small_spec
 
 QUICKSTART = ROOT / "experiments" / "quickstart.toml"

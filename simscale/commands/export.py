@@ -92,7 +92,7 @@ def _dashboard(path: Path | None):
     """The --dashboard config (None: the grafana target uses the TUI's default)."""
     if path is None:
         return None
-    from simscale.tui.config import load_dashboard
+    from simscale.monitoring.dashboard import load_dashboard
 
     return load_dashboard(path)
 

@@ -76,9 +76,9 @@ def prepare(dashboard: Path | None, run_dirs: list[Path], speed: str,
     A spec must be a file (its content is checked in the picker, which shows its problems);
     the folder of run directories must be a folder, when it exists.
     """
-    from simscale.tui.config import DEFAULT_DASHBOARD, DEFAULT_PATH, load_dashboard
+    from simscale.monitoring.dashboard import DEFAULT_DASHBOARD, DEFAULT_PATH, load_dashboard
+    from simscale.reports.rundir import load_run
     from simscale.tui.live import parse_speed
-    from simscale.tui.rundir import load_run
 
     if dashboard is not None:
         config = load_dashboard(dashboard)

@@ -77,7 +77,7 @@ class Plan:
     alert_rules: tuple = ()  # simscale.monitoring.alerts.AlertRule, as the run evaluates them
     metrics_interval_s: float = 10.0
     edge: EdgePlan = EdgePlan()
-    dashboard: Any = None              # simscale.tui.config.DashboardConfig (None: default)
+    dashboard: Any = None  # simscale.monitoring.dashboard.DashboardConfig (None: default)
 
     @property
     def performance_monitoring(self) -> bool:

@@ -56,7 +56,7 @@ def print_run_report(run_dir: Path, html: Path | None, png: Path | None) -> None
     write the run's time series (simscale.reports.plot)."""
     from simscale.errors import InputError
     from simscale.reports.plot import alert_spans, write_report
-    from simscale.tui.rundir import load_run
+    from simscale.reports.rundir import load_run
 
     if html is not None or png is not None:
         for path in write_report(run_dir, html, png):

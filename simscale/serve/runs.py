@@ -27,7 +27,7 @@ from typing import Any
 
 from simscale.errors import InputError
 from simscale.monitoring.alerts import rules_from_spec
-from simscale.tui.rundir import find_runs, is_run_dir
+from simscale.reports.rundir import find_runs, is_run_dir
 from simscale.tui.state import DashboardState
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")

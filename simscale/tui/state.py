@@ -176,7 +176,7 @@ class DashboardState:
 
 
 def replay_state(data, window: str = ALL) -> DashboardState:
-    """A finished run's dashboard: every row and event of its directory (tui.rundir.RunData),
+    """A finished run's dashboard: every row and event of its directory (reports.rundir.RunData),
     with the alert rules its spec recorded."""
     state = DashboardState(rules_from_spec(data.alerts_spec()), window=window)
     state.add_rows(data.metric_rows)

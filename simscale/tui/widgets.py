@@ -14,9 +14,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, RichLog, Static
 
 from simscale.monitoring.alerts import CRITICAL, WARNING
-from simscale.monitoring.windows import aggregation
-from simscale.reports.numbers import as_number, fmt_number
-from simscale.tui.config import (
+from simscale.monitoring.dashboard import (
     AlertsWidget,
     ChartWidget,
     EventsWidget,
@@ -24,6 +22,8 @@ from simscale.tui.config import (
     StatsWidget,
     resolve,
 )
+from simscale.monitoring.windows import aggregation
+from simscale.reports.numbers import as_number, fmt_number
 from simscale.tui.state import View
 
 UNIT_SUFFIXES = ("_rps", "_frac", "_s", "_tokens", "_mb", "_bytes")

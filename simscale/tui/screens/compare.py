@@ -11,11 +11,11 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from simscale.monitoring.dashboard import DashboardConfig, resolve
 from simscale.reports import diff
 from simscale.reports.numbers import as_number, fmt_number
+from simscale.reports.rundir import RunData
 from simscale.reports.summary import flat_summary, grouped
-from simscale.tui.config import DashboardConfig, resolve
-from simscale.tui.rundir import RunData
 from simscale.tui.state import replay_state
 from simscale.tui.timeline import timeline_bindings
 from simscale.tui.widgets import MetricChart, passive

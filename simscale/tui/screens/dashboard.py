@@ -21,7 +21,8 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from simscale.monitoring.alerts import rules_from_spec
-from simscale.tui.config import DashboardConfig
+from simscale.monitoring.dashboard import DashboardConfig
+from simscale.reports.rundir import RunData
 from simscale.tui.live import (
     FAILED,
     FINISHED,
@@ -34,7 +35,6 @@ from simscale.tui.live import (
     LiveUpdate,
     speed_label,
 )
-from simscale.tui.rundir import RunData
 from simscale.tui.state import DashboardState, View, replay_state
 from simscale.tui.timeline import Timeline, cursor_fraction, timeline_bindings
 from simscale.tui.widgets import DashboardWidget, SummaryPanel, build_widget

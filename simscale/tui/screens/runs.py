@@ -13,8 +13,8 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, SelectionL
 from textual.widgets.option_list import Option
 
 from simscale.errors import InputError
+from simscale.reports.rundir import find_runs, load_run
 from simscale.rundirs import LATEST, resolve_run_dir
-from simscale.tui.rundir import find_runs, load_run
 
 OPEN, COMPARE = "open", "compare"
 
