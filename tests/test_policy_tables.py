@@ -109,3 +109,15 @@ def test_a_config_field_without_a_bound_is_refused_when_the_table_is_built():
                                       "colour": (str, "no such field")})
     toy = policy_table(_Toy, "A toy.", {"count": (Count, "how many"), "extra": (float, "x")})
     assert toy(extra="none").config == _Toy() and toy(count=3).config == _Toy(count=3)
+
+
+@pytest.mark.parametrize("table, config, hidden, simulator", TABLES,
+                         ids=[t[0].__name__ for t in TABLES])
+def test_a_table_pickles_like_any_section(table, config, hidden, simulator):
+    """A table is a module-level class of its section's module (specs cross processes)."""
+    import pickle
+
+    assert table.__module__ in ("simscale.sections.resilience", "simscale.sections.cache")
+    value = table()
+    assert pickle.loads(pickle.dumps(value)) == value
+    assert pickle.loads(pickle.dumps(value)).config == value.config

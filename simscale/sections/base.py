@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 import typing
 from typing import Annotated, Any, ClassVar
 
@@ -153,7 +154,8 @@ class PolicyTable(Section):
 def policy_table(config_type: type, doc: str, fields: dict[str, tuple[Any, str]], *,
                  base: type[PolicyTable] = PolicyTable, hidden: tuple[str, ...] = (),
                  simulator: dict[str, tuple[Any, Any, str]] | None = None) -> Any:
-    """The spec table of `config_type` (a frozen dataclass), named after the config.
+    """The spec table of `config_type` (a frozen dataclass), named after the config
+    (HealthCheckConfig: HealthCheckSpec); assign it to that name in the calling module.
 
     fields: each config field's bounded type (simscale.limits) and description; its default
         comes from the config, and an optional field (or one typed `X | None` here) also
@@ -163,6 +165,7 @@ def policy_table(config_type: type, doc: str, fields: dict[str, tuple[Any, str]]
     base: a PolicyTable subclass with the table's own checks or config_values.
     """
     hints = typing.get_type_hints(config_type)
+    fields = dict(fields)
     declared: dict[str, Any] = {}
     for field in dataclasses.fields(config_type):
         if field.name in hidden:
@@ -179,8 +182,9 @@ def policy_table(config_type: type, doc: str, fields: dict[str, tuple[Any, str]]
     for name, (bounded, default, description) in (simulator or {}).items():
         declared[name] = (bounded, Field(default, description=description))
     name = config_type.__name__.removesuffix("Config").removesuffix("Policy") + "Spec"
-    table = create_model(name, __base__=base, __doc__=doc, __module__=base.__module__,
-                         **declared)
+    # the module that assigns the table to `name`, so that it pickles (as namedtuple does)
+    module = sys._getframe(1).f_globals.get("__name__", base.__module__)
+    table = create_model(name, __base__=base, __doc__=doc, __module__=module, **declared)
     table.config_type = config_type
     table.simulator_fields = tuple(simulator or ())
     return table
