@@ -2,8 +2,9 @@
 as one line 'source: field.path: message' (an InputError: exit code 2, never a traceback).
 
 Every reader of a TOML file (experiment specs, sweeps, claims, dashboards, fleets, posted
-specs) goes through read_toml or toml_error_position, and every pydantic ValidationError
-becomes lines through problem_lines, so a problem reads the same whichever file it is in.
+specs) goes through read_toml or toml_error_position, a production file read back by
+`simscale import` through read_limited, and every pydantic ValidationError becomes lines
+through problem_lines, so a problem reads the same whichever file it is in.
 """
 
 from __future__ import annotations
@@ -26,16 +27,8 @@ from simscale.limits import MAX_SPEC_BYTES, MAX_SPEC_DEPTH
 def read_toml(path: str | Path) -> dict:
     """Parse a TOML file of at most MAX_SPEC_BYTES nested at most MAX_SPEC_DEPTH levels;
     InputError names the file (and the line and column of a syntax error)."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_SPEC_BYTES + 1)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    if len(raw) > MAX_SPEC_BYTES:
-        raise InputError(f"{path}: larger than {MAX_SPEC_BYTES:,} bytes (a spec is settings; "
-                         "data goes in trace files)")
+    raw = read_limited(path, MAX_SPEC_BYTES, f"larger than {MAX_SPEC_BYTES:,} bytes (a spec "
+                                             "is settings; data goes in trace files)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -50,6 +43,22 @@ def read_toml(path: str | Path) -> dict:
     if data is None or too_deep(data):
         raise InputError(f"{path}: tables or lists nested deeper than {MAX_SPEC_DEPTH} levels")
     return data
+
+
+def read_limited(path: str | Path, limit_bytes: int, too_large: str) -> bytes:
+    """The bytes of a file the user names; InputError '<path>: <too_large>' when it holds
+    more than limit_bytes (checked while reading: a huge file is never read whole), or naming
+    why it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(limit_bytes + 1)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(raw) > limit_bytes:
+        raise InputError(f"{path}: {too_large}")
+    return raw
 
 
 def toml_error_position(message: str, text: str) -> str:
