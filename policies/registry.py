@@ -5,7 +5,8 @@ named ENTRIES; adding a policy is one file in that package and one line in that 
 A factory takes the policy's frozen config dataclass and a numpy Generator (used by
 randomized policies, ignored by the others) and returns the policy object: a randomized
 policy's class is its own factory, and `deterministic(cls)` is the factory of one built from
-its config alone.
+its config alone. A policy whose factory is not `deterministic` is built only with its own
+Generator (one stream per policy, from the run's seed): there is no default seed.
 """
 
 from __future__ import annotations
@@ -29,13 +30,19 @@ class PolicyEntry:
     factory: Callable[[Any, np.random.Generator], Any]
     summary: str = ""
 
+    @property
+    def randomized(self) -> bool:
+        """Whether the factory may draw from its Generator (it is not `deterministic`)."""
+        return not getattr(self.factory, "deterministic", False)
+
 
 def deterministic(policy_type: Callable[[Any], Any]) -> Callable[[Any, np.random.Generator], Any]:
     """The factory of a policy built from its config alone (the generator goes unused)."""
 
-    def factory(config: Any, rng: np.random.Generator) -> Any:
+    def factory(config: Any, rng: np.random.Generator | None) -> Any:
         return policy_type(config)
 
+    factory.deterministic = True
     return factory
 
 
@@ -78,10 +85,14 @@ def get(family: str, name: str) -> PolicyEntry:
 
 
 def build(family: str, name: str, config: Any = None, rng: np.random.Generator | None = None):
-    """Build a policy from its config object (default config when None)."""
+    """Build a policy from its config object (default config when None).
+
+    rng: the policy's own Generator; required for a randomized policy (ValueError without
+    one), unused by a deterministic one."""
     entry = get(family, name)
     if config is None:
         config = entry.config_type()
-    if rng is None:
-        rng = np.random.default_rng(0)
+    if rng is None and entry.randomized:
+        raise ValueError(f"{family} policy {name!r} draws random numbers: build it with its "
+                         "own numpy Generator (rng)")
     return entry.factory(config, rng)

@@ -33,7 +33,8 @@ def load(path: str | Path, *, seed: int | None = None, lenient: bool = False,
     values (numbers, strings, bools, lists, dicts). Returns a simscale.spec.Spec; raises
     InputError naming the file and field path of every problem.
     """
-    from simscale.spec import prepare_spec_data, read_toml, set_path, spec_from_dict
+    from simscale.inputs import read_toml, set_path
+    from simscale.spec import prepare_spec_data, spec_from_dict
 
     path = Path(path)
     data = read_toml(path)
@@ -101,7 +102,7 @@ class Run:
         import pyarrow as pa
 
         if name == "summary":
-            from simscale.summary_groups import flat_summary
+            from simscale.reports.summary import flat_summary
 
             flat = {k: v for k, v in flat_summary(self.summary).items()
                     if not isinstance(v, (list, tuple))}
@@ -204,7 +205,8 @@ def sweep(path: str | Path, out: str | Path | None = None, *, workers: int | Non
     runs/sweeps/<name>/) and return the folder. `overrides` are `--set` texts for the base
     spec. In a script, call it under `if __name__ == "__main__":` (worker processes
     re-import the main module)."""
-    from simscale.sweep.engine import load_sweep, run_sweep
+    from simscale.sweep.engine import run_sweep
+    from simscale.sweep.runlist import load_sweep
 
     loaded = load_sweep(path, list(overrides), replications)
     folder = Path(out) if out is not None else Path("runs") / "sweeps" / loaded.spec.name
@@ -217,21 +219,21 @@ class RunComparison:
     summary number with its difference from the first run."""
 
     def __init__(self, runs: Sequence[Run]) -> None:
-        from simscale import rundiff
+        from simscale.reports.diff import differing_fields, flatten, labels
 
         if len(runs) < 2:
             raise InputError("compare needs two or more runs")
         self.runs = list(runs)
         specs = [r.spec for r in self.runs]
-        self.labels = rundiff.labels(specs, [r.path.name for r in self.runs])
-        self.differing = {path: [rundiff.flatten(s).get(path) for s in specs]
-                          for path in rundiff.differing_fields(specs)}
+        self.labels = labels(specs, [r.path.name for r in self.runs])
+        self.differing = {path: [flatten(s).get(path) for s in specs]
+                          for path in differing_fields(specs)}
 
     def rows(self) -> list[dict]:
         """One dict per summary number: group, metric, each run's value (by label) and
         `Δ <label>` = value − the first run's value."""
-        from simscale import rundiff
-        from simscale.summary_groups import flat_summary, grouped
+        from simscale.reports.diff import delta
+        from simscale.reports.summary import flat_summary, grouped
 
         flat = [flat_summary(r.summary) for r in self.runs]
         keys = list(dict.fromkeys(k for f in flat for k, v in f.items()
@@ -244,7 +246,7 @@ class RunComparison:
                 for i, (label, value) in enumerate(zip(self.labels, values, strict=True)):
                     row[label] = value
                     if i:
-                        row[f"Δ {label}"] = rundiff.delta(value, values[0]).diff
+                        row[f"Δ {label}"] = delta(value, values[0]).diff
                 out.append(row)
         return out
 
@@ -263,11 +265,11 @@ class RunComparison:
         return _need("polars").from_arrow(self.table)
 
     def __str__(self) -> str:
-        from simscale import rundiff
-        from simscale.summary_groups import fmt_number
+        from simscale.reports.diff import delta, delta_text, value_text
+        from simscale.reports.numbers import fmt_number
 
         lines = ["differs: " + "; ".join(
-            f"{p} {' | '.join(rundiff.value_text(v) for v in vs)}"
+            f"{p} {' | '.join(value_text(v) for v in vs)}"
             for p, vs in self.differing.items()) if self.differing else "same settings"]
         header = ["metric", *self.labels[:1]]
         for label in self.labels[1:]:
@@ -276,8 +278,8 @@ class RunComparison:
         for row in self.rows():
             cells = [row["metric"], fmt_number(row[self.labels[0]])]
             for label in self.labels[1:]:
-                d = rundiff.delta(row[label], row[self.labels[0]])
-                cells += [fmt_number(row[label]), rundiff.delta_text(d, fmt_number)]
+                d = delta(row[label], row[self.labels[0]])
+                cells += [fmt_number(row[label]), delta_text(d)]
             body.append(cells)
         widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
         for r in [header, *body]:

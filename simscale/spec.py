@@ -1,27 +1,26 @@
 """Experiment specs: TOML files validated by pydantic at the edge, with `--set` overrides.
 
-`load_spec` is the one way in: it reads the file, applies overrides, validates, and turns
-every problem into an InputError line that names the file (or the override) and the field
-path. Policy parameters are validated against the policy's own frozen config dataclass.
-Validation is strict (no string or boolean for a number) and every number is finite and
-bounded (simscale.limits); the spec as a whole must fit a run (simscale.sections.budget).
+`load_spec` is the one way in: it reads the file and applies overrides (simscale.inputs),
+validates, and turns every problem into an InputError line that names the file (or the
+override) and the field path. Policy parameters are validated against the policy's own
+frozen config dataclass. Validation is strict (no string or boolean for a number) and every
+number is finite and bounded (simscale.limits); the spec as a whole must fit a run
+(simscale.sections.budget).
 """
 
 from __future__ import annotations
 
-import copy
 import datetime
 import hashlib
 import json
-import re
-import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from simscale.alerts import AlertsSpec
 from simscale.errors import InputError
+from simscale.inputs import apply_overrides, problem_lines, read_toml, too_deep
 from simscale.limits import (
     MAX_CORES,
     MAX_DURATION_S,
@@ -35,13 +34,13 @@ from simscale.limits import (
     MAX_ROW_GROUP_ROWS,
     MAX_SEED,
     MAX_SLOTS,
-    MAX_SPEC_BYTES,
     MAX_SPEC_DEPTH,
     Period,
     PositiveSeconds,
 )
+from simscale.sections.alerts import AlertsSpec
 from simscale.sections.autoscaling import AutoscalingSpec
-from simscale.sections.base import BalancerRef, Maybe, Section, error_message, plain_name
+from simscale.sections.base import BalancerRef, Maybe, Section, plain_name
 from simscale.sections.budget import budget_problem, horizon_s, largest_fleet
 from simscale.sections.cache import CacheSpec, DatabaseSpec
 from simscale.sections.resilience import ResilienceSpec
@@ -186,172 +185,11 @@ def _resolve_empirical_paths(data: Any, base: Path) -> Any:
     return data
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """'a.b.c=value' → (['a','b','c'], value); the value is read as TOML, else as a string."""
-    if "=" not in text:
-        raise InputError(f"--set {text}: expected PATH=VALUE")
-    if len(text) > MAX_SPEC_BYTES:
-        raise InputError(f"--set {text[:40]}…: longer than {MAX_SPEC_BYTES:,} characters")
-    path, raw = text.split("=", 1)
-    keys = path.strip().split(".")
-    if not all(keys):
-        raise InputError(f"--set {text}: empty field name in {path!r}")
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    except RecursionError:
-        value = None  # deeper than the parser goes: refused just below
-    if value is None or len(keys) > MAX_SPEC_DEPTH or too_deep(value,
-                                                               MAX_SPEC_DEPTH - len(keys)):
-        raise InputError(f"--set {path}: nested deeper than {MAX_SPEC_DEPTH} levels")
-    return keys, value
-
-
-def too_deep(data: Any, limit: int = MAX_SPEC_DEPTH) -> bool:
-    """Whether tables and lists nest more than `limit` levels in `data` (walked without
-    recursion, so any depth is safe to ask about)."""
-    stack = [(data, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict | list | tuple):
-            if depth >= limit:
-                return True
-            children = node.values() if isinstance(node, dict) else node
-            stack.extend((child, depth + 1) for child in children)
-    return False
-
-
-def set_path(data: dict, keys: list[str], value: Any) -> str | None:
-    """Set data[k1][k2]…[kn] = value in place, creating tables on the way; returns the path
-    of the first part that exists but is not a table (nothing set), else None."""
-    node = data
-    for i, key in enumerate(keys[:-1]):
-        child = node.get(key)
-        if child is None:
-            child = node[key] = {}
-        if not isinstance(child, dict):
-            return ".".join(keys[: i + 1])
-        node = child
-    node[keys[-1]] = value
-    return None
-
-
-def apply_overrides(data: dict, overrides: list[str]) -> tuple[dict, list[list[str]]]:
-    """A copy of `data` with every override applied, and the override paths."""
-    data = copy.deepcopy(data)
-    paths = []
-    for text in overrides:
-        keys, value = parse_override(text)
-        blocked = set_path(data, keys, value)
-        if blocked is not None:
-            raise InputError(f"--set {text}: {blocked} is not a table")
-        paths.append(keys)
-    return data, paths
-
-
-def read_toml(path: Path) -> dict:
-    """Parse a TOML file of at most MAX_SPEC_BYTES nested at most MAX_SPEC_DEPTH levels;
-    errors name the file (and the line and column of a syntax error)."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_SPEC_BYTES + 1)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    if len(raw) > MAX_SPEC_BYTES:
-        raise InputError(f"{path}: larger than {MAX_SPEC_BYTES:,} bytes (a spec is settings; "
-                         "data goes in trace files)")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(f"{path}:{line}: not UTF-8 text (TOML is UTF-8)") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}:{_toml_error_position(str(exc), text)}") from None
-    except RecursionError:
-        data = None
-    if data is None or too_deep(data):
-        raise InputError(f"{path}: tables or lists nested deeper than {MAX_SPEC_DEPTH} levels")
-    return data
-
-
-def _toml_error_position(message: str, text: str) -> str:
-    """'line:column: TOML syntax error: what' from tomllib's '<what> (at line L, column C)'."""
-    match = re.search(r"^(.*) \(at line (\d+), column (\d+)\)$", message)
-    if match:
-        what, line, column = match.groups()
-    else:  # "(at end of document)"
-        what = message.replace(" (at end of document)", "")
-        lines = text.splitlines() or [""]
-        line, column = str(len(lines)), str(len(lines[-1]) + 1)
-        what += " (at end of file)"
-    return f"{line}:{column}: TOML syntax error: {what}"
-
-
 def validation_problems(exc: ValidationError, source: str,
-                        override_paths: list[list[str]], data: Any = None) -> list[str]:
-    """One line per pydantic error: 'source: field.path: message' (`data`, the validated
-    input, tells a union's tag from a field of the same name)."""
-    lines = []
-    for error in exc.errors():
-        loc = _strip_union_tags([str(p) for p in error["loc"]], data)
-        msg = error_message(error)
-        if error["type"] == "value_error":  # a check between fields names the one it is about
-            head, sep, rest = msg.partition(": ")
-            if sep and re.fullmatch(r"[a-z_][a-z0-9_]*(\.[a-z0-9_]+)*", head) and head not in (
-                    "policy", "params") and not head.startswith("params."):
-                loc, msg = [*loc, *head.split(".")], rest
-        where = source
-        for path in override_paths:
-            if loc[: len(path)] == path or path[: len(loc)] == loc:
-                where = f"--set {'.'.join(path)}"
-        field = ".".join(loc)
-        if msg.startswith(("policy:", "params:", "params.")):  # a PolicyRef names its sub-path
-            sub, _, msg = msg.partition(": ")
-            field = f"{field}.{sub}" if field else sub
-        if not field or where == f"--set {field}":
-            lines.append(f"{where}: {msg}")
-        else:
-            lines.append(f"{where}: {field}: {msg}")
-    return lines
-
-
-def _strip_union_tags(loc: list[str], data: Any = None) -> list[str]:
-    """Drop pydantic's union markers from an error location: the discriminator tag it inserts
-    after a tagged-union field (workload.arrivals.poisson.rate_rps) and validator wrappers.
-
-    Walking `data` along the location keeps a key that is really there (cache.keys.users),
-    and drops at most one tag per table."""
-    tags = _union_tags()
-    out: list[str] = []
-    node, tag_dropped = data, False
-    for part in loc:
-        if part.startswith(("function-", "tagged-union")):
-            continue
-        if part in tags and not tag_dropped and _is_tag_of(node, part):
-            tag_dropped = True
-            continue
-        if isinstance(node, dict) and part in node:
-            node, tag_dropped = node[part], False
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node, tag_dropped = node[int(part)], False
-        else:
-            node, tag_dropped = None, True
-        out.append(part)
-    return out
-
-
-def _is_tag_of(node: Any, tag: str) -> bool:
-    """Whether `tag` is the union tag of the table `node` (its kind, or the default of a
-    table without one); without the data, any tag name counts as one."""
-    if not isinstance(node, dict):
-        return node is None
-    kind = node.get("kind")
-    return kind == tag if kind is not None else tag not in node
+                        override_paths: Sequence[list[str]] = (), data: Any = None) -> list[str]:
+    """One line per pydantic error of a spec (or of a part of one): 'source: field.path:
+    message' (simscale.inputs.problem_lines, told the spec's union tags)."""
+    return problem_lines(exc, source, override_paths, data, _union_tags())
 
 
 _TAGS: set[str] | None = None

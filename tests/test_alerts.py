@@ -7,19 +7,19 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from simscale.alerts import (
+from simscale.monitoring.alerts import (
     CRITICAL,
     DEFAULT_RULES,
     RESOLVED,
     WARNING,
     AlertEvaluator,
     AlertRule,
-    AlertsSpec,
     AlertTransition,
     Scope,
     evaluate,
     rules_from_spec,
 )
+from simscale.sections.alerts import AlertsSpec
 
 LATENCY = AlertRule("HighResponseTime", "api_latency_p95_s", warning=2.0, critical=5.0,
                     for_s=0.0)

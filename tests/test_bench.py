@@ -4,8 +4,8 @@ speed is measured by `simscale bench`, never by tests)."""
 import numpy as np
 from scipy import stats
 
-from simscale.bench import callback_mmc, textbook_mmc
-from simscale.validation import mmc_mean_wait
+from simscale.selfcheck.queueing import mmc_mean_wait
+from simscale.selfcheck.speed import callback_mmc, textbook_mmc
 
 
 def test_callback_and_textbook_models_follow_the_same_sample_path():

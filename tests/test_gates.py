@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from simscale.cli import app
 from simscale.errors import InputError
-from simscale.slo import Slo, fired_at_or_above, judge_run, parse_slo
+from simscale.monitoring.slo import Slo, fired_at_or_above, judge_run, parse_slo
 from tests.export.helpers import EXAMPLES, needs_nginx
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simscale.monitoring import (
+from simscale.monitoring.windows import (
     LAST,
     MEAN,
     SUM,

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from simscale.cli import app
 from simscale.model.runner import run
-from simscale.sweep.engine import load_sweep
+from simscale.sweep.runlist import load_sweep
 from simscale.sweep.table import write_summary_table
 from tests.conftest import ROOT, small_spec
 from tests.sweep.helpers import BALANCER_SWEEP, write_sweep

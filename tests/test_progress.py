@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simscale.report import WorkProgress, fmt_duration, progress_printer
+from simscale.reports.progress import WorkProgress, fmt_duration, progress_printer
 
 
 class Clock:

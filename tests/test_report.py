@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from simscale.cli import app
-from simscale.runplot import alert_spans
+from simscale.reports.plot import alert_spans
 
 ROOT = Path(__file__).resolve().parent.parent
 pytest.importorskip("matplotlib")

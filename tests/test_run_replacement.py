@@ -18,8 +18,8 @@ from simscale.errors import InputError
 from simscale.model.runner import run
 from simscale.outputs import staging
 from simscale.outputs.run_files import OUTPUT_NAMES
+from simscale.reports.rundir import find_runs, load_run
 from simscale.spec import load_spec
-from simscale.tui.rundir import find_runs, load_run
 from tests.conftest import ROOT, small_spec
 
 QUICKSTART = ROOT / "experiments" / "quickstart.toml"

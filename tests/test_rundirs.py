@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from simscale.cli import app
 from simscale.outputs.rundirs import mark_latest, new_run_dir, resolve_run_dir
-from simscale.tui.rundir import find_runs, load_run
+from simscale.reports.rundir import find_runs, load_run
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["--set", "duration_s=5", "--quiet"]

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from simscale.validation import erlang_c, mmc_mean_wait, run_checks
+from simscale.selfcheck.queueing import erlang_c, mmc_mean_wait, run_checks
 
 
 @pytest.mark.parametrize("c, a, expected", [

@@ -8,9 +8,10 @@ from policies.autoscalers import (
     target_tracking,
     threshold,
 )
+from policies.autoscalers._inner import LEAF_POLICIES, inner_config
 from policies.autoscalers.behavior import ScalingPolicy, ScalingRules
 from policies.autoscalers.concurrency import Concurrency, ConcurrencyConfig
-from policies.autoscalers.predictive import Predictive, PredictiveConfig
+from policies.autoscalers.predictive import INNER_POLICIES, Predictive, PredictiveConfig
 from policies.autoscalers.scheduled import Scheduled, ScheduledConfig, ScheduleWindow
 from policies.autoscalers.step import StepAdjustment, StepConfig, StepScaling, StepScalingPolicy
 from policies.autoscalers.target_tracking import (
@@ -42,6 +43,8 @@ ENTRIES = (
 
 __all__ = [
     "ENTRIES",
+    "INNER_POLICIES",
+    "LEAF_POLICIES",
     "VICTIM_SELECTORS",
     "Concurrency",
     "ConcurrencyConfig",
@@ -67,4 +70,5 @@ __all__ = [
     "VictimPolicy",
     "calculate_replicas",
     "get_selector",
+    "inner_config",
 ]

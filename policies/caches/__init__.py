@@ -93,7 +93,7 @@ ENTRIES = (
                 "small, main and ghost FIFO queues (Yang et al., SOSP 2023)"),
     PolicyEntry("wtinylfu", "cache", WTinyLFUConfig, WTinyLFUCache,
                 "LRU window, SLRU main, count-min sketch admission (Einziger et al., 2017)"),
-    PolicyEntry("ring", "placement", RingConfig, ring_placement,
+    PolicyEntry("ring", "placement", RingConfig, deterministic(ring_placement),
                 "consistent-hash ring with virtual nodes (Karger et al., 1997)"),
     PolicyEntry("redis_cluster", "placement", RedisClusterConfig,
                 deterministic(lambda config: SlotMap(config=config)),

@@ -10,5 +10,5 @@ network namespace, `cluster` creates a real Redis Cluster), `simscale.export.lim
 number ranges each target accepts), `simscale.export.importer.import_file` (HPA,
 ScaledObject, nginx upstream or Prometheus rules → spec fragment, read by
 `import_kubernetes`, `import_nginx` and `import_prometheus`, checked and written by
-`fragment`) and `simscale.export.command.register` (the `export` and `import` commands).
+`fragment`); the `export` and `import` commands are simscale.commands.export's.
 """

@@ -1,4 +1,4 @@
-"""The grafana target: the dashboard TOML (simscale.tui.config) as a Grafana dashboard JSON.
+"""The grafana target: the dashboard TOML (simscale.monitoring.dashboard) as Grafana JSON.
 
 The output follows Grafana's classic dashboard JSON model (uid, title, tags, time, refresh,
 schemaVersion, templating, annotations, panels with id, type, title, gridPos, datasource,
@@ -136,7 +136,7 @@ def layout(widgets: list[Any], panels: list[dict]) -> None:
 
 
 def dashboard_document(plan: Plan, losses: Losses) -> dict:
-    from simscale.tui.config import DEFAULT_DASHBOARD
+    from simscale.monitoring.dashboard import DEFAULT_DASHBOARD
 
     config = plan.dashboard or DEFAULT_DASHBOARD
     widgets = list(config.widgets)

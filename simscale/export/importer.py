@@ -25,6 +25,7 @@ import re
 from pathlib import Path
 
 from simscale.errors import InputError
+from simscale.inputs import read_limited
 
 MAX_IMPORT_BYTES = 4 * 1024 * 1024
 # An upstream block opening a line; [ \t] rather than \s so that no match can run across
@@ -37,17 +38,9 @@ _GROUPS = re.compile(r"^(?:groups:|kind:[ \t]*PrometheusRule\b)", re.M)
 def read_text(path: Path, limit_bytes: int = MAX_IMPORT_BYTES) -> str:
     """The UTF-8 text of `path`; InputError if it is missing, unreadable, not UTF-8 or
     larger than `limit_bytes` (checked while reading, so a huge file is never read whole)."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit_bytes + 1)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if len(data) > limit_bytes:
-        raise InputError(f"{path}: larger than {limit_bytes // (1024 * 1024)} MiB, the most "
-                         "simscale import reads (an HPA manifest or nginx config is far "
-                         "smaller)")
+    data = read_limited(path, limit_bytes, f"larger than {limit_bytes // (1024 * 1024)} MiB, "
+                        "the most simscale import reads (an HPA manifest or nginx config is "
+                        "far smaller)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

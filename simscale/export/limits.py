@@ -32,6 +32,8 @@ INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
+MAX_WINDOW_S = 3600  # an HPA's stabilization window, s (API validation)
+MAX_PERIOD_S = 1800  # an HPA scaling policy's period, s
 
 
 @dataclass(frozen=True)

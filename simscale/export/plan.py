@@ -74,10 +74,10 @@ class Plan:
     rate_limits: tuple[tuple[str, Any], ...]  # (limiter policy name, its config)
     cache: CachePlan | None
     app_version: str = "0"
-    alert_rules: tuple = ()            # simscale.alerts.AlertRule, as the run evaluates them
+    alert_rules: tuple = ()  # simscale.monitoring.alerts.AlertRule, as the run evaluates them
     metrics_interval_s: float = 10.0
     edge: EdgePlan = EdgePlan()
-    dashboard: Any = None              # simscale.tui.config.DashboardConfig (None: default)
+    dashboard: Any = None  # simscale.monitoring.dashboard.DashboardConfig (None: default)
 
     @property
     def performance_monitoring(self) -> bool:
@@ -117,55 +117,21 @@ def plan_from_spec(spec: Any, name: str | None = None, image: str | None = None,
     the management-route check; `dashboard` the dashboard config (grafana). Raises
     InputError for an unsafe name, image, version or path, naming the field."""
     from simscale import __version__
-    from simscale.alerts import rules_from_spec
+    from simscale.monitoring.alerts import rules_from_spec
 
-    service = app_name(spec.name, name)
-    image = image_ref(image if image is not None else DEFAULT_IMAGE)
     instances = spec.instances
-
-    autoscaling = getattr(spec, "autoscaling", None)
-    enabled = bool(getattr(autoscaling, "enabled", False))
-    autoscaler_policy = getattr(autoscaling, "policy", None) if enabled else None
-    autoscaler = _config(autoscaling) if enabled else None
-    replicas = instances.count
-    if enabled and hasattr(autoscaling, "initial_count"):
-        replicas = autoscaling.initial_count(instances.count)
-    elif autoscaler is not None:
-        replicas = min(max(replicas, autoscaler.min_replicas), autoscaler.max_replicas)
-
-    resilience = getattr(spec, "resilience", None)
-    balancer = spec.balancer.config
-    slow_start = _config(getattr(resilience, "slow_start", None))
-    slow_start_field = "resilience.slow_start"
-    if slow_start is None and getattr(balancer, "slow_start", None) is not None:
-        slow_start, slow_start_field = balancer.slow_start, "balancer.params.slow_start"
-
-    limiters = tuple((ref.policy, ref.config)
-                     for ref in (getattr(resilience, "rate_limit", None) or ()))
     timeouts = getattr(spec, "timeouts", None)
-
     return Plan(
-        name=service,
-        image=image,
+        name=app_name(spec.name, name),
+        image=image_ref(image if image is not None else DEFAULT_IMAGE),
         port=APP_PORT,
-        replicas=max(1, replicas),
         cores=instances.cores_effective,
         memory_limit_mb=instances.memory_limit_mb,
         request_timeout_s=getattr(timeouts, "request_s", None),
         balancer_policy=spec.balancer.policy,
-        balancer=balancer,
-        autoscaling_enabled=enabled,
-        autoscaler_policy=autoscaler_policy,
-        autoscaler=autoscaler,
-        drain_deadline_s=getattr(autoscaling, "drain_deadline_s", None) if enabled else None,
-        scale_in_victims=getattr(autoscaling, "scale_in_victims", None) if enabled else None,
-        health_check=_config(getattr(resilience, "health_check", None)),
-        outlier=_config(getattr(resilience, "outlier_detection", None)),
-        slow_start=slow_start,
-        slow_start_field=slow_start_field,
-        retry=_config(getattr(resilience, "retry", None)),
-        circuit_breaker=_config(getattr(resilience, "circuit_breaker", None)),
-        rate_limits=limiters,
+        balancer=spec.balancer.config,
+        **_scaling(spec),
+        **_resilience(spec),
         cache=_cache_plan(getattr(spec, "cache", None)),
         app_version=token(getattr(spec, "app_version", None) or __version__, "app_version"),
         alert_rules=tuple(rules_from_spec(getattr(spec, "alerts", None))),
@@ -173,6 +139,48 @@ def plan_from_spec(spec: Any, name: str | None = None, image: str | None = None,
         edge=_edge(edge or EdgePlan()),
         dashboard=dashboard,
     )
+
+
+def _scaling(spec: Any) -> dict[str, Any]:
+    """The Plan's replica count and autoscaling fields."""
+    instances = spec.instances
+    autoscaling = getattr(spec, "autoscaling", None)
+    enabled = bool(getattr(autoscaling, "enabled", False))
+    autoscaler = _config(autoscaling) if enabled else None
+    replicas = instances.count
+    if enabled and hasattr(autoscaling, "initial_count"):
+        replicas = autoscaling.initial_count(instances.count)
+    elif autoscaler is not None:
+        replicas = min(max(replicas, autoscaler.min_replicas), autoscaler.max_replicas)
+    return {
+        "replicas": max(1, replicas),
+        "autoscaling_enabled": enabled,
+        "autoscaler_policy": getattr(autoscaling, "policy", None) if enabled else None,
+        "autoscaler": autoscaler,
+        "drain_deadline_s": getattr(autoscaling, "drain_deadline_s", None) if enabled else None,
+        "scale_in_victims": getattr(autoscaling, "scale_in_victims", None) if enabled else None,
+    }
+
+
+def _resilience(spec: Any) -> dict[str, Any]:
+    """The Plan's resilience fields: each sub-table's policy config, the limiters, and slow
+    start (the section's, else the balancer's own)."""
+    resilience = getattr(spec, "resilience", None)
+    balancer = spec.balancer.config
+    slow_start = _config(getattr(resilience, "slow_start", None))
+    slow_start_field = "resilience.slow_start"
+    if slow_start is None and getattr(balancer, "slow_start", None) is not None:
+        slow_start, slow_start_field = balancer.slow_start, "balancer.params.slow_start"
+    return {
+        "health_check": _config(getattr(resilience, "health_check", None)),
+        "outlier": _config(getattr(resilience, "outlier_detection", None)),
+        "slow_start": slow_start,
+        "slow_start_field": slow_start_field,
+        "retry": _config(getattr(resilience, "retry", None)),
+        "circuit_breaker": _config(getattr(resilience, "circuit_breaker", None)),
+        "rate_limits": tuple((ref.policy, ref.config)
+                             for ref in (getattr(resilience, "rate_limit", None) or ())),
+    }
 
 
 def _edge(edge: EdgePlan) -> EdgePlan:

@@ -6,8 +6,9 @@ an error ratio of 0.25, a p95 interpolated in its bucket, a CPU utilization of 0
 alert and severity, the recorded series is held at the smallest value that breaches the
 threshold (the threshold itself for >= and <=, the next float beyond it for > and <): the
 alert must not fire one evaluation before `for` has passed and must fire when it has, with
-exactly the severities the simulator's evaluator (simscale.alerts.AlertRule.breaches) gives
-that value; held at the largest value that does not breach, that severity never fires.
+exactly the severities the simulator's evaluator
+(simscale.monitoring.alerts.AlertRule.breaches) gives that value; held at the largest value
+that does not breach, that severity never fires.
 """
 
 from __future__ import annotations

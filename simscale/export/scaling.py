@@ -14,10 +14,8 @@ from typing import Any
 
 from simscale.errors import InputError
 from simscale.export.base import Losses
-from simscale.export.limits import INT32_MAX, at_most, finite, whole
+from simscale.export.limits import INT32_MAX, MAX_PERIOD_S, MAX_WINDOW_S, at_most, finite, whole
 
-MAX_WINDOW_S = 3600
-MAX_PERIOD_S = 1800
 HPA_TOLERANCE = 0.1          # the controller's --horizontal-pod-autoscaler-tolerance
 HPA_SYNC_PERIOD_S = 15.0     # the controller's --horizontal-pod-autoscaler-sync-period
 CRON_DAYS = {"Sun": 0, "Mon": 1, "Tue": 2, "Wed": 3, "Thu": 4, "Fri": 5, "Sat": 6}
@@ -89,8 +87,7 @@ def scaler_for(policy: str, config: Any, losses: Losses,
     if policy == "step":
         return _step(config, losses, where, ScalingRules)
     if policy == "predictive":
-        from policies.autoscalers._inner import inner_config
-        from policies.autoscalers.predictive import INNER_POLICIES
+        from policies.autoscalers import INNER_POLICIES, inner_config
 
         losses.lose(f"{where}.policy",
                     f"predictive: the forecast floor ({config.method}, boot_delay_s "
@@ -226,7 +223,7 @@ def _cron(days: tuple[str, ...], minutes: int) -> str:
 
 
 def _scheduled(config: Any, losses: Losses, where: str) -> Scaler | None:
-    from policies.autoscalers._inner import LEAF_POLICIES, inner_config
+    from policies.autoscalers import LEAF_POLICIES, inner_config
     from policies.autoscalers.scheduled import parse_clock
 
     scaler: Scaler | None = None

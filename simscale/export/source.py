@@ -35,7 +35,8 @@ def spec_json_from_run(run_dir: Path) -> tuple[dict, Path]:
 
 def load_source(path: Path, overrides: list[str] | None = None):
     """The Spec of a spec file or of a run directory, with `--set` overrides applied."""
-    from simscale.spec import apply_overrides, load_spec, spec_from_dict
+    from simscale.inputs import apply_overrides
+    from simscale.spec import load_spec, spec_from_dict
 
     path = Path(path)
     if path.is_dir():

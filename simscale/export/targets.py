@@ -15,6 +15,7 @@ from simscale.export import (
     env,
     grafana,
     haproxy,
+    kube_checks,
     kubernetes,
     nginx,
     prometheus,
@@ -40,7 +41,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            env.render, checks.check_env),
     Target("kubernetes", "Deployment, Service, PodDisruptionBudget, HPA autoscaling/v2 (or "
                          "KEDA ScaledObject); Redis StatefulSets, Services and Secret",
-           kubernetes.render, checks.check_kubernetes, secrets=("redis-secret.yaml",)),
+           kubernetes.render, kube_checks.check_kubernetes, secrets=("redis-secret.yaml",)),
     Target("nginx", "nginx.conf: an upstream for the balancer, passive health, TLS, the "
                     "management routes' token check",
            nginx.render, lambda files: checks.check_nginx(files["nginx.conf"]),

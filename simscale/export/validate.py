@@ -15,6 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,19 +99,12 @@ def edge_files(text: str, out_dir: Path, tmp: Path) -> tuple[str, list[str]]:
 def nginx_test(conf: Path) -> ToolResult:
     """`nginx -t -q -c ABS`; the pid file and error log are redirected to a temporary place,
     the certificate and token file put in place (edge_files)."""
-    binary = shutil.which("nginx")
-    if binary is None:
-        return _missing("nginx", conf)
-    with tempfile.TemporaryDirectory(prefix="simscale-nginx-") as tmp:
-        try:
-            text, notes = edge_files(Path(conf).read_text(), Path(conf).parent, Path(tmp))
-        except (OSError, subprocess.SubprocessError) as exc:
-            return ToolResult("nginx -t", conf.name, SKIPPED, f"no test certificate ({exc})")
-        copy = Path(tmp) / "nginx.conf"
-        copy.write_text(text)
-        args = [binary, "-t", "-q", "-e", "stderr", "-p", tmp,
-                "-g", f"pid {tmp}/nginx.pid;", "-c", str(copy)]
-        proc = _run(args)
+    ran = _proxy_tool("nginx", "nginx -t", conf, "nginx.conf", lambda binary, tmp, copy: [
+        binary, "-t", "-q", "-e", "stderr", "-p", tmp, "-g", f"pid {tmp}/nginx.pid;", "-c",
+        str(copy)])
+    if isinstance(ran, ToolResult):
+        return ran
+    proc, notes = ran
     if proc.returncode == 0:
         return ToolResult("nginx -t", conf.name, OK, "; ".join(notes))
     return ToolResult("nginx -t", conf.name, FAILED, (proc.stderr + proc.stdout).strip())
@@ -119,21 +113,35 @@ def nginx_test(conf: Path) -> ToolResult:
 def haproxy_check(cfg: Path) -> ToolResult:
     """`haproxy -c -f FILE`: 0 valid; 2 (valid, no listener) counts as a failure here because
     the export always has a frontend. The certificate and token file are put in place."""
-    binary = shutil.which("haproxy")
-    if binary is None:
-        return _missing("haproxy", cfg)
-    with tempfile.TemporaryDirectory(prefix="simscale-haproxy-") as tmp:
-        try:
-            text, notes = edge_files(Path(cfg).read_text(), Path(cfg).parent, Path(tmp))
-        except (OSError, subprocess.SubprocessError) as exc:
-            return ToolResult("haproxy -c", cfg.name, SKIPPED, f"no test certificate ({exc})")
-        copy = Path(tmp) / "haproxy.cfg"
-        copy.write_text(text)
-        proc = _run([binary, "-c", "-f", str(copy)])
+    ran = _proxy_tool("haproxy", "haproxy -c", cfg, "haproxy.cfg",
+                      lambda binary, tmp, copy: [binary, "-c", "-f", str(copy)])
+    if isinstance(ran, ToolResult):
+        return ran
+    proc, notes = ran
     if proc.returncode == 0:
         return ToolResult("haproxy -c", cfg.name, OK, "; ".join(notes))
     return ToolResult("haproxy -c", cfg.name, FAILED,
                       f"rc {proc.returncode}: {(proc.stderr + proc.stdout).strip()}")
+
+
+def _proxy_tool(binary_name: str, label: str, path: Path, copy_name: str,
+                args: Callable[[str, str, Path], list[str]],
+                ) -> tuple[subprocess.CompletedProcess, list[str]] | ToolResult:
+    """Run a proxy's own check on a copy of `path` (named copy_name) in a temporary folder,
+    with the edge's certificate and token file in place (edge_files): the finished process
+    and the edge's notes, or a ToolResult when the tool or the test certificate is missing.
+    `args(binary, folder, copy)` is the command line."""
+    binary = shutil.which(binary_name)
+    if binary is None:
+        return _missing(binary_name, path)
+    with tempfile.TemporaryDirectory(prefix=f"simscale-{binary_name}-") as tmp:
+        try:
+            text, notes = edge_files(Path(path).read_text(), Path(path).parent, Path(tmp))
+        except (OSError, subprocess.SubprocessError) as exc:
+            return ToolResult(label, path.name, SKIPPED, f"no test certificate ({exc})")
+        copy = Path(tmp) / copy_name
+        copy.write_text(text)
+        return _run(args(binary, tmp, copy)), notes
 
 
 def kubernetes_check(path: Path, version: str = KUBERNETES_VERSION) -> list[ToolResult]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from simscale.alerts import AlertEvaluator, AlertsSpec, Scope, rules_from_spec
 from simscale.model.request import OK
 from simscale.model.seam import Cluster, Hooks
+from simscale.monitoring.alerts import AlertEvaluator, Scope, rules_from_spec
 from simscale.outputs.columns import ALERTS, ColumnGroup, scoped_latency
+from simscale.sections.alerts import AlertsSpec
 
 # Columns the model writes itself; a scope that names one of them needs no extra work.
 MODEL_COLUMNS = frozenset({"latency_p50_s", "latency_p95_s", "latency_p99_s", "ttft_p95_s"})

@@ -237,7 +237,7 @@ _METRICS_BY_NAME = {c.name: c for group in METRICS for c in group.columns}
 
 
 def scoped_latency(name: str) -> Column:
-    """The column of a scoped alert rule's percentile (simscale.alerts.Scope.column)."""
+    """The column of a scoped alert rule's percentile (simscale.monitoring.alerts.Scope.column)."""
     return Column(name, SCOPED_LATENCY.type, SCOPED_LATENCY.unit, SCOPED_LATENCY.meaning)
 
 

@@ -1,11 +1,15 @@
-"""The base of every spec section, and policy references validated by the registry."""
+"""The base of every spec section, and policies' configs validated one way: by the config's
+own TypeAdapter, from a registered policy's params (PolicyRef) or from a table that is one
+policy's config (policy_table)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
-from typing import Any, ClassVar
+import sys
+import typing
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -15,6 +19,7 @@ from pydantic import (
     PrivateAttr,
     TypeAdapter,
     ValidationError,
+    create_model,
     model_validator,
 )
 
@@ -54,20 +59,31 @@ class PolicyRef(Section):
             entry = registry.get(self.family, self.policy)
         except KeyError as exc:
             raise ValueError(f"policy: {exc.args[0]}") from None
-        try:  # strictly, as the spec itself: no bool for a number, no string for a number
-            self._config = TypeAdapter(entry.config_type).validate_json(
-                json.dumps(self.params), strict=True)
-        except ValidationError as exc:
-            raise ValueError("; ".join(_param_problem(e) for e in exc.errors())) from None
-        problem = number_problem(self._config, "params")
-        if problem:
-            raise ValueError(problem)
+        self._config = policy_config(entry.config_type, self.params, "params")
         return self
 
     @property
     def config(self) -> Any:
         """The policy's validated frozen config dataclass."""
         return self._config
+
+
+def policy_config(config_type: type, values: dict[str, Any], path: str = "",
+                  bounded: bool = True) -> Any:
+    """The policy's frozen config from a spec table, validated by the config's own TypeAdapter
+    strictly, as the spec itself is (no bool or string for a number), so its own rules run.
+
+    bounded: also refuse a number that is not finite or beyond MAX_POLICY_NUMBER (for values
+    with no bound of their own). Raises ValueError 'path.field: message' ('; ' between
+    problems)."""
+    try:
+        config = TypeAdapter(config_type).validate_json(json.dumps(values), strict=True)
+    except ValidationError as exc:
+        raise ValueError("; ".join(_config_problem(e, path) for e in exc.errors())) from None
+    problem = number_problem(config, path) if bounded else None
+    if problem:
+        raise ValueError(problem)
+    return config
 
 
 def number_problem(value: Any, path: str) -> str | None:
@@ -96,12 +112,92 @@ def number_problem(value: Any, path: str) -> str | None:
     return None
 
 
-def _param_problem(error: dict) -> str:
+def _config_problem(error: dict, path: str) -> str:
+    """One problem of a policy config as 'path.field: message' (just the message when the
+    config as a whole is at fault and there is no path)."""
     loc = ".".join(str(p) for p in error["loc"])
     msg = error["msg"].removeprefix("Value error, ")
     if error["type"] == "unexpected_keyword_argument":
         msg = "unknown parameter"
-    return f"params.{loc}: {msg}" if loc else f"params: {msg}"
+    where = ".".join(part for part in (path, loc) if part)
+    return f"{where}: {msg}" if where else msg
+
+
+class PolicyTable(Section):
+    """A table that is one policy's frozen config, field for field, plus fields only the
+    simulator needs. Build one with policy_table(): the fields' names, types and defaults are
+    the config's own; the config then checks the whole table through policy_config, as a
+    PolicyRef's params are checked."""
+
+    config_type: ClassVar[type] = object
+    simulator_fields: ClassVar[tuple[str, ...]] = ()
+    _config: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _check_with_policy(self) -> PolicyTable:
+        values = self.model_dump(exclude=set(self.simulator_fields))
+        # every number already has its own bound (the table's fields)
+        self._config = policy_config(self.config_type, self.config_values(values),
+                                     bounded=False)
+        return self
+
+    @property
+    def config(self) -> Any:
+        """The policy's validated frozen config dataclass."""
+        return self._config
+
+    def config_values(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The config's values from the table's (a table may spell one differently)."""
+        return values
+
+
+def policy_table(config_type: type, doc: str, fields: dict[str, tuple[Any, str]], *,
+                 base: type[PolicyTable] = PolicyTable, hidden: tuple[str, ...] = (),
+                 simulator: dict[str, tuple[Any, Any, str]] | None = None) -> Any:
+    """The spec table of `config_type` (a frozen dataclass), named after the config
+    (HealthCheckConfig: HealthCheckSpec); assign it to that name in the calling module.
+
+    fields: each config field's bounded type (simscale.limits) and description; its default
+        comes from the config, and an optional field (or one typed `X | None` here) also
+        takes the word "none". Every config field must be here or in `hidden` (the fields
+        the simulator does not model, left at the config's default).
+    simulator: fields only the simulator needs, as (bounded type, default, description).
+    base: a PolicyTable subclass with the table's own checks or config_values.
+    """
+    hints = typing.get_type_hints(config_type)
+    fields = dict(fields)
+    declared: dict[str, Any] = {}
+    for field in dataclasses.fields(config_type):
+        if field.name in hidden:
+            continue
+        if field.name not in fields:
+            raise TypeError(f"{config_type.__name__}.{field.name}: no bound and description "
+                            "in its spec table (or list it as hidden)")
+        bounded, description = fields.pop(field.name)
+        if type(None) in typing.get_args(hints[field.name]) + typing.get_args(bounded):
+            bounded = Annotated[bounded | None, Maybe]
+        declared[field.name] = (bounded, _config_default(field, description))
+    if fields:
+        raise TypeError(f"{config_type.__name__} has no field {', '.join(fields)}")
+    for name, (bounded, default, description) in (simulator or {}).items():
+        declared[name] = (bounded, Field(default, description=description))
+    name = config_type.__name__.removesuffix("Config").removesuffix("Policy") + "Spec"
+    # the module that assigns the table to `name`, so that it pickles (as namedtuple does)
+    module = sys._getframe(1).f_globals.get("__name__", base.__module__)
+    table = create_model(name, __base__=base, __doc__=doc, __module__=module, **declared)
+    table.config_type = config_type
+    table.simulator_fields = tuple(simulator or ())
+    return table
+
+
+def _config_default(field: dataclasses.Field, description: str) -> Any:
+    """A pydantic Field with the config field's default (a tuple as a list, as TOML has it)."""
+    if field.default is not dataclasses.MISSING:
+        if isinstance(field.default, tuple):
+            default = field.default
+            return Field(default_factory=lambda: list(default), description=description)
+        return Field(field.default, description=description)
+    return Field(default_factory=field.default_factory, description=description)
 
 
 class BalancerRef(PolicyRef):
@@ -116,23 +212,3 @@ def plain_name(value: str) -> str:
     if not value or any(c in value for c in "/\\\n\0") or value.startswith("."):
         raise ValueError("a name must be non-empty, without '/', '\\' or a leading '.'")
     return value
-
-
-def error_message(error: dict) -> str:
-    """A pydantic error's message as simscale prints it."""
-    if error["type"] == "extra_forbidden":
-        return "unknown field"
-    if error["type"] == "missing":
-        return "required field is missing"
-    return error["msg"].removeprefix("Value error, ")
-
-
-def problem_lines(exc: ValidationError, source: str) -> list[str]:
-    """One line per pydantic error: 'source: field.path: message'."""
-    lines = []
-    for error in exc.errors():
-        loc = ".".join(str(p) for p in error["loc"])
-        msg = error_message(error)
-        lines.append(f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}")
-    return lines
-

@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from policies import registry
-from policies.caches import DATA_TYPES, RingConfig
+from policies.caches import DATA_TYPES, RingConfig, WarmingConfig
 from simscale.limits import (
     MAX_CACHE_BYTES,
     MAX_CACHE_ITEMS,
@@ -34,7 +34,7 @@ from simscale.limits import (
     PositiveSeconds,
     Seconds,
 )
-from simscale.sections.base import Maybe, PolicyRef, Section
+from simscale.sections.base import Maybe, PolicyRef, PolicyTable, Section, policy_table
 from simscale.workload.distributions import Distribution, Lognormal
 
 ZipfS = Annotated[float, Field(ge=0, le=MAX_ZIPF_S)]
@@ -93,23 +93,30 @@ class KeysSpec(Section):
         2, description="sessions of one user; a request picks one uniformly")
 
 
-class WarmingSpec(Section):
-    """Cache warming: preload the most popular keys (policies.caches.WarmingConfig)."""
+class _WarmingTypes(PolicyTable):
+    """The warmed data types are known ones."""
 
-    top_k: Annotated[int, Field(ge=0, le=MAX_WARM_KEYS)] = Field(
-        0, description="keys to preload (0: start cold)")
-    on_start: bool = Field(True, description="warm every shard at t = 0")
-    on_join: bool = Field(True, description="warm a joining or recovering shard with the top "
-                                            "keys it now owns")
-    types: list[str] = Field(
-        default_factory=lambda: ["user", "session", "conversation"], max_length=MAX_LIST,
-        description="data types preloaded, interleaved by popularity rank")
-
-    @field_validator("types")
+    @field_validator("types", check_fields=False)
     @classmethod
     def _known_types(cls, value: list[str]) -> list[str]:
         _check_types(value, "warming.types")
         return value
+
+
+WarmingSpec = policy_table(
+    WarmingConfig,
+    """Cache warming: preload the most popular keys (policies.caches.WarmingConfig).""",
+    {
+        "top_k": (Annotated[int, Field(ge=0, le=MAX_WARM_KEYS)], "keys to preload (0: start cold)"),
+        "on_start": (bool, "warm every shard at t = 0"),
+        "on_join": (bool, "warm a joining or recovering shard with the top keys it now owns"),
+    },
+    base=_WarmingTypes,
+    simulator={"types": (
+        Annotated[list[str], Field(max_length=MAX_LIST)],
+        ["user", "session", "conversation"],
+        "data types preloaded, interleaved by popularity rank")},
+)
 
 
 class ResponseCacheSpec(Section):

@@ -1,18 +1,19 @@
 """The [resilience] section: health checks, outlier ejection, breakers, retries, admission
 control, slow start and fault injection.
 
-Each sub-table maps onto one production policy's frozen config dataclass
-(policies/resilience, policies/limiters). Field types and simple bounds are checked here, so
-an error names the exact field; the dataclass's own checks then run on the whole table (for
-rules between fields, such as max_ejection_time_s >= base_ejection_time_s). Fields that only
-the simulator needs (probe_cost_s, update_interval_s) live beside the policy's own.
+Each sub-table is one production policy's frozen config dataclass (policies/resilience),
+built by policy_table: its fields, types and defaults are the config's; here each gets its
+bound and description, so an error names the exact field, and the config's own checks then
+run on the whole table (rules between fields, such as max_ejection_time_s >=
+base_ejection_time_s). Fields that only the simulator needs (probe_cost_s, update_interval_s)
+live beside the policy's own. Rate limiters are registered policies (PolicyRef).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, TypeAdapter, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from policies.resilience import (
     CircuitBreakerConfig,
@@ -36,167 +37,120 @@ from simscale.limits import (
     Rate,
     Seconds,
 )
-from simscale.sections.base import Maybe, PolicyRef, Section
+from simscale.sections.base import Maybe, PolicyRef, PolicyTable, Section, policy_table
 
 Buckets = Annotated[int, Field(gt=0, le=MAX_WINDOW_BUCKETS)]
 InstanceIndex = Annotated[int, Field(ge=0, le=MAX_INSTANCES)]
 
 
-def _build(config_type: type, values: dict[str, Any]) -> Any:
-    """The policy's config dataclass from already type-checked values (its rules run here)."""
-    try:
-        return TypeAdapter(config_type).validate_python(values)
-    except ValidationError as exc:
-        raise ValueError("; ".join(e["msg"].removeprefix("Value error, ")
-                                   for e in exc.errors())) from None
-
-
-class _PolicyTable(Section):
-    """A sub-table that is one policy's config (plus simulator-only fields in _EXTRA)."""
-
-    _CONFIG: ClassVar[type] = object
-    _EXTRA: ClassVar[tuple[str, ...]] = ()
-
-    @model_validator(mode="after")
-    def _check_with_policy(self) -> _PolicyTable:
-        self.config  # noqa: B018  (raises ValueError when the policy rejects the values)
-        return self
-
-    @property
-    def config(self) -> Any:
-        """The policy's frozen config dataclass."""
-        values = self.model_dump(exclude=set(self._EXTRA))
-        return _build(self._CONFIG, self.policy_values(values))
-
-    def policy_values(self, values: dict[str, Any]) -> dict[str, Any]:
-        return values
-
-
 # ---------------------------------------------------------------- detection
 
-
-class HealthCheckSpec(_PolicyTable):
+HealthCheckSpec = policy_table(
+    HealthCheckConfig,
     """Active health checks (HAProxy `inter`/`rise`/`fall`, Envoy health_checks).
 
     A probe is a tiny request: it takes a slot on the instance (queued behind requests when
     every slot is busy) and probe_cost_s CPU seconds, so an overloaded or hung instance fails
-    its checks the way a real one does."""
+    its checks the way a real one does.""",
+    {
+        "interval_s": (Period, "time between probes of one instance, s"),
+        "timeout_s": (PositiveSeconds, "a probe with no answer by then has failed, s"),
+        "healthy_threshold": (
+            Count, "passed probes in a row that make an unhealthy instance healthy (rise)"),
+        "unhealthy_threshold": (
+            Count, "failed probes in a row that make a healthy instance unhealthy (fall)"),
+        "unhealthy_interval_s": (
+            Period, 'probe interval while unhealthy, s ("none": interval_s)'),
+        "start_healthy": (
+            bool, "an instance that joins later counts as healthy before its first probe "
+                  "(instances present at t = 0 always start healthy)"),
+    },
+    simulator={"probe_cost_s": (
+        Seconds, 0.001, "CPU seconds one probe costs the instance (it also holds a slot)")},
+)
 
-    _CONFIG = HealthCheckConfig
-    _EXTRA = ("probe_cost_s",)
+OutlierDetectionSpec = policy_table(
+    OutlierDetectionConfig,
+    """Passive outlier ejection on consecutive failures (Envoy outlier_detection).""",
+    {
+        "consecutive_5xx": (
+            Count, "failed attempts in a row (errors, timeouts, refused connections) that "
+                   "eject an instance"),
+        "interval_s": (
+            PositiveSeconds, "each interval in service takes one off the ejection multiplier, s"),
+        "base_ejection_time_s": (PositiveSeconds, "ejection time × times ejected in a row, s"),
+        "max_ejection_time_s": (PositiveSeconds, "cap on the ejection time, s"),
+        "max_ejection_percent": (
+            Percent, "most instances ejected at once, percent of the cluster (one always may)"),
+    },
+)
 
-    interval_s: Period = Field(HealthCheckConfig.interval_s,
-                               description="time between probes of one instance, s")
-    timeout_s: PositiveSeconds = Field(
-        HealthCheckConfig.timeout_s, description="a probe with no answer by then has failed, s")
-    healthy_threshold: Count = Field(
-        HealthCheckConfig.healthy_threshold,
-        description="passed probes in a row that make an unhealthy instance healthy (rise)")
-    unhealthy_threshold: Count = Field(
-        HealthCheckConfig.unhealthy_threshold,
-        description="failed probes in a row that make a healthy instance unhealthy (fall)")
-    unhealthy_interval_s: Annotated[Period | None, Maybe] = Field(
-        HealthCheckConfig.unhealthy_interval_s,
-        description='probe interval while unhealthy, s ("none": interval_s)')
-    start_healthy: bool = Field(
-        HealthCheckConfig.start_healthy,
-        description="an instance that joins later counts as healthy before its first probe "
-                    "(instances present at t = 0 always start healthy)")
-    probe_cost_s: Seconds = Field(
-        0.001, description="CPU seconds one probe costs the instance (it also holds a slot)")
-
-
-class OutlierDetectionSpec(_PolicyTable):
-    """Passive outlier ejection on consecutive failures (Envoy outlier_detection)."""
-
-    _CONFIG = OutlierDetectionConfig
-
-    consecutive_5xx: Count = Field(
-        OutlierDetectionConfig.consecutive_5xx,
-        description="failed attempts in a row (errors, timeouts, refused connections) that "
-                    "eject an instance")
-    interval_s: PositiveSeconds = Field(
-        OutlierDetectionConfig.interval_s,
-        description="each interval in service takes one off the ejection multiplier, s")
-    base_ejection_time_s: PositiveSeconds = Field(
-        OutlierDetectionConfig.base_ejection_time_s,
-        description="ejection time × times ejected in a row, s")
-    max_ejection_time_s: PositiveSeconds = Field(
-        OutlierDetectionConfig.max_ejection_time_s, description="cap on the ejection time, s")
-    max_ejection_percent: float = Field(
-        OutlierDetectionConfig.max_ejection_percent, ge=0, le=100,
-        description="most instances ejected at once, percent of the cluster (one always may)")
-
-
-class CircuitBreakerSpec(_PolicyTable):
-    """A breaker per instance: closed → open → half-open (Hystrix/Finagle style)."""
-
-    _CONFIG = CircuitBreakerConfig
-
-    consecutive_failures: Annotated[Count | None, Maybe] = Field(
-        CircuitBreakerConfig.consecutive_failures,
-        description='trip after this many failures in a row ("none": not on this rule)')
-    error_rate_threshold: Annotated[float | None, Maybe] = Field(
-        CircuitBreakerConfig.error_rate_threshold, gt=0, le=1,
-        description='trip when failures / outcomes in the window reach this fraction '
-                    '("none": not on this rule)')
-    window_s: PositiveSeconds = Field(CircuitBreakerConfig.window_s,
-                                      description="sliding window of the error rate, s")
-    window_buckets: Buckets = Field(CircuitBreakerConfig.window_buckets,
-                                    description="buckets the window is kept in")
-    min_requests: Count = Field(
-        CircuitBreakerConfig.min_requests,
-        description="outcomes the window must hold before the error rate can trip it")
-    open_duration_s: PositiveSeconds = Field(
-        CircuitBreakerConfig.open_duration_s,
-        description="how long an open breaker keeps the instance out before half-opening, s")
-    half_open_probes: Count = Field(
-        CircuitBreakerConfig.half_open_probes,
-        description="requests let through while half-open; all must succeed to close")
+CircuitBreakerSpec = policy_table(
+    CircuitBreakerConfig,
+    """A breaker per instance: closed → open → half-open (Hystrix/Finagle style).""",
+    {
+        "consecutive_failures": (
+            Count, 'trip after this many failures in a row ("none": not on this rule)'),
+        "error_rate_threshold": (
+            Annotated[float, Field(gt=0, le=1)],
+            'trip when failures / outcomes in the window reach this fraction ("none": not on '
+            'this rule)'),
+        "window_s": (PositiveSeconds, "sliding window of the error rate, s"),
+        "window_buckets": (Buckets, "buckets the window is kept in"),
+        "min_requests": (
+            Count, "outcomes the window must hold before the error rate can trip it"),
+        "open_duration_s": (
+            PositiveSeconds,
+            "how long an open breaker keeps the instance out before half-opening, s"),
+        "half_open_probes": (
+            Count, "requests let through while half-open; all must succeed to close"),
+    },
+)
 
 
 # ---------------------------------------------------------------- failover
 
 
-class RetrySpec(_PolicyTable):
+class _RetryTable(PolicyTable):
+    """"none" as budget_ratio: no budget (the policy's unlimited reserve, no ratio)."""
+
+    def config_values(self, values: dict[str, Any]) -> dict[str, Any]:
+        if values["budget_ratio"] is None:
+            values = dict(values, budget_ratio=0.0, min_retries_per_s=float("inf"))
+        return values
+
+
+RetrySpec = policy_table(
+    RetryPolicyConfig,
     """Retries on another instance (Envoy retry policy) within a budget (Finagle RetryBudget).
 
     Retries are sent at once: the simulator does not model back-off (Envoy's default 25 ms
-    base is small next to the timeouts it models)."""
-
-    _CONFIG = RetryPolicyConfig
-
-    max_attempts: Annotated[int, Field(gt=0, le=MAX_ATTEMPTS)] = Field(
-        RetryPolicyConfig.max_attempts, description="attempts per request, the first included")
-    per_try_timeout_s: Annotated[PositiveSeconds | None, Maybe] = Field(
-        RetryPolicyConfig.per_try_timeout_s,
-        description='an attempt with no answer by then fails and may be retried, s ("none")')
-    overall_timeout_s: Annotated[PositiveSeconds | None, Maybe] = Field(
-        RetryPolicyConfig.overall_timeout_s,
-        description='no retry starts this long after the request arrived, s ("none": only '
-                    'timeouts.request_s bounds it)')
-    budget_ratio: Annotated[Annotated[float, Field(ge=0, le=MAX_ATTEMPTS)] | None,
-                            Maybe] = Field(
-        RetryPolicyConfig.budget_ratio,
-        description='retries allowed per original request in the budget window '
-                    '("none": no retry budget)')
-    min_retries_per_s: Rate = Field(
-        RetryPolicyConfig.min_retries_per_s,
-        description="retries per second always allowed on top of the ratio")
-    budget_window_s: PositiveSeconds = Field(RetryPolicyConfig.budget_window_s,
-                                             description="window the budget counts over, s")
-    budget_buckets: Buckets = Field(RetryPolicyConfig.budget_buckets,
-                                    description="buckets the budget window is kept in")
-    retry_on: list[Literal["error", "timeout"]] = Field(
-        default_factory=lambda: list(RetryPolicyConfig.retry_on),
-        description='failures worth a retry: "error" (an error, a crash, a refused '
-                    'connection) and "timeout" (per_try_timeout_s)')
-
-    def policy_values(self, values: dict[str, Any]) -> dict[str, Any]:
-        values = dict(values, retry_on=tuple(values["retry_on"]))
-        if values["budget_ratio"] is None:  # no budget: an unlimited reserve, no ratio
-            values.update(budget_ratio=0.0, min_retries_per_s=float("inf"))
-        return values
+    base is small next to the timeouts it models).""",
+    {
+        "max_attempts": (Annotated[int, Field(gt=0, le=MAX_ATTEMPTS)],
+                         "attempts per request, the first included"),
+        "per_try_timeout_s": (
+            PositiveSeconds,
+            'an attempt with no answer by then fails and may be retried, s ("none")'),
+        "overall_timeout_s": (
+            PositiveSeconds, 'no retry starts this long after the request arrived, s ("none": '
+                             'only timeouts.request_s bounds it)'),
+        "budget_ratio": (
+            Annotated[float, Field(ge=0, le=MAX_ATTEMPTS)] | None,
+            'retries allowed per original request in the budget window ("none": no retry '
+            'budget)'),
+        "min_retries_per_s": (
+            Rate, "retries per second always allowed on top of the ratio"),
+        "budget_window_s": (PositiveSeconds, "window the budget counts over, s"),
+        "budget_buckets": (Buckets, "buckets the budget window is kept in"),
+        "retry_on": (
+            list[Literal["error", "timeout"]],
+            'failures worth a retry: "error" (an error, a crash, a refused connection) and '
+            '"timeout" (per_try_timeout_s)'),
+    },
+    base=_RetryTable,
+    hidden=("backoff_base_s", "backoff_max_s"),  # retries are sent at once
+)
 
 
 # ---------------------------------------------------------------- admission, slow start
@@ -214,20 +168,18 @@ class LimiterRef(PolicyRef):
                           'policy\'s own reason (RateLimited:global, RateLimited:per_user)')
 
 
-class SlowStartSpec(_PolicyTable):
+SlowStartSpec = policy_table(
+    SlowStartConfig,
     """Slow start (Envoy slow_start_config, HAProxy `slowstart`): a new, recovered or newly
-    healthy instance's weight ramps up over the window."""
-
-    _CONFIG = SlowStartConfig
-    _EXTRA = ("update_interval_s",)
-
-    window_s: PositiveSeconds = Field(SlowStartConfig.window_s, description="ramp length, s")
-    aggression: float = Field(SlowStartConfig.aggression, gt=0, le=MAX_FACTOR,
-                              description="ramp shape (1: linear)")
-    min_weight_percent: Percent = Field(SlowStartConfig.min_weight_percent,
-                                        description="floor of the ramp, percent of the weight")
-    update_interval_s: Period = Field(
-        1.0, description="how often ramping weights are refreshed for the balancer, s")
+    healthy instance's weight ramps up over the window.""",
+    {
+        "window_s": (PositiveSeconds, "ramp length, s"),
+        "aggression": (Annotated[float, Field(gt=0, le=MAX_FACTOR)], "ramp shape (1: linear)"),
+        "min_weight_percent": (Percent, "floor of the ramp, percent of the weight"),
+    },
+    simulator={"update_interval_s": (
+        Period, 1.0, "how often ramping weights are refreshed for the balancer, s")},
+)
 
 
 # ---------------------------------------------------------------- faults

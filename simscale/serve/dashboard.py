@@ -51,7 +51,7 @@ class ReplayCache:
 
     def state(self, path: Path) -> tuple[DashboardState, list[str]]:
         """(state, problems) of a run directory; InputError when it is not one."""
-        from simscale.tui.rundir import load_run
+        from simscale.reports.rundir import load_run
 
         key = (str(path), _version(path))
         with self._lock:

@@ -23,8 +23,8 @@ import numpy as np
 from policies import registry
 from policies.runtime import ControlLoop
 from policies.views import ClusterView, ScaleDecision
-from simscale.alerts import rules_from_spec
 from simscale.model.autoscaling import fleet_average, policy_metric
+from simscale.monitoring.alerts import rules_from_spec
 from simscale.serve.fleetspec import FleetSpec
 from simscale.serve.hooks import ApplyHook, Shadow
 from simscale.serve.scrape import GAUGES, FleetScraper, Sample

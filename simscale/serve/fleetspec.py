@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from simscale.alerts import AlertsSpec
 from simscale.errors import InputError
+from simscale.sections.alerts import AlertsSpec
 from simscale.sections.autoscaling import AutoscalingSpec
 from simscale.sections.base import Section, plain_name
 
@@ -59,7 +59,7 @@ def fleet_from_dict(data: dict, source: str) -> FleetSpec:
 
 def load_fleet(path: str | Path) -> FleetSpec:
     """Read and validate a fleet spec file (the name defaults to the file's stem)."""
-    from simscale.spec import read_toml
+    from simscale.inputs import read_toml
 
     path = Path(path)
     data = read_toml(path)

@@ -22,13 +22,14 @@ FILE_KINDS = ("empirical", "trace", "recorded")
 def posted_spec(body: LoadTestRequest, spec_root: Path):
     """(Spec, the validated data) of a posted experiment; InputError with one line per
     problem, each 'source: field.path: message' as `simscale run` prints them."""
-    from simscale.spec import _toml_error_position, prepare_spec_data, spec_from_dict
+    from simscale.inputs import toml_error_position
+    from simscale.spec import prepare_spec_data, spec_from_dict
 
     if isinstance(body.spec, str):
         try:
             data = tomllib.loads(body.spec)
         except tomllib.TOMLDecodeError as exc:
-            where = _toml_error_position(str(exc), body.spec)
+            where = toml_error_position(str(exc), body.spec)
             raise InputError(f"{SOURCE}:{where}") from None
     else:
         data = dict(body.spec)

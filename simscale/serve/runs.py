@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simscale.alerts import rules_from_spec
 from simscale.errors import InputError
+from simscale.monitoring.alerts import rules_from_spec
 from simscale.outputs.rundirs import LATEST, mark_latest, new_run_dir, run_dir_for
-from simscale.tui.rundir import find_runs, is_run_dir
+from simscale.reports.rundir import find_runs, is_run_dir
 from simscale.tui.state import DashboardState
 
 SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"

@@ -41,7 +41,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simscale.errors import InputError
-from simscale.sections.base import problem_lines
+from simscale.inputs import problem_lines
 from simscale.sweep.compare import Interval, t_interval
 from simscale.sweep.table import SummaryData
 
@@ -192,14 +192,14 @@ def verdict(region: tuple[float, float], interval: Interval) -> str:
 
 def claimed_text(claim: Claim | NotJudged) -> str:
     """The claimed region as text: '500–800', '≤ 1.5', '≥ 0.9', '5–10 ×', '≤ −33 %'."""
-    from simscale.sweep.report import fmt
+    from simscale.reports.numbers import fmt_number
 
     if isinstance(claim, NotJudged):
         return claim.claimed or "–"
     unit = UNITS[claim.compare] if claim.compare is not None else ""
 
     def num(x: float) -> str:
-        return fmt(x).replace("-", "−")
+        return fmt_number(x).replace("-", "−")
 
     if claim.between is not None:
         return f"{num(claim.between[0])}–{num(claim.between[1])}{unit}"
@@ -295,7 +295,7 @@ def parse_claims(data: dict, source: str = "<claims>") -> ClaimsFile:
 
 def read_claims(path: str | Path) -> ClaimsFile:
     """Read and validate a claims file (TOML)."""
-    from simscale.spec import read_toml
+    from simscale.inputs import read_toml
 
     return parse_claims(read_toml(Path(path)), str(path))
 

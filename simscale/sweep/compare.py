@@ -166,46 +166,17 @@ def compare(data: SummaryData, metrics: list[str] | None = None, baseline: str |
     if baseline not in variants:
         raise InputError(f"{data.source}: no variant {baseline!r} (variants: "
                          f"{', '.join(variants)})")
-
-    meta_rank = data.meta.get("rank") or {}
-    rank_metric = rank_by or meta_rank.get("metric") or metrics[0]
-    if rank_metric not in numeric:
-        raise InputError(f"{data.source}: no numeric metric {rank_metric!r} to rank by "
-                         f"(metrics: {', '.join(numeric)})")
-    if goal is None:
-        goal = meta_rank.get("goal") if rank_metric == meta_rank.get("metric") else None
-    rank_goal = goal or goal_of(rank_metric)
-
+    rank_metric, rank_goal = _ranking_metric(data, metrics, rank_by, goal)
     ok_rows = _ok_rows(data)
     statuses = data.columns["run_status"]
     left_out = {v: sum(1 for var, st in zip(data.columns["variant"], statuses, strict=True)
                        if var == v and st != "ok") for v in variants}
-    stats: dict[tuple[str, str], Interval] = {}
-    diffs: dict[tuple[str, str], PairedDiff] = {}
-    for metric in dict.fromkeys([*metrics, rank_metric]):
-        by_rep = {v: _values_by_replication(data, ok_rows, v, metric) for v in variants}
-        for v in variants:
-            stats[(v, metric)] = t_interval(np.array(list(by_rep[v].values()), float),
-                                            confidence)
-            if v != baseline:
-                reps = sorted(set(by_rep[v]) & set(by_rep[baseline]))
-                x = np.array([by_rep[v][r] for r in reps], float)
-                b = np.array([by_rep[baseline][r] for r in reps], float)
-                diffs[(v, metric)] = paired_difference(x, b, confidence, wilcoxon)
+    stats, diffs = _statistics(data, ok_rows, [*metrics, rank_metric], baseline, confidence,
+                               wilcoxon)
     ranking = rank_variants(variants, {v: stats[(v, rank_metric)].mean for v in variants},
                             rank_goal)
-
     cost = cost_metric(data)
-    pareto: list[str] = []
-    if cost is not None and LATENCY_METRIC in numeric:
-        points = {}
-        for v in variants:
-            c = _mean(data, ok_rows, v, cost)
-            lat = _mean(data, ok_rows, v, LATENCY_METRIC)
-            if math.isfinite(c) and math.isfinite(lat):
-                points[v] = (c, lat)
-        pareto = pareto_front(points)
-
+    pareto = _cost_latency_front(data, ok_rows, cost) if cost is not None else []
     params: dict[str, dict[str, Any]] = {}
     for i, v in enumerate(data.columns["variant"]):
         if v not in params:
@@ -213,6 +184,51 @@ def compare(data: SummaryData, metrics: list[str] | None = None, baseline: str |
                          if PARAM_PREFIX + p in data.columns}
     return Comparison(metrics, variants, params, baseline, confidence, stats, diffs,
                       rank_metric, rank_goal, ranking, cost, pareto, left_out)
+
+
+def _ranking_metric(data: SummaryData, metrics: list[str], rank_by: str | None,
+                    goal: str | None) -> tuple[str, str]:
+    """The metric variants are ranked by and its goal (min or max): given, the sweep's own,
+    or the first metric and the goal its name implies."""
+    meta_rank = data.meta.get("rank") or {}
+    rank_metric = rank_by or meta_rank.get("metric") or metrics[0]
+    if rank_metric not in data.numeric_columns():
+        raise InputError(f"{data.source}: no numeric metric {rank_metric!r} to rank by "
+                         f"(metrics: {', '.join(data.numeric_columns())})")
+    if goal is None:
+        goal = meta_rank.get("goal") if rank_metric == meta_rank.get("metric") else None
+    return rank_metric, goal or goal_of(rank_metric)
+
+
+def _statistics(data: SummaryData, ok_rows: list[int], metrics: list[str], baseline: str,
+                confidence: float, wilcoxon: bool):
+    """Each (variant, metric)'s interval, and its paired difference from the baseline."""
+    stats: dict[tuple[str, str], Interval] = {}
+    diffs: dict[tuple[str, str], PairedDiff] = {}
+    for metric in dict.fromkeys(metrics):
+        by_rep = {v: _values_by_replication(data, ok_rows, v, metric) for v in data.variants}
+        for v in data.variants:
+            stats[(v, metric)] = t_interval(np.array(list(by_rep[v].values()), float),
+                                            confidence)
+            if v != baseline:
+                reps = sorted(set(by_rep[v]) & set(by_rep[baseline]))
+                x = np.array([by_rep[v][r] for r in reps], float)
+                b = np.array([by_rep[baseline][r] for r in reps], float)
+                diffs[(v, metric)] = paired_difference(x, b, confidence, wilcoxon)
+    return stats, diffs
+
+
+def _cost_latency_front(data: SummaryData, ok_rows: list[int], cost: str) -> list[str]:
+    """The variants on the cost–latency Pareto front (none without the latency metric)."""
+    if LATENCY_METRIC not in data.numeric_columns():
+        return []
+    points = {}
+    for v in data.variants:
+        c = _mean(data, ok_rows, v, cost)
+        lat = _mean(data, ok_rows, v, LATENCY_METRIC)
+        if math.isfinite(c) and math.isfinite(lat):
+            points[v] = (c, lat)
+    return pareto_front(points)
 
 
 def rank_variants(variants: list[str], means: dict[str, float], goal: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""Run a sweep: the run list, one executor code path (process pool or Dask), manifest, resume.
+"""Run a sweep: each run in a worker, on one executor code path (simscale.sweep.pools: a process
+pool or Dask), the manifest, and resume. The run list is simscale.sweep.runlist's.
 
 Layout of a sweep folder DIR:
 
@@ -39,7 +40,7 @@ import os
 import shutil
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -47,64 +48,16 @@ from pathlib import Path
 from typing import Any
 
 from simscale.errors import InputError
-from simscale.sweep.claims import ClaimsFile, read_claims
-from simscale.sweep.design import Variant, param_text, variants
-from simscale.sweep.spec import SweepSpec, read_sweep
+from simscale.sweep.pools import DaskPool, LocalPool, open_pool
+from simscale.sweep.runlist import RunTask, Sweep
 
-ENGINES = ("local", "dask")
-# With `bases`, the parameter (and summary column param.base) naming each run's base.
-BASE_PARAMETER = "base"
 FINISHED = ("ok", "incomplete")
 RUN_RECORD = "run.json"
 MANIFEST = "manifest.json"
 SUMMARY_TABLE = "summary.parquet"
 # Summary keys that vary between identical runs (wall-clock time) stay out of summary.parquet.
 NONDETERMINISTIC_KEYS = ("wall_s",)
-MAX_PROBLEM_LINES = 20
 MANIFEST_INTERVAL_S = 1.0
-# Imported once by the forkserver, so each worker starts with the simulator loaded
-# (a module that fails to import is skipped).
-PRELOAD = ["simscale.sweep.engine", "simscale.model.runner", "policies.balancers",
-           "policies.autoscalers", "policies.caches", "policies.limiters"]
-
-
-@dataclass(frozen=True)
-class RunTask:
-    """One run of the sweep: a variant at one replication, with its validated spec data."""
-
-    variant: str
-    variant_index: int
-    replication: int
-    seed: int
-    params: dict[str, Any]
-    spec_data: dict[str, Any]
-    spec_sha256: str
-    outputs: str = "full"
-
-    @property
-    def folder(self) -> str:
-        """Path of the run folder under DIR/runs."""
-        return f"{self.variant}/{self.replication:03d}"
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """A loaded, fully validated sweep: its spec, variants and run list."""
-
-    spec: SweepSpec
-    source: str
-    variants: list[Variant]
-    tasks: list[RunTask]
-    claims: ClaimsFile | None = None
-
-    @property
-    def parameters(self) -> list[str]:
-        paths = [p.path for p in self.spec.parameters]
-        return [BASE_PARAMETER, *paths] if self.spec.bases is not None else paths
-
-    @property
-    def baseline(self) -> str:
-        return self.spec.baseline or self.variants[0].name
 
 
 @dataclass
@@ -117,143 +70,6 @@ class SweepResult:
     skipped: int = 0
     interrupted: bool = False
     counts: dict[str, int] = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------- the run list
-
-
-def load_sweep(path: str | Path, overrides: Iterable[str] = (),
-               replications: int | None = None) -> Sweep:
-    """Read a sweep file and validate every variant's spec before anything runs.
-
-    `overrides` (PATH=VALUE, as `--set`) apply to the base after the sweep's own `set` and
-    `base_set`;
-    `replications` replaces the sweep's count. Raises InputError naming each bad variant
-    with its parameters.
-    """
-    spec, base_dir = read_sweep(path)
-    return build_sweep(spec, base_dir, str(path), overrides, replications)
-
-
-def build_sweep(spec: SweepSpec, base_dir: Path, source: str = "<sweep>",
-                overrides: Iterable[str] = (), replications: int | None = None) -> Sweep:
-    """The run list of a validated sweep spec (paths in it are relative to base_dir).
-
-    With `bases`, each base crossed with each point of the design is a variant, named
-    `<base>` (no parameters) or `<base>,<point>`, with parameter `base` = the base's name.
-    """
-    from simscale.spec import spec_from_dict
-
-    named = spec.bases if spec.bases is not None else {"": spec.base}
-    bases: dict[str, dict] = {}
-    for label, entry in named.items():
-        where = f"bases.{label}" if spec.bases is not None else "base"
-        sets = [*spec.overrides, *spec.base_set.get(label, []), *overrides]
-        try:
-            if isinstance(entry, str):
-                bases[label] = base_data(base_dir / entry, sets)
-            else:
-                bases[label] = base_data(base_dir / f"{label or spec.name}.toml", sets,
-                                         data=dict(entry))
-        except InputError as exc:
-            raise InputError([f"{source}: {where}: {p}" for p in exc.problems]) from None
-
-    # (base label, design point, the variant as named and recorded)
-    points = variants(spec) if spec.parameters else [Variant(0, "", {})]
-    design: list[tuple[str, Variant, Variant]] = []
-    for label in bases:
-        for v in points:
-            if spec.bases is None:
-                design.append((label, v, v))
-                continue
-            name = f"{label},{v.name}" if v.name else label
-            design.append((label, v, Variant(len(design), name,
-                                             {BASE_PARAMETER: label, **v.params})))
-    design_variants = [v for _, _, v in design]
-    claims = _claims(spec, base_dir, source, design_variants)
-    if spec.baseline is not None and spec.baseline not in {v.name for v in design_variants}:
-        known = ", ".join(v.name for v in design_variants[:20])
-        raise InputError(f"{source}: baseline: no variant named {spec.baseline!r} "
-                         f"(variants: {known})")
-    problems: list[str] = []
-    checked: list[tuple[Variant, dict, Any]] = []
-    for label, point, v in design:
-        where = f"{source}: variant {v.name!r} ({param_text(v.params)})"
-        data = _with_params(bases[label], point.params, where, problems)
-        if data is None:
-            continue
-        try:
-            checked.append((v, data, spec_from_dict(data, where)))
-        except InputError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        if len(problems) > MAX_PROBLEM_LINES:
-            more = len(problems) - MAX_PROBLEM_LINES
-            problems = [*problems[:MAX_PROBLEM_LINES], f"{source}: … and {more} more problems"]
-        raise InputError(problems)
-
-    reps = replications if replications is not None else spec.replications
-    if reps < 1:
-        raise InputError(f"{source}: replications must be at least 1")
-    seed0 = spec.seed if spec.seed is not None else checked[0][2].seed
-    tasks = []
-    for v, data, validated in checked:
-        for r in range(reps):
-            seeded = validated.model_copy(update={"seed": seed0 + r})
-            tasks.append(RunTask(v.name, v.index, r, seed0 + r, v.params,
-                                 {**data, "seed": seed0 + r}, seeded.sha256(), spec.outputs))
-    return Sweep(spec, source, design_variants, tasks, claims)
-
-
-def _claims(spec: SweepSpec, base_dir: Path, source: str,
-            design: list[Variant]) -> ClaimsFile | None:
-    """The sweep's claims (read from their file when `claims` is a path); InputError when one
-    names a variant the sweep does not have."""
-    if spec.claims is None:
-        return None
-    if isinstance(spec.claims, str):
-        try:
-            claims = read_claims(base_dir / spec.claims)
-        except InputError as exc:
-            raise InputError([f"{source}: claims: {p}" for p in exc.problems]) from None
-    else:
-        claims = ClaimsFile(claims=list(spec.claims))
-    names = [v.name for v in design]
-    problems = [f"{source}: claims: {c.claim!r}: no variant named {v!r} "
-                f"(variants: {', '.join(names[:20])})"
-                for c in claims.claims for v in c.variants if v not in names]
-    if problems:
-        raise InputError(problems)
-    return claims
-
-
-def base_data(path: Path, overrides: Iterable[str] = (), seed: int | None = None,
-              data: dict | None = None) -> dict:
-    """An experiment spec as a dictionary, prepared as load_spec prepares it (read, default
-    name, overrides, seed, relative file paths made absolute) but not yet validated.
-
-    `data` stands for the file's content when the spec is inline (paths are then relative
-    to path's folder).
-    """
-    from simscale.spec import prepare_spec_data
-
-    return prepare_spec_data(path, list(overrides), seed, data=data)[0]
-
-
-def _with_params(base: dict, params: dict[str, Any], where: str,
-                 problems: list[str]) -> dict | None:
-    """A copy of `base` with each dotted path set to its value (None, with a problem, if not)."""
-    import copy
-
-    from simscale.spec import set_path
-
-    data = copy.deepcopy(base)
-    for path, value in params.items():
-        blocked = set_path(data, path.split("."), copy.deepcopy(value))
-        if blocked is not None:
-            problems.append(f"{where}: {blocked} is not a table")
-            return None
-    return data
 
 
 # ---------------------------------------------------------------- one run (in a worker)
@@ -352,135 +168,6 @@ def _write_json(path: Path, data: Any) -> None:
     from simscale.outputs import write_json
 
     write_json(path, data)
-
-
-# ---------------------------------------------------------------- executors
-
-
-def exit_with_parent(alive) -> None:
-    """Worker initializer: end this worker at once when the process that started the pool is
-    gone, however it ended (a SIGKILL included), so no run goes on without its sweep.
-
-    `alive` is the read end of a pipe whose only write end the pool's owner holds: the
-    system closes it when the owner dies, and the read returns. The same watch as Dask's
-    nanny processes keep on their parent.
-    """
-    import threading
-
-    def watch() -> None:
-        try:
-            alive.recv_bytes()
-        except (EOFError, OSError):
-            pass
-        os._exit(1)
-
-    threading.Thread(target=watch, name="simscale-parent-watch", daemon=True).start()
-
-
-class LocalPool:
-    """A process pool; `renew()` replaces it after a worker process died. Its workers exit
-    when this process does (exit_with_parent)."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self.slots = workers
-        self._pipes: tuple = ()
-        self.executor = self._make()
-
-    def _make(self):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # forkserver: workers fork from a clean server process that has the simulator
-        # imported already, so start-up is cheap and no parent thread is copied.
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
-        reader, writer = ctx.Pipe(duplex=False)
-        self._pipes = (reader, writer)
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                   initializer=exit_with_parent, initargs=(reader,))
-
-    def _close_pipes(self) -> None:
-        for conn in self._pipes:
-            conn.close()
-        self._pipes = ()
-
-    def renew(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        self._close_pipes()  # workers of the broken pool that are still up exit
-        self.executor = self._make()
-
-    def close(self, abort: bool = False) -> None:
-        if abort:
-            processes = list(getattr(self.executor, "_processes", {}).values())
-            self.executor.shutdown(wait=False, cancel_futures=True)
-            for proc in processes:
-                if proc.is_alive():
-                    proc.terminate()
-            for proc in processes:
-                proc.join(timeout=5)
-        else:
-            self.executor.shutdown(wait=True)
-        self._close_pipes()
-
-
-class DaskPool:
-    """A Dask client's executor: on an existing scheduler, or on a loopback LocalCluster.
-
-    Workers of an existing scheduler need simscale installed (same version) and see the
-    sweep folder at the same path (a shared filesystem): each run writes its own folder.
-    """
-
-    def __init__(self, workers: int, address: str | None, processes: bool = True,
-                 connect_timeout_s: float = 5.0) -> None:
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise InputError("--engine dask needs Dask: pip install 'simscale[dask]'") from None
-        self.cluster = None
-        if address is None:
-            # Loopback only, no dashboard; the scheduler's HTTP routes take a free port.
-            # Worker threads in this process (processes=False) talk in-process, no sockets.
-            network = {"host": "127.0.0.1"} if processes else {}
-            self.cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=processes,
-                dashboard_address=None, worker_dashboard_address=None,
-                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-                **network,
-            )
-            self.client = Client(self.cluster)
-        else:
-            if "://" not in address:
-                raise InputError(f"--address {address}: expected tcp://HOST:PORT")
-            try:
-                self.client = Client(address, timeout=f"{connect_timeout_s}s")
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise InputError(f"--address {address}: cannot reach the Dask scheduler "
-                                 f"({exc})") from None
-        threads = sum(self.client.nthreads().values()) or workers
-        self.slots = 2 * threads
-        self.executor = self.client.get_executor(pure=False)
-
-    def renew(self) -> None:  # Dask reschedules work from lost workers by itself
-        pass
-
-    def close(self, abort: bool = False) -> None:
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-
-
-def open_pool(engine: str, workers: int | None, address: str | None,
-              dask_processes: bool = True) -> LocalPool | DaskPool:
-    """The executor for `engine` with `workers` workers (default: the machine's cores)."""
-    if engine not in ENGINES:
-        raise InputError(f"--engine {engine}: expected one of {', '.join(ENGINES)}")
-    if address is not None and engine != "dask":
-        raise InputError("--address needs --engine dask")
-    n = workers or os.cpu_count() or 1
-    if engine == "local":
-        return LocalPool(n)
-    return DaskPool(n, address, processes=dask_processes)
 
 
 def execute(tasks: list[RunTask], pool: LocalPool | DaskPool, runs_dir: str | None,

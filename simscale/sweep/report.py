@@ -1,34 +1,15 @@
-"""Show a Comparison: terminal tables (rich), Markdown, CSV, and a PNG plot with a CI band;
-and judged claims as a table."""
+"""Show a Comparison: terminal tables (rich), Markdown and CSV; and judged claims as a table
+(the PNG plot is simscale.sweep.plots')."""
 
 from __future__ import annotations
 
 import csv
 import io
 import math
-from pathlib import Path
-from typing import Any
 
-from simscale.errors import InputError
-from simscale.sweep.compare import Comparison, t_interval
-from simscale.sweep.table import PARAM_PREFIX, SummaryData
-
-
-def fmt(value: Any) -> str:
-    """Numbers with 4 significant digits (whole numbers from 1,000 up); NaN and None as '–'."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "–"
-        if 1e3 <= abs(value) < 1e9:
-            return f"{value:,.0f}"  # 17,000 and 3,170 rather than 1.7e+04 and 3170
-        return f"{value:.4g}" if value == 0 or 1e-3 <= abs(value) < 1e3 else f"{value:.3e}"
-    return str(value)
+from simscale.reports.numbers import fmt_number
+from simscale.sweep.compare import Comparison
+from simscale.sweep.table import PARAM_PREFIX
 
 
 def fmt_p(p: float | None) -> str:
@@ -40,8 +21,8 @@ def fmt_p(p: float | None) -> str:
 def fmt_pm(iv) -> str:
     """'mean ± half-width' of an Interval ('mean' alone when the interval is undefined)."""
     if not math.isfinite(iv.high):
-        return fmt(iv.mean)
-    return f"{fmt(iv.mean)} ± {fmt((iv.high - iv.low) / 2)}"
+        return fmt_number(iv.mean)
+    return f"{fmt_number(iv.mean)} ± {fmt_number((iv.high - iv.low) / 2)}"
 
 
 def metric_rows(cmp: Comparison, metric: str, wilcoxon: bool) -> tuple[list[str], list[list[str]]]:
@@ -74,8 +55,8 @@ def ranking_rows(cmp: Comparison) -> tuple[list[str], list[list[str]]]:
     header = ["rank", "variant", f"{cmp.rank_metric} ({goal} is better)", "parameters"]
     rows = []
     for i, v in enumerate(cmp.ranking, 1):
-        params = ", ".join(f"{k}={fmt(x)}" for k, x in cmp.params.get(v, {}).items())
-        rows.append([str(i), v, fmt(cmp.stats[(v, cmp.rank_metric)].mean), params])
+        params = ", ".join(f"{k}={fmt_number(x)}" for k, x in cmp.params.get(v, {}).items())
+        rows.append([str(i), v, fmt_number(cmp.stats[(v, cmp.rank_metric)].mean), params])
     return header, rows
 
 
@@ -94,7 +75,7 @@ def print_comparison(cmp: Comparison, wilcoxon: bool = False, console=None) -> N
     from rich import box
     from rich.table import Table
 
-    from simscale.report import make_console
+    from simscale.reports.terminal import make_console
 
     console = console or make_console()
     for metric in cmp.metrics:
@@ -136,8 +117,8 @@ CLAIMS_RULE = ("the {pct} CI of the mean over complete runs, or of the paired ra
 def fmt_ci(iv) -> str:
     """'mean [low, high]' of an Interval ('mean' alone when the interval is undefined)."""
     if not math.isfinite(iv.high):
-        return fmt(iv.mean)
-    return f"{fmt(iv.mean)} [{fmt(iv.low)}, {fmt(iv.high)}]"
+        return fmt_number(iv.mean)
+    return f"{fmt_number(iv.mean)} [{fmt_number(iv.low)}, {fmt_number(iv.high)}]"
 
 
 def simulated_text(result) -> str:
@@ -146,7 +127,7 @@ def simulated_text(result) -> str:
     if iv is None or iv.n == 0:
         return "–"
     if result.verdict == "given":
-        return f"{fmt(iv.mean)} (the input)"
+        return f"{fmt_number(iv.mean)} (the input)"
     text = fmt_ci(iv)
     if iv.n == 1:
         text += " (1 pair)" if result.relative else " (1 run)"
@@ -191,7 +172,7 @@ def print_claims(results, confidence: float, console=None, title: str = CLAIMS_T
     from rich.markup import escape
     from rich.table import Table
 
-    from simscale.report import make_console
+    from simscale.reports.terminal import make_console
 
     console = console or make_console()
     header, rows = claims_rows(results, confidence)
@@ -267,97 +248,3 @@ def comparison_csv(cmp: Comparison, wilcoxon: bool = False) -> str:
             row += [rank[v] if metric == cmp.rank_metric else "", v in cmp.pareto]
             writer.writerow(["" if isinstance(x, float) and math.isnan(x) else x for x in row])
     return buf.getvalue()
-
-
-LOG_SPAN = 30.0  # an axis whose positive data spans this ratio or more is drawn in log scale
-
-
-def _sort_key(key: tuple) -> tuple:
-    """Numbers by value, then text: legends read 2, 4, 10 and not 10, 2, 4."""
-    return tuple((0, float(v), "") if isinstance(v, int | float) and not isinstance(v, bool)
-                 else (1, 0.0, str(v)) for v in key)
-
-
-def _spans_decades(values) -> bool:
-    finite = [v for v in values if isinstance(v, int | float) and math.isfinite(v)]
-    return bool(finite) and min(finite) > 0 and max(finite) / min(finite) >= LOG_SPAN
-
-
-def plot_metric(data: SummaryData, metric: str, x_param: str, path: str | Path,
-                confidence: float = 0.95, slos=()) -> Path:
-    """PNG of a metric's mean against a swept parameter, with its t confidence band.
-
-    One line per combination of the other swept parameters, in sorted legend order. A
-    numeric parameter gets a line with a shaded band; any other gets points with error bars.
-    An axis whose data spans LOG_SPAN or more (all positive) is logarithmic; each SLO on the
-    metric (simscale.sweep.plan.Slo) is a dashed horizontal line. Needs matplotlib.
-    """
-    try:
-        import matplotlib
-    except ImportError:
-        raise InputError("--plot needs matplotlib: pip install matplotlib") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    if x_param not in data.parameters:
-        raise InputError(f"--x {x_param}: not a swept parameter "
-                         f"(parameters: {', '.join(data.parameters)})")
-    if metric not in data.numeric_columns():
-        raise InputError(f"--plot {metric}: no numeric metric of that name")
-    cols = data.columns
-    others = [p for p in data.parameters if p != x_param]
-    groups: dict[tuple, dict[Any, list[float]]] = {}
-    for i, status in enumerate(cols["run_status"]):
-        value = cols[metric][i]
-        if status != "ok" or value is None:
-            continue
-        key = tuple(cols[PARAM_PREFIX + p][i] for p in others)
-        groups.setdefault(key, {}).setdefault(cols[PARAM_PREFIX + x_param][i], []).append(value)
-    xs_all = [x for g in groups.values() for x in g]
-    numeric_x = all(isinstance(x, int | float) and not isinstance(x, bool) for x in xs_all)
-    categories = list(dict.fromkeys(cols[PARAM_PREFIX + x_param]))
-
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    drawn: list[float] = []
-    for key in sorted(groups, key=_sort_key):
-        by_x = groups[key]
-        label = ", ".join(f"{p}={v}" for p, v in zip(others, key, strict=True)) or metric
-        xs = sorted(by_x) if numeric_x else [c for c in categories if c in by_x]
-        ivs = [t_interval(np.array(by_x[x], float), confidence) for x in xs]
-        mean = np.array([iv.mean for iv in ivs])
-        low = np.array([iv.low if math.isfinite(iv.low) else iv.mean for iv in ivs])
-        high = np.array([iv.high if math.isfinite(iv.high) else iv.mean for iv in ivs])
-        drawn += [*low.tolist(), *high.tolist()]
-        if numeric_x:
-            line, = ax.plot(xs, mean, marker="o", label=label)
-            ax.fill_between(xs, low, high, alpha=0.2, color=line.get_color())
-        else:
-            pos = [categories.index(x) for x in xs]
-            ax.errorbar(pos, mean, yerr=[mean - low, high - mean], fmt="o", capsize=4,
-                        label=label)
-    for slo in slos:
-        if slo.metric == metric:
-            ax.axhline(slo.threshold, color="#d62728", linestyle="--", linewidth=1.2,
-                       label=f"SLO {slo}")
-            drawn.append(slo.threshold)
-    if _spans_decades(drawn):
-        ax.set_yscale("log")
-    if numeric_x and _spans_decades(xs_all):
-        ax.set_xscale("log")
-    if not numeric_x:
-        ax.set_xticks(range(len(categories)), [str(c) for c in categories], rotation=20)
-    ax.set_xlabel(x_param + (" (log)" if ax.get_xscale() == "log" else ""))
-    ax.set_ylabel(metric + (" (log)" if ax.get_yscale() == "log" else ""))
-    ax.set_title(f"{metric} against {x_param} (mean, {confidence:.0%} CI)")
-    ax.grid(True, alpha=0.3)
-    if len(groups) > 1 or any(s.metric == metric for s in slos):
-        ax.legend(fontsize="small")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial.png")
-    fig.savefig(tmp, format="png")
-    plt.close(fig)
-    tmp.replace(path)
-    return path

@@ -30,7 +30,8 @@ from pydantic import (
 )
 
 from simscale.errors import InputError
-from simscale.sections.base import plain_name, problem_lines
+from simscale.inputs import problem_lines
+from simscale.sections.base import plain_name
 from simscale.sweep.claims import Claim
 
 Design = Literal["grid", "zip", "random", "lhs"]
@@ -211,20 +212,17 @@ class SweepSpec(SweepSection):
         return self
 
 
-sweep_problems = problem_lines  # one line per error: 'source: field.path: message'
-
-
 def parse_sweep(data: dict, source: str = "<sweep>") -> SweepSpec:
     """Validate an already-parsed sweep dictionary; raise InputError with one line per problem."""
     try:
         return SweepSpec.model_validate(data)
     except ValidationError as exc:
-        raise InputError(sweep_problems(exc, source)) from None
+        raise InputError(problem_lines(exc, source)) from None
 
 
 def read_sweep(path: str | Path) -> tuple[SweepSpec, Path]:
     """Read and validate a sweep file; returns the spec and the folder paths are relative to."""
-    from simscale.spec import read_toml
+    from simscale.inputs import read_toml
 
     path = Path(path)
     data = read_toml(path)

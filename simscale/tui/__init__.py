@@ -1,5 +1,6 @@
 """The terminal interface (`simscale tui`): pick, edit, run, watch, replay and compare runs.
 
-Only `command.register` is imported by the CLI; everything that imports Textual is loaded
+The TUI displays and controls: live.py and state.py hold its Textual-free state; widgets,
+the timeline and screens only display. Its command (simscale.commands.tui) imports Textual
 inside the command, so `simscale --help` stays fast.
 """

@@ -11,8 +11,8 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
-from simscale.tui.config import DEFAULT_DASHBOARD, DashboardConfig
-from simscale.tui.rundir import RunData
+from simscale.monitoring.dashboard import DEFAULT_DASHBOARD, DashboardConfig
+from simscale.reports.rundir import RunData
 from simscale.tui.screens import (
     CompareScreen,
     HelpScreen,

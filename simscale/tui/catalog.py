@@ -111,7 +111,7 @@ def spec_data(path: str | Path, spec: Any = None) -> dict:
     """The values the form starts from: the validated spec (defaults resolved) or the raw file."""
     if spec is not None:
         return spec.model_dump(mode="json")
-    from simscale.spec import read_toml
+    from simscale.inputs import read_toml
 
     try:
         return read_toml(Path(path))

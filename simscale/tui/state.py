@@ -2,7 +2,7 @@
 
 The same state serves a live run (rows arrive, the cursor follows the newest row) and a
 finished run (all rows at once, the cursor scrubs). Alert rules are replayed row by row with
-simscale.alerts, so the alerts shown at any cursor are those the rules give at that time.
+simscale.monitoring.alerts, so the alerts shown at any cursor are those the rules give at that time.
 Nothing here imports Textual.
 """
 
@@ -12,14 +12,14 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from simscale.alerts import (
+from simscale.monitoring.alerts import (
     ActiveAlert,
     AlertEvaluator,
     AlertRule,
     AlertTransition,
     rules_from_spec,
 )
-from simscale.monitoring import ALL, WINDOWS_S, MetricWindows, WindowData, row_end_s
+from simscale.monitoring.windows import ALL, WINDOWS_S, MetricWindows, WindowData, row_end_s
 
 WINDOW_CYCLE = ("1m", "5m", "1h", ALL)
 
@@ -176,7 +176,7 @@ class DashboardState:
 
 
 def replay_state(data, window: str = ALL) -> DashboardState:
-    """A finished run's dashboard: every row and event of its directory (tui.rundir.RunData),
+    """A finished run's dashboard: every row and event of its directory (reports.rundir.RunData),
     with the alert rules its spec recorded."""
     state = DashboardState(rules_from_spec(data.alerts_spec()), window=window)
     state.add_rows(data.metric_rows)

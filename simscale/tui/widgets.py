@@ -7,20 +7,14 @@ for the rest.
 
 from __future__ import annotations
 
-import math
-
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.events import Click
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, RichLog, Static
 
-from simscale.alerts import CRITICAL, WARNING
-from simscale.monitoring import _number, aggregation
-from simscale.tui.config import (
+from simscale.monitoring.alerts import CRITICAL, WARNING
+from simscale.monitoring.dashboard import (
     AlertsWidget,
     ChartWidget,
     EventsWidget,
@@ -28,6 +22,8 @@ from simscale.tui.config import (
     StatsWidget,
     resolve,
 )
+from simscale.monitoring.windows import aggregation
+from simscale.reports.numbers import as_number, fmt_number
 from simscale.tui.state import View
 
 UNIT_SUFFIXES = ("_rps", "_frac", "_s", "_tokens", "_mb", "_bytes")
@@ -37,36 +33,6 @@ STATE_STYLES = {
     "open": "bold red", "half_open": "yellow", "half-open": "yellow", "closed": "green",
 }
 SEVERITY_STYLES = {CRITICAL: "bold white on red", WARNING: "bold black on yellow"}
-
-
-def fmt(value, scale: float = 1.0) -> str:
-    """A short number: 3 significant digits, thousands separated, '–' when missing."""
-    if value is None or isinstance(value, str):
-        return "–" if value is None else value
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    try:
-        v = float(value) * scale
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(v):
-        return "–"
-    if isinstance(value, int) and scale == 1.0:
-        return f"{value:,}"
-    a = abs(v)
-    if v.is_integer() and a < 1e9:
-        return f"{int(v):,}"
-    if a >= 1000:
-        return f"{v:,.0f}"
-    if a >= 100:
-        return f"{v:.0f}"
-    if a >= 10:
-        return f"{v:.1f}"
-    if a >= 1:
-        return f"{v:.2f}"
-    if a >= 0.01:
-        return f"{v:.3g}"
-    return f"{v:.2g}"
 
 
 def short_labels(columns: list[str]) -> list[str]:
@@ -185,7 +151,7 @@ class MetricChart(DashboardWidget):
         unit = f" {cfg.unit}" if cfg.unit else ""
         text = Text(f"{cfg.title}  ")
         if len(columns) == 1:
-            text.append(f"{fmt(row.get(columns[0]), cfg.scale)}{unit}", style="bold")
+            text.append(f"{fmt_number(row.get(columns[0]), 3, cfg.scale)}{unit}", style="bold")
             return text
         pairs = list(zip(short_labels(columns), columns, strict=True))
         if len(pairs) > MAX_SERIES:  # many series (instances by state): the non-zero ones
@@ -195,7 +161,7 @@ class MetricChart(DashboardWidget):
                 text.append(" · ")
             color = SERIES_COLORS[drawn.index(column)] if column in drawn else ""
             text.append(label, style=color)
-            text.append(f" {fmt(row.get(column), cfg.scale)}")
+            text.append(f" {fmt_number(row.get(column), 3, cfg.scale)}")
         text.append(unit)
         return text
 
@@ -230,7 +196,7 @@ class MetricChart(DashboardWidget):
         else:  # a flat series: a line along the bottom row, labelled with its value
             plt.ylim(low, low + (abs(low) or 1.0))
             ticks = [low]
-        self.y_labels = tuple(f"{fmt(v)}{unit}" for v in ticks)
+        self.y_labels = tuple(f"{fmt_number(v, 3)}{unit}" for v in ticks)
         plt.yticks(ticks, list(self.y_labels))
         known = [t for t in times if t is not None]
         if cfg.height >= 5 and known:
@@ -247,7 +213,7 @@ class MetricChart(DashboardWidget):
 
 
 def _scaled(value, scale: float) -> float | None:
-    number = _number(value)
+    number = as_number(value)
     return None if number is None else number * scale
 
 
@@ -282,7 +248,7 @@ class StatsTable(DashboardWidget):
         self.border_title = f"{cfg.title} (at t={view.at_s:,.0f}s)"
         windows = {w: view.window_data(w, columns) for w in cfg.windows}
         for column in columns:
-            cells = [Text(f" {fmt(windows[w].value(column))}", justify="right")
+            cells = [Text(f" {fmt_number(windows[w].value(column), 3)}", justify="right")
                      for w in cfg.windows]
             if rebuild:
                 label = Text(column)
@@ -387,7 +353,7 @@ class InstancesTable(DashboardWidget):
             return Text(" yes" if value else " no", style="green" if ok else "bold red")
         if isinstance(value, str):
             return Text(f" {value}", style=STATE_STYLES.get(value.lower(), ""))
-        return Text(f" {fmt(value)}", justify="right")
+        return Text(f" {fmt_number(value, 3)}", justify="right")
 
 
 class EventLog(DashboardWidget):
@@ -454,7 +420,7 @@ class SummaryPanel(Static):
     Hidden until the run has a summary; `u` shows or hides it."""
 
     def show_summary(self, summary: dict | None, title: str = "Run summary") -> None:
-        from simscale.summary_groups import compact
+        from simscale.reports.summary import compact
 
         self.summary = summary
         if not summary:
@@ -483,68 +449,3 @@ WIDGETS = {
 
 def build_widget(config) -> DashboardWidget:
     return WIDGETS[config.kind](config)
-
-
-class Timeline(Widget):
-    """A one-line slider over the run's rows: progress, the cursor, click to seek."""
-
-    class Seek(Message):
-        def __init__(self, fraction: float) -> None:
-            super().__init__()
-            self.fraction = fraction
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.progress = 0.0   # simulated fraction of the run done
-        self.cursor: float | None = None  # cursor position as a fraction (None: following)
-        self.label = ""
-
-    def set(self, progress: float, cursor: float | None, label: str) -> None:
-        self.progress, self.cursor, self.label = progress, cursor, label
-        self.refresh()
-
-    def render(self) -> Text:
-        width = max(10, self.size.width)
-        label = f" {self.label}" if self.label else ""
-        bar_w = max(5, width - len(label) - 1)
-        done = int(round(max(0.0, min(1.0, self.progress)) * bar_w))
-        text = Text(no_wrap=True)
-        at = None
-        if self.cursor is not None:
-            at = min(bar_w - 1, int(self.cursor * max(0, done - 1))) if done else 0
-        for i in range(bar_w):
-            if i == at:
-                text.append("●", style="bold yellow")
-            elif i < done:
-                text.append("━", style="bold green")
-            else:
-                text.append("─", style="bright_black")
-        text.append(label)
-        return text
-
-    def on_click(self, event: Click) -> None:
-        label = f" {self.label}" if self.label else ""
-        bar_w = max(5, max(10, self.size.width) - len(label) - 1)
-        done = max(1, int(round(self.progress * bar_w)))
-        if event.x < bar_w:
-            self.post_message(self.Seek(min(1.0, event.x / max(1, done - 1))))
-
-
-def cursor_fraction(view: View) -> float | None:
-    if view.following or not view.rows or view.index is None:
-        return None
-    return view.index / max(1, view.rows - 1)
-
-
-def timeline_bindings(end_action: str, end_label: str) -> list[Binding]:
-    """The keys of a screen with a timeline: scrub, jump to either end, window, back."""
-    return [
-        Binding("left", "scrub(-1)", "Scrub", key_display="←→"),
-        Binding("right", "scrub(1)", "Scrub", key_display="→", show=False),
-        Binding("shift+left,pageup", "scrub(-10)", "Back 10 rows", show=False),
-        Binding("shift+right,pagedown", "scrub(10)", "Forward 10 rows", show=False),
-        Binding("home", "seek_start", "First row", show=False),
-        Binding("end", end_action, end_label),
-        Binding("w", "window", "Window"),
-        Binding("escape", "back", "Back"),
-    ]

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from simscale.errors import InputError
-from simscale.export import checks
+from simscale.export import checks, kube_checks
 from simscale.export.targets import get_target
 
 HPA = {
@@ -36,7 +36,7 @@ def _with(path: str, value):
 
 
 def test_a_valid_hpa_has_no_problems():
-    assert checks.check_hpa(HPA) == []
+    assert kube_checks.check_hpa(HPA) == []
 
 
 @pytest.mark.parametrize(("path", "value", "words"), [
@@ -50,7 +50,7 @@ def test_a_valid_hpa_has_no_problems():
     ("spec.metrics", [], "at least one metric"),
 ])
 def test_hpa_rules_the_schema_misses(path, value, words):
-    problems = checks.check_hpa(_with(path, value))
+    problems = kube_checks.check_hpa(_with(path, value))
     assert any(words in p for p in problems), problems
 
 
@@ -58,18 +58,18 @@ def test_kubernetes_validate_accepts_what_our_checks_reject():
     kubernetes_validate = pytest.importorskip("kubernetes_validate")
     bad = _with("spec.minReplicas", 11)
     kubernetes_validate.validate(bad, "1.33.0", strict=True)  # the schema has no min <= max
-    assert checks.check_hpa(bad)
+    assert kube_checks.check_hpa(bad)
 
 
 def test_scaled_object_checks():
     obj = {"spec": {"scaleTargetRef": {"name": "chat"}, "minReplicaCount": 5,
                     "maxReplicaCount": 3, "triggers": [{"type": "cron",
                                                         "metadata": {"desiredReplicas": 4}}]}}
-    problems = checks.check_scaled_object(obj)
+    problems = kube_checks.check_scaled_object(obj)
     assert any("must not exceed" in p for p in problems)
     assert any("metadata: must map names to strings" in p for p in problems)
-    assert any("triggers: at least one" in p
-               for p in checks.check_scaled_object({"spec": {"scaleTargetRef": {"name": "x"}}}))
+    bare = {"spec": {"scaleTargetRef": {"name": "x"}}}
+    assert any("triggers: at least one" in p for p in kube_checks.check_scaled_object(bare))
 
 
 NGINX = """events {{}}

@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from simscale.export.command import register
+from simscale.commands.export import register
 from tests.export.helpers import EXAMPLES, needs_nginx
 
 app = typer.Typer()

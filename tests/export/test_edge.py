@@ -10,8 +10,9 @@ import subprocess
 
 import pytest
 
+from simscale.commands import export as export_command
 from simscale.errors import InputError
-from simscale.export import command, edge
+from simscale.export import edge
 from simscale.export.plan import EdgePlan, plan_from_spec
 from simscale.export.targets import export_plan, write_export
 from simscale.export.validate import OK, haproxy_check, nginx_test
@@ -42,7 +43,8 @@ def _export(target, out, auth="token", cert="/etc/ssl/simscale/tls.crt",
 
 
 def test_the_cli_defaults_are_the_plan_defaults():
-    assert (command.TLS_CERT, command.TLS_KEY, command.MANAGEMENT_AUTH) == (
+    assert (export_command.TLS_CERT, export_command.TLS_KEY,
+            export_command.MANAGEMENT_AUTH) == (
         EdgePlan.tls_certificate, EdgePlan.tls_certificate_key, EdgePlan.management_auth)
 
 

@@ -14,7 +14,7 @@ from simscale.export.checks import check_grafana
 from simscale.export.plan import plan_from_spec
 from simscale.export.targets import export_plan, write_export
 from simscale.export.validate import OK, validate_files
-from simscale.tui.config import DEFAULT_DASHBOARD, load_dashboard
+from simscale.monitoring.dashboard import DEFAULT_DASHBOARD, load_dashboard
 from tests.conftest import ROOT
 from tests.export.helpers import loss_fields, make_spec
 

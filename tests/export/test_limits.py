@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from simscale.errors import InputError
 from simscale.export.base import Losses
-from simscale.export.checks import check_kubernetes
+from simscale.export.kube_checks import check_kubernetes
 from simscale.export.limits import (
     HAPROXY_TIME,
     KUBERNETES_SECONDS,

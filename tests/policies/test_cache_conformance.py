@@ -22,7 +22,7 @@ def test_the_family_registers_the_five_policies():
 
 @pytest.mark.parametrize("name", CACHE_NAMES)
 def test_default_config_builds_a_store(name):
-    store = policies.build("cache", name)
+    store = policies.build("cache", name, rng=np.random.default_rng(0))
     entry = policies.get("cache", name)
     assert isinstance(store, CacheStore)
     assert store.capacity == entry.config_type().capacity > 0

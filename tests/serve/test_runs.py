@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from simscale.cli import app as cli
 from simscale.outputs.rundirs import resolve_run_dir
-from simscale.tui.rundir import load_run
+from simscale.reports.rundir import load_run
 from tests.serve.conftest import AUTH, TOKEN, spec_text, wait_for
 
 TABLES = ("requests", "metrics", "events")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simscale.sweep.bench import bench_sweep, format_bench_sweep
+from simscale.selfcheck.sweep_speed import bench_sweep, format_bench_sweep
 
 
 def test_bench_sweep_returns_every_figure():

@@ -12,6 +12,7 @@ import typer
 from scipy import stats
 from typer.testing import CliRunner
 
+from simscale.commands.sweep import register
 from simscale.errors import InputError
 from simscale.sweep.claims import (
     FAILS,
@@ -27,7 +28,6 @@ from simscale.sweep.claims import (
     judge,
     parse_claims,
 )
-from simscale.sweep.command import register
 from simscale.sweep.table import SummaryData
 from tests.sweep.helpers import write_sweep
 

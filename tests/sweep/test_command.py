@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from simscale.sweep.command import register
+from simscale.commands.sweep import register
 from tests.sweep.helpers import QUICKSTART, ROOT, write_sweep
 
 app = typer.Typer()
@@ -134,7 +134,7 @@ def test_plan_without_an_answer_exits_1_and_bad_input_exits_2():
 
 
 def test_importing_the_commands_loads_no_heavy_module():
-    code = ("import sys, simscale.sweep.command; "
+    code = ("import sys, simscale.commands.sweep; "
             "print(sorted(m for m in ('numpy', 'pydantic', 'scipy', 'pyarrow', 'distributed', "
             "'matplotlib', 'simpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -20,7 +20,8 @@ from simscale.sweep.compare import (
     rank_variants,
     t_interval,
 )
-from simscale.sweep.report import comparison_csv, comparison_markdown, plot_metric
+from simscale.sweep.plots import plot_metric
+from simscale.sweep.report import comparison_csv, comparison_markdown
 from simscale.sweep.table import SummaryData, read_summary
 
 
@@ -147,7 +148,8 @@ def test_read_summary_rejects_a_folder_that_is_not_a_sweep(tmp_path):
 
 @pytest.fixture(scope="module")
 def finished_sweep(tmp_path_factory):
-    from simscale.sweep.engine import load_sweep, run_sweep
+    from simscale.sweep.engine import run_sweep
+    from simscale.sweep.runlist import load_sweep
     from tests.sweep.helpers import write_sweep
 
     folder = tmp_path_factory.mktemp("sweep")

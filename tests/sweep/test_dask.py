@@ -8,7 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from simscale.errors import InputError
-from simscale.sweep.engine import load_sweep, run_sweep
+from simscale.sweep.engine import run_sweep
+from simscale.sweep.runlist import load_sweep
 
 distributed = pytest.importorskip("distributed")
 
@@ -57,7 +58,7 @@ def test_an_unreachable_scheduler_is_a_clear_input_error(balancer_sweep, tmp_pat
 def test_the_connection_to_a_scheduler_has_a_deadline(monkeypatch):
     """The client is told to give up after the connect timeout (5 s by default), so an
     unreachable address fails fast instead of waiting for Dask's own 30 s default."""
-    from simscale.sweep.engine import DaskPool
+    from simscale.sweep.pools import DaskPool
 
     asked = []
 

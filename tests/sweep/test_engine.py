@@ -10,7 +10,8 @@ import pytest
 
 from simscale.errors import InputError
 from simscale.sweep import engine
-from simscale.sweep.engine import execute_run, load_sweep, run_sweep
+from simscale.sweep.engine import execute_run, run_sweep
+from simscale.sweep.runlist import load_sweep
 from tests.sweep.helpers import write_sweep
 
 ONE_VARIANT = '[[parameters]]\npath = "instances.count"\nvalues = [4]\n'

@@ -11,7 +11,8 @@ import pytest
 from scipy import stats
 
 from simscale.sweep.compare import compare
-from simscale.sweep.engine import load_sweep, run_sweep
+from simscale.sweep.engine import run_sweep
+from simscale.sweep.runlist import load_sweep
 from simscale.sweep.table import read_summary
 from tests.sweep.helpers import ROOT
 

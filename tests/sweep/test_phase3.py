@@ -12,6 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from simscale.commands.sweep import register
 from simscale.errors import InputError
 from simscale.model.runner import peak_throughput
 from simscale.sweep.claims import (
@@ -27,9 +28,8 @@ from simscale.sweep.claims import (
     read_claims,
     verdict,
 )
-from simscale.sweep.command import register
 from simscale.sweep.compare import Interval
-from simscale.sweep.engine import load_sweep
+from simscale.sweep.runlist import load_sweep
 from simscale.sweep.spec import parse_sweep
 from simscale.sweep.table import SummaryData
 from tests.sweep.helpers import QUICKSTART, ROOT

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from simscale.sweep.plan import parse_slo
-from simscale.sweep.report import plot_metric
+from simscale.monitoring.slo import parse_slo
+from simscale.sweep.plots import plot_metric
 from simscale.sweep.table import SummaryData
 
 matplotlib = pytest.importorskip("matplotlib")

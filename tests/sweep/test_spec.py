@@ -7,7 +7,7 @@ import pytest
 
 from simscale.errors import InputError
 from simscale.sweep.design import variants
-from simscale.sweep.engine import load_sweep
+from simscale.sweep.runlist import load_sweep
 from simscale.sweep.spec import parse_sweep
 from tests.sweep.helpers import write_sweep
 

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from simscale.tui.command import register
+from simscale.commands.tui import register
 from tests.tui.conftest import write_run
 
 
@@ -74,7 +74,7 @@ def test_bad_input_exits_2(cli, launched, tmp_path, args, message):
 
 
 def test_registering_does_not_import_textual():
-    code = ("import sys, typer; from simscale.tui.command import register; "
+    code = ("import sys, typer; from simscale.commands.tui import register; "
             "register(typer.Typer()); print('textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)

@@ -76,7 +76,7 @@ def spec_run(folder, name: str, policy: str, p95: float, ok: int, rows=None):
 async def test_compare_labels_runs_by_what_differs_with_a_delta_column(tmp_path):
     from textual.widgets import DataTable
 
-    from simscale.tui.rundir import load_run
+    from simscale.reports.rundir import load_run
     from simscale.tui.screens import CompareScreen
     from simscale.tui.widgets import MetricChart
     from tests.tui.conftest import synthetic_rows
@@ -114,7 +114,7 @@ async def test_compare_labels_runs_by_what_differs_with_a_delta_column(tmp_path)
 
 @pytest.mark.asyncio
 async def test_every_chart_shows_its_scale_with_units_and_no_invented_zero(tmp_path):
-    from simscale.tui.rundir import load_run
+    from simscale.reports.rundir import load_run
     from simscale.tui.screens import ReplayScreen
     from simscale.tui.widgets import MetricChart
     from tests.tui.conftest import write_run

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from simscale.reports.rundir import load_run
 from simscale.tui.app import SimscaleApp
-from simscale.tui.rundir import load_run
 from simscale.tui.screens import CompareScreen, HelpScreen, ReplayScreen
 from tests.tui.conftest import screen_text, wait_for, write_run
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simscale.alerts import CRITICAL, DEFAULT_RULES
+from simscale.monitoring.alerts import CRITICAL, DEFAULT_RULES
 from tests.tui.conftest import synthetic_rows
 
 

@@ -11,12 +11,14 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from simscale import rundiff
-from simscale.summary_groups import flat_summary, fmt_number, grouped
-from simscale.tui.config import DashboardConfig, resolve
-from simscale.tui.rundir import RunData
+from simscale.monitoring.dashboard import DashboardConfig, resolve
+from simscale.reports import diff
+from simscale.reports.numbers import as_number, fmt_number
+from simscale.reports.rundir import RunData
+from simscale.reports.summary import flat_summary, grouped
 from simscale.tui.state import replay_state
-from simscale.tui.widgets import MetricChart, passive, timeline_bindings
+from simscale.tui.timeline import timeline_bindings
+from simscale.tui.widgets import MetricChart, passive
 
 LOWER_IS_BETTER = re.compile(r"(latency|ttft|api_latency|cost|instance_hours|alerts|retries|"
                              r"upstream_limited|upstream_queue|db_wait|stale).*|error|timeout|"
@@ -61,8 +63,8 @@ class CompareScreen(Screen):
         self.runs = runs
         self.config = config
         specs = [r.spec for r in runs]
-        self.labels = rundiff.labels(specs, [r.path.name for r in runs])
-        self.differing = rundiff.differing_fields(specs)
+        self.labels = diff.labels(specs, [r.path.name for r in runs])
+        self.differing = diff.differing_fields(specs)
         self.states = [replay_state(run, config.window) for run in runs]
 
     def compose(self) -> ComposeResult:
@@ -91,7 +93,7 @@ class CompareScreen(Screen):
         for i, path in enumerate(self.differing):
             if i:
                 text.append("; ")
-            values = [rundiff.value_text(rundiff.flatten(r.spec or {}).get(path, "–"))
+            values = [diff.value_text(diff.flatten(r.spec or {}).get(path, "–"))
                       for r in self.runs]
             text.append(path, style="cyan")
             text.append(" " + " | ".join(values))
@@ -141,8 +143,8 @@ class CompareScreen(Screen):
 
     @staticmethod
     def _delta_cell(key: str, value, first) -> Text:
-        d = rundiff.delta(value, first)
-        text = Text(rundiff.delta_text(d, _short_number), justify="right", style="dim")
+        d = diff.delta(value, first)
+        text = Text(diff.delta_text(d, digits=3), justify="right", style="dim")
         best_of = goal(key)
         if d.diff and best_of:
             better = (d.diff < 0) == (best_of == "min")
@@ -176,9 +178,9 @@ class CompareScreen(Screen):
             (c for v in views for c in resolve(cfg.metrics, v.columns)), None)
         if main is None:
             return None
-        series = [[None if x is None else x * cfg.scale for x in _numbers(v.series(main))]
+        series = [[None if x is None else x * cfg.scale for x in map(as_number, v.series(main))]
                   for v in views]
-        return rundiff.shared_range(series)
+        return diff.shared_range(series)
 
     def action_scrub(self, delta: int) -> None:
         for state in self.states:
@@ -202,15 +204,3 @@ class CompareScreen(Screen):
 
     def action_back(self) -> None:
         self.dismiss()
-
-
-def _short_number(value: float) -> str:
-    """A difference with three significant digits (thousands separated above 1000)."""
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-
-
-def _numbers(values: list) -> list[float | None]:
-    out = []
-    for v in values:
-        out.append(float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None)
-    return out

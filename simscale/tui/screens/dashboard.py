@@ -20,8 +20,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from simscale.alerts import rules_from_spec
-from simscale.tui.config import DashboardConfig
+from simscale.monitoring.alerts import rules_from_spec
+from simscale.monitoring.dashboard import DashboardConfig
+from simscale.reports.rundir import RunData
 from simscale.tui.live import (
     FAILED,
     FINISHED,
@@ -34,16 +35,9 @@ from simscale.tui.live import (
     LiveUpdate,
     speed_label,
 )
-from simscale.tui.rundir import RunData
 from simscale.tui.state import DashboardState, View, replay_state
-from simscale.tui.widgets import (
-    DashboardWidget,
-    SummaryPanel,
-    Timeline,
-    build_widget,
-    cursor_fraction,
-    timeline_bindings,
-)
+from simscale.tui.timeline import Timeline, cursor_fraction, timeline_bindings
+from simscale.tui.widgets import DashboardWidget, SummaryPanel, build_widget
 
 STATE_MARKS = {RUNNING: ("▶", "bold green"), PAUSED: ("‖", "bold yellow"),
                FINISHED: ("■", "bold cyan"), STOPPED: ("■", "bold yellow"),

@@ -14,7 +14,7 @@ from textual.widgets.option_list import Option
 
 from simscale.errors import InputError
 from simscale.outputs.rundirs import LATEST, resolve_run_dir
-from simscale.tui.rundir import find_runs, load_run
+from simscale.reports.rundir import find_runs, load_run
 
 OPEN, COMPARE = "open", "compare"
 

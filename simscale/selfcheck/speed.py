@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import simpy
 
-EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
-TRACES = Path(__file__).resolve().parent.parent / "data" / "traces"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+TRACES = Path(__file__).resolve().parents[2] / "data" / "traces"
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""A run's summary for people: its keys in groups (traffic, latency, errors, …), one number format.
+"""A run's summary for people: its keys in groups (traffic, latency, errors, …), each number in
+the one format (simscale.reports.numbers).
 
 Used by the end-of-run table of `simscale run`, the TUI's summary panel and compare table,
 and the HTML report, so a number looks the same wherever it is shown.
@@ -6,9 +7,10 @@ and the HTML report, so a number looks the same wherever it is shown.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
+
+from simscale.reports.numbers import fmt_number
 
 # (group, patterns) in display order; a key goes to the first group with a matching pattern.
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -29,28 +31,6 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 HIDDEN = ("name", "spec_sha256", "simscale_version")
 OTHER = "other"
-
-
-def fmt_number(value: Any) -> str:
-    """The one number format: integers with thousands separators; other numbers with four
-    significant digits below 1000 and none after the point above; '–' when missing."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "–"
-        if value == 0:
-            return "0"
-        if abs(value) >= 1000:
-            return f"{value:,.0f}"
-        return f"{value:.4g}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value)) or "–"
-    return str(value)
 
 
 def flat_summary(summary: dict, prefix: str = "") -> dict[str, Any]:

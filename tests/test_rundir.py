@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from simscale.alerts import AlertsSpec
 from simscale.errors import InputError
 from simscale.model.runner import run
+from simscale.reports.rundir import find_runs, load_run
+from simscale.sections.alerts import AlertsSpec
 from simscale.spec import load_spec
-from simscale.tui.rundir import find_runs, load_run
 from tests.tui.conftest import write_run, write_spec
 
 

@@ -20,6 +20,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from simscale.reports.numbers import as_number
+
 WINDOWS_S: dict[str, float] = {"1m": 60.0, "5m": 300.0, "1h": 3600.0}
 ALL = "all"  # a window covering every row (a finished run's whole timeline)
 
@@ -106,16 +108,6 @@ class WindowData:
         }
 
 
-def _number(value) -> float | None:
-    if value is None or isinstance(value, bool | str):
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(out) else out
-
-
 def row_end_s(row: dict) -> float:
     """When a row's interval ends."""
     return float(row.get("t_s", 0.0)) + float(row.get("interval_s") or 0.0)
@@ -140,7 +132,7 @@ def stat(column: str, rows: Sequence[dict]) -> Stat:
     lo = hi = last = None
     samples = 0
     for row in rows:
-        value = _number(row.get(column))
+        value = as_number(row.get(column))
         if value is None:
             continue
         span = float(row.get("interval_s") or 0.0) or 1.0
@@ -197,7 +189,7 @@ def _build(chosen: Sequence[dict], window: str, span: float, at_s: float | None,
         window=window, start_s=start, end_s=end, rows=len(chosen),
         times_s=tuple(float(r.get("t_s", 0.0)) for r in chosen),
         stats={c: stat(c, chosen) for c in cols},
-        series={c: tuple(_number(r.get(c)) for r in chosen) for c in cols},
+        series={c: tuple(as_number(r.get(c)) for r in chosen) for c in cols},
     )
 
 

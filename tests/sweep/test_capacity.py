@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from simscale.errors import InputError
-from simscale.sweep.plan import Evaluator, Slo, Vary, parse_slo, parse_vary, plan
+from simscale.monitoring.slo import Slo, parse_slo
+from simscale.sweep.capacity import Evaluator, Vary, parse_vary, plan
 from tests.sweep.helpers import QUICKSTART
 
 SHORT = ["duration_s=20"]

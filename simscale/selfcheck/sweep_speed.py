@@ -49,7 +49,8 @@ def bench_sweep(runs: int = 20, run_s: float = 1.0, workers: tuple[int, ...] = (
     times, per run (pool start-up, spec validation, run.json, rename, manifest, result
     transfer, summary.parquet), with overhead_frac relative to run_s.
     """
-    from simscale.sweep.engine import build_sweep, run_sweep
+    from simscale.sweep.engine import run_sweep
+    from simscale.sweep.runlist import build_sweep
     from simscale.sweep.spec import parse_sweep
 
     duration = duration_s if duration_s is not None else _calibrate(run_s)

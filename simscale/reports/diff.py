@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from simscale.reports.numbers import fmt_number
+
 # Fields that say nothing about the experiment's setting.
 IGNORED_FIELDS = ("description",)
 MAX_LABEL_FIELDS = 2
@@ -126,14 +128,15 @@ def _number(value: Any) -> bool:
             and math.isfinite(float(value)))
 
 
-def delta_text(d: Delta, fmt) -> str:
-    """'+0.97 (+39%)', '−3', '0', or '' when there is no delta; fmt formats the size."""
+def delta_text(d: Delta, digits: int = 4) -> str:
+    """'+0.97 (+39%)', '−3', '0', or '' when there is no delta; the size in the one number
+    format with `digits` significant digits."""
     if d.diff is None:
         return ""
     if d.diff == 0:
         return "0"
     sign = "+" if d.diff > 0 else "−"
-    text = f"{sign}{fmt(abs(d.diff))}"
+    text = f"{sign}{fmt_number(abs(d.diff), digits)}"
     if d.rel is not None:
         text += f" ({sign}{abs(d.rel):.0%})"
     return text

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from simscale.commands.common import fail
 from simscale.errors import InputError
 
 EngineOption = Annotated[
@@ -25,12 +26,6 @@ SetOption = Annotated[
     typer.Option("--set", "-s", help="override a base spec field: path.to.field=value "
                                      "(repeatable)"),
 ]
-
-
-def _fail(error: InputError) -> None:
-    for line in error.problems:
-        typer.echo(f"error: {line}", err=True)
-    raise typer.Exit(2)
 
 
 def register(app: typer.Typer) -> None:
@@ -58,7 +53,8 @@ def sweep_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Run every variant × replication of a sweep; write runs, manifest and summary.parquet."""
-    from simscale.sweep.engine import load_sweep, run_sweep
+    from simscale.sweep.engine import run_sweep
+    from simscale.sweep.runlist import load_sweep
 
     try:
         loaded = load_sweep(sweep, set_ or [], replications)
@@ -80,7 +76,7 @@ def sweep_command(
             if bar is not None:
                 bar.stop()
     except InputError as exc:
-        _fail(exc)
+        fail(exc)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.counts.items()))
     typer.echo(f"{len(result.records)} runs ({counts}); ran {result.ran}, "
                f"skipped {result.skipped} finished")
@@ -96,8 +92,9 @@ def sweep_command(
 
 
 class SweepProgress:
-    """Progress over a sweep's runs (simscale.report.WorkProgress: a bar on a terminal, a line
-    per finished run elsewhere, ETA from the runs finished so far); failures counted."""
+    """Progress over a sweep's runs (simscale.reports.progress.WorkProgress: a bar on a
+    terminal, a line per finished run elsewhere, ETA from the runs finished so far); failures
+    counted."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -105,7 +102,7 @@ class SweepProgress:
         self._progress = None
 
     def start(self, to_run: int, skipped: int) -> None:
-        from simscale.report import WorkProgress
+        from simscale.reports.progress import WorkProgress
 
         if skipped:
             typer.echo(f"resume: {skipped} finished runs skipped", err=True)
@@ -164,25 +161,17 @@ def compare_command(
     and the verdict on each claim the sweep carries (or --claims gives).
 
     Exit 1 when a claim fails (with --strict, also when one is inconclusive or has no data)."""
-    from simscale.outputs import check_file_target, write_text
-    from simscale.sweep.claims import claims_of_folder, gate_fails, judge, read_claims
+    from simscale.monitoring.slo import parse_slo
+    from simscale.outputs import check_file_target
+    from simscale.sweep.claims import claims_of_folder, judge, read_claims
     from simscale.sweep.compare import compare
-    from simscale.sweep.report import (
-        claims_markdown,
-        comparison_csv,
-        comparison_markdown,
-        plot_metric,
-        print_claims,
-        print_comparison,
-    )
+    from simscale.sweep.report import print_claims, print_comparison
     from simscale.sweep.table import read_summary
 
     try:
         for label, target in (("--markdown", markdown), ("--csv", csv), ("--png", png)):
             if target is not None:
                 check_file_target(target, f"{label} ")
-        from simscale.slo import parse_slo
-
         slos = [parse_slo(text) for text in slo or []]
         data = read_summary(folder)
         claim_set = read_claims(claims) if claims is not None else claims_of_folder(folder)
@@ -192,28 +181,52 @@ def compare_command(
         print_comparison(result, wilcoxon)
         if judged is not None:
             print_claims(judged, confidence, title=claim_set.title)
-        if markdown is not None:
-            text = comparison_markdown(result, wilcoxon)
-            if judged is not None:
-                text += "\n" + claims_markdown(judged, confidence, title=claim_set.title)
-            write_text(markdown, text)
-            typer.echo(f"markdown: {markdown}")
-        if csv is not None:
-            write_text(csv, comparison_csv(result, wilcoxon))
-            typer.echo(f"csv: {csv}")
+        _write_comparison(result, judged, claim_set, confidence, wilcoxon, markdown, csv)
         if plot is not None:
-            x_param = x or (data.parameters[0] if data.parameters else "")
-            base = folder if folder.is_dir() else folder.parent
-            path = png or base / f"{plot}_vs_{x_param}.png"
-            typer.echo(f"plot: {plot_metric(data, plot, x_param, path, confidence, slos)}")
+            _plot(data, folder, plot, x, png, confidence, slos)
     except InputError as exc:
-        _fail(exc)
-    failing = gate_fails(judged or [], strict)
+        fail(exc)
+    _gate(judged or [], strict)
+
+
+def _gate(judged: list, strict: bool) -> None:
+    """Exit 1 naming the claims that failed (with strict, also inconclusive or no data)."""
+    from simscale.sweep.claims import gate_fails
+
+    failing = gate_fails(judged, strict)
     if failing:
         shown = ", ".join(f"{r.claim.label} ({r.verdict})" for r in failing[:10])
         typer.echo(f"claims: {len(failing)} failed{' (--strict)' if strict else ''}: {shown}",
                    err=True)
         raise typer.Exit(1)
+
+
+def _write_comparison(result, judged, claim_set, confidence: float, wilcoxon: bool,
+                      markdown: Path | None, csv: Path | None) -> None:
+    """--markdown (the tables, then the claims) and --csv (every statistic)."""
+    from simscale.outputs import write_text
+    from simscale.sweep.report import claims_markdown, comparison_csv, comparison_markdown
+
+    if markdown is not None:
+        text = comparison_markdown(result, wilcoxon)
+        if judged is not None:
+            text += "\n" + claims_markdown(judged, confidence, title=claim_set.title)
+        write_text(markdown, text)
+        typer.echo(f"markdown: {markdown}")
+    if csv is not None:
+        write_text(csv, comparison_csv(result, wilcoxon))
+        typer.echo(f"csv: {csv}")
+
+
+def _plot(data, folder: Path, metric: str, x: str | None, png: Path | None,
+          confidence: float, slos: list) -> None:
+    """--plot METRIC against --x (default: the first swept parameter), into --png."""
+    from simscale.sweep.plots import plot_metric
+
+    x_param = x or (data.parameters[0] if data.parameters else "")
+    base = folder if folder.is_dir() else folder.parent
+    path = png or base / f"{metric}_vs_{x_param}.png"
+    typer.echo(f"plot: {plot_metric(data, metric, x_param, path, confidence, slos)}")
 
 
 # ---------------------------------------------------------------- plan
@@ -247,30 +260,20 @@ def plan_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no per-point lines")] = False,
 ) -> None:
     """Capacity planning: the cheapest setting that meets an SLO with confidence; stress."""
+    from simscale.monitoring.slo import parse_slo
     from simscale.outputs import check_file_target, write_json
-    from simscale.report import WorkProgress
-    from simscale.slo import parse_slo
-    from simscale.sweep.plan import parse_vary, plan
-    from simscale.sweep.report import fmt
+    from simscale.reports.progress import WorkProgress
+    from simscale.sweep.capacity import plan
 
     def show(point) -> None:
-        if quiet:
-            return
-        checks = ", ".join(f"{s.metric} {fmt(m)} (bound {fmt(b)}) {'ok' if h else 'FAIL'}"
-                           for s, m, b, h in point.checks)
-        extra = f" — {point.problem}" if point.problem else ""
-        progress.advance(note=f"{vary_path}={fmt(point.value)}: {checks}{extra}")
+        if not quiet:
+            progress.advance(note=_point_line(vary_path, point))
 
     try:
         if out is not None:
             check_file_target(out, "--out ")
         slos = [parse_slo(s) for s in slo]
-        parsed = parse_vary(vary) if vary is not None else None
-        vary_path = parsed.path if parsed else "workload.arrivals.rate_rps"
-        if parsed is None and not stress:
-            raise InputError("--vary PATH=LOW:HIGH is needed to plan (the field to search, "
-                             "e.g. --vary instances.count=1:20); or --stress to find the "
-                             "highest arrival rate")
+        parsed, vary_path = _vary(vary, stress)
         progress = WorkProgress("plan", expected_points(parsed, method, points, tolerance,
                                                         stress), "points", tty=False)
         result = plan(spec, slos, parsed, minimize=minimize, stress=stress,
@@ -278,13 +281,35 @@ def plan_command(
                       seed=seed, method=method, points=points, tolerance=tolerance,
                       workers=workers, engine=engine, address=address, on_point=show)
     except InputError as exc:
-        _fail(exc)
+        fail(exc)
     print_plan(result)
     if out is not None:
         write_json(out, result.to_dict())
         typer.echo(f"plan: {out}")
     if result.best is None:
         raise typer.Exit(1)
+
+
+def _vary(vary: str | None, stress: bool):
+    """The parsed --vary (None with --stress alone) and the field it searches."""
+    from simscale.sweep.capacity import parse_vary
+
+    parsed = parse_vary(vary) if vary is not None else None
+    if parsed is None and not stress:
+        raise InputError("--vary PATH=LOW:HIGH is needed to plan (the field to search, "
+                         "e.g. --vary instances.count=1:20); or --stress to find the "
+                         "highest arrival rate")
+    return parsed, parsed.path if parsed else "workload.arrivals.rate_rps"
+
+
+def _point_line(vary_path: str, point) -> str:
+    """One evaluated point as the progress shows it: the value, each SLO's mean and bound."""
+    from simscale.reports.numbers import fmt_number
+
+    checks = ", ".join(f"{s.metric} {fmt_number(m)} (bound {fmt_number(b)}) "
+                       f"{'ok' if h else 'FAIL'}" for s, m, b, h in point.checks)
+    extra = f" — {point.problem}" if point.problem else ""
+    return f"{vary_path}={fmt_number(point.value)}: {checks}{extra}"
 
 
 def expected_points(vary, method: str, points: int, tolerance: float | None,
@@ -307,8 +332,8 @@ def print_plan(result) -> None:
     """The evaluated points as a table, then the answer."""
     from rich.table import Table
 
-    from simscale.report import make_console
-    from simscale.sweep.report import fmt
+    from simscale.reports.numbers import fmt_number
+    from simscale.reports.terminal import make_console
 
     table = Table(title=f"plan: {result.path} ({result.replications} replications, "
                         f"{result.confidence:.0%} one-sided bounds)", title_justify="left")
@@ -320,11 +345,11 @@ def print_plan(result) -> None:
         table.add_column(result.objective, justify="right")
     table.add_column("meets SLO")
     for p in result.points:
-        row = [fmt(p.value)]
+        row = [fmt_number(p.value)]
         for _, mean, bound, _ in p.checks:
-            row += [fmt(mean), fmt(bound)]
+            row += [fmt_number(mean), fmt_number(bound)]
         if result.objective:
-            row.append(fmt(p.objective))
+            row.append(fmt_number(p.objective))
         row.append("yes" if p.feasible else f"no{' (' + p.problem + ')' if p.problem else ''}")
         style = "bold green" if result.best is not None and p.value == result.best.value else None
         table.add_row(*row, style=style)

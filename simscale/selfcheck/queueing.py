@@ -26,7 +26,7 @@ from scipy import stats
 from simscale.model.runner import run
 from simscale.spec import Spec, load_spec
 
-VALIDATION_DIR = Path(__file__).resolve().parent.parent / "experiments" / "validation"
+VALIDATION_DIR = Path(__file__).resolve().parents[2] / "experiments" / "validation"
 WARMUP_FRACTION = 0.1
 N_CHECKS = 6
 

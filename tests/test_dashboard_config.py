@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from simscale.errors import InputError
-from simscale.tui.config import DEFAULT_DASHBOARD, ChartWidget, load_dashboard, resolve
+from simscale.monitoring.dashboard import DEFAULT_DASHBOARD, ChartWidget, load_dashboard, resolve
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_shipped_default_matches_built_in_default():

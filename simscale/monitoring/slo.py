@@ -1,7 +1,7 @@
 """Service-level objectives (`METRIC<=VALUE`) and the verdicts that gate a run.
 
 The same syntax serves `simscale plan --slo` (judged on a confidence bound over
-replications, simscale.sweep.plan) and `simscale run --slo` (judged on the one run's
+replications, simscale.sweep.capacity) and `simscale run --slo` (judged on the one run's
 summary value). A verdict that fails makes the command exit 1; input that does not parse,
 or names a metric the run does not report, is bad input (exit 2).
 """

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from simscale.commands.common import fail
 from simscale.errors import InputError
 
 
@@ -38,9 +39,7 @@ def register(app: typer.Typer) -> None:
         try:
             config, loaded, speed_value = prepare(dashboard, run or [], speed, spec, runs)
         except InputError as exc:
-            for line in exc.problems:
-                typer.echo(f"error: {line}", err=True)
-            raise typer.Exit(2) from None
+            fail(exc)
         if web:
             args = [str(spec)] if spec is not None else []
             for path in run or []:
@@ -77,9 +76,9 @@ def prepare(dashboard: Path | None, run_dirs: list[Path], speed: str,
     A spec must be a file (its content is checked in the picker, which shows its problems);
     the folder of run directories must be a folder, when it exists.
     """
-    from simscale.tui.config import DEFAULT_DASHBOARD, DEFAULT_PATH, load_dashboard
+    from simscale.monitoring.dashboard import DEFAULT_DASHBOARD, DEFAULT_PATH, load_dashboard
+    from simscale.reports.rundir import load_run
     from simscale.tui.live import parse_speed
-    from simscale.tui.rundir import load_run
 
     if dashboard is not None:
         config = load_dashboard(dashboard)

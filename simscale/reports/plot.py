@@ -79,7 +79,7 @@ def _matplotlib():
 
 
 def run_png(data) -> bytes:
-    """The run's time series as PNG bytes (data: simscale.tui.rundir.RunData)."""
+    """The run's time series as PNG bytes (data: simscale.reports.rundir.RunData)."""
     plt = _matplotlib()
     rows = data.metric_rows
     if not rows:
@@ -123,7 +123,7 @@ def _has_values(rows: list[dict], column: str) -> bool:
 
 def run_html(data, png: bytes) -> str:
     """A self-contained page: summary (grouped), alerts, the chart (inline), the spec."""
-    from simscale.summary_groups import compact
+    from simscale.reports.summary import compact
 
     summary = data.summary or {}
     name = html.escape(str(summary.get("name", data.name)))
@@ -169,7 +169,7 @@ def write_report(run_dir: Path, html_path: Path | None, png_path: Path | None) -
     """Write the PNG and/or the HTML page of a run directory; returns the files written.
     Output paths are checked before any work; each file replaces the old one when complete."""
     from simscale.outputs import check_file_target, write_text
-    from simscale.tui.rundir import load_run
+    from simscale.reports.rundir import load_run
 
     for label, target in (("--html ", html_path), ("--png ", png_path)):
         if target is not None:

@@ -30,7 +30,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simscale.errors import InputError
-from simscale.sections.base import problem_lines
+from simscale.inputs import problem_lines
 
 Column = Literal["left", "right"]
 WindowName = Literal["1m", "5m", "1h", "all"]
@@ -145,7 +145,7 @@ DEFAULT_DASHBOARD = DashboardConfig(
 
 def load_dashboard(path: str | Path) -> DashboardConfig:
     """Read and validate a dashboard file; InputError names the file and the field path."""
-    from simscale.spec import read_toml
+    from simscale.inputs import read_toml
 
     path = Path(path)
     data = read_toml(path)

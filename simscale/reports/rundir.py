@@ -42,7 +42,7 @@ class RunData:
         """The spec's [alerts] section (None: not recorded, use the defaults)."""
         from pydantic import ValidationError
 
-        from simscale.alerts import AlertsSpec
+        from simscale.sections.alerts import AlertsSpec
 
         section = (self.spec or {}).get("alerts")
         if section is None:
@@ -93,8 +93,6 @@ def _mtime(path: Path) -> float:
 
 def load_run(path: str | Path) -> RunData:
     """Read a run directory. InputError when it is not one at all; otherwise problems list."""
-    import pyarrow.parquet as pq
-
     path = resolve_run_dir(Path(path))
     staging.recover(path)
     if not path.exists():
@@ -102,57 +100,67 @@ def load_run(path: str | Path) -> RunData:
     if not is_run_dir(path):
         raise InputError(f"{path}: not a run directory (none of {', '.join(OUTPUTS)})")
     data = RunData(path, path.name)
-
-    summary_path = path / "summary.json"
-    if summary_path.exists():
-        try:
-            data.summary = json.loads(summary_path.read_text())
-            if not isinstance(data.summary, dict):
-                raise ValueError("not a JSON object")
-            data.name = str(data.summary.get("name") or data.name)
-        except (ValueError, OSError) as exc:
-            data.summary = None
-            data.problems.append(f"summary.json: unreadable ({exc})")
-    else:
-        data.problems.append(_missing(path, "summary.json"))
-
+    _read_summary(data)
     for name in ("metrics.parquet", "events.parquet", "requests.parquet"):
-        file = path / name
-        if not file.exists():
-            data.problems.append(_missing(path, name))
-            continue
-        try:
-            if name == "requests.parquet":
-                meta = pq.read_metadata(file)  # the footer is enough to know it is whole
-                kv = meta.metadata or {}
-                table = None
-            else:
-                table = pq.read_table(file)
-                kv = table.schema.metadata or {}
-        except Exception as exc:
-            data.problems.append(f"{name}: unreadable, truncated or not Parquet "
-                                 f"({_short_error(exc)})")
-            continue
-        if data.spec is None and b"simscale.spec" in kv:
-            try:
-                data.spec = json.loads(kv[b"simscale.spec"])
-            except ValueError:
-                pass
-        if name == "metrics.parquet":
-            data.metric_rows = [_clean(r) for r in table.to_pylist()]
-            if data.metric_rows and "t_s" not in data.metric_rows[0]:
-                data.problems.append("metrics.parquet: no t_s column")
-                data.metric_rows = []
-        elif name == "events.parquet":
-            cols = ["t_s", "kind", "subject", "reason"]
-            if all(c in table.column_names for c in cols):
-                data.events = list(zip(*(table.column(c).to_pylist() for c in cols), strict=True))
-            else:
-                data.problems.append("events.parquet: missing columns t_s, kind, subject, reason")
+        _read_table(data, name)
     if data.summary is not None and not data.summary.get("complete", True):
         why = data.summary.get("failure") or "incomplete"
         data.problems.append(f"run incomplete: {why}")
     return data
+
+
+def _read_summary(data: RunData) -> None:
+    """summary.json into data (and the run's name from it), or a problem."""
+    summary_path = data.path / "summary.json"
+    if not summary_path.exists():
+        data.problems.append(_missing(data.path, "summary.json"))
+        return
+    try:
+        data.summary = json.loads(summary_path.read_text())
+        if not isinstance(data.summary, dict):
+            raise ValueError("not a JSON object")
+        data.name = str(data.summary.get("name") or data.name)
+    except (ValueError, OSError) as exc:
+        data.summary = None
+        data.problems.append(f"summary.json: unreadable ({exc})")
+
+
+def _read_table(data: RunData, name: str) -> None:
+    """One Parquet output into data: metrics rows, events, the spec from the metadata (the
+    requests are not read: the footer shows the file is whole); a problem when unreadable."""
+    import pyarrow.parquet as pq
+
+    file = data.path / name
+    if not file.exists():
+        data.problems.append(_missing(data.path, name))
+        return
+    try:
+        if name == "requests.parquet":
+            kv = pq.read_metadata(file).metadata or {}
+            table = None
+        else:
+            table = pq.read_table(file)
+            kv = table.schema.metadata or {}
+    except Exception as exc:
+        data.problems.append(f"{name}: unreadable, truncated or not Parquet "
+                             f"({_short_error(exc)})")
+        return
+    if data.spec is None and b"simscale.spec" in kv:
+        try:
+            data.spec = json.loads(kv[b"simscale.spec"])
+        except ValueError:
+            pass
+    if name == "metrics.parquet":
+        data.metric_rows = [_clean(r) for r in table.to_pylist()]
+        if data.metric_rows and "t_s" not in data.metric_rows[0]:
+            data.problems.append("metrics.parquet: no t_s column")
+            data.metric_rows = []
+    elif name == "events.parquet":
+        cols = ["t_s", "kind", "subject", "reason"]
+        if all(c in table.column_names for c in cols):
+            data.events = list(zip(*(table.column(c).to_pylist() for c in cols), strict=True))
+        else:
+            data.problems.append("events.parquet: missing columns t_s, kind, subject, reason")
 
 
 def _missing(path: Path, name: str) -> str:

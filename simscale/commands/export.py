@@ -7,18 +7,13 @@ from typing import Annotated
 
 import typer
 
+from simscale.commands.common import fail
 from simscale.errors import InputError
 
 # simscale.export.plan.EdgePlan's defaults (not imported here: `simscale --help` stays fast)
 TLS_CERT = "/etc/ssl/simscale/tls.crt"
 TLS_KEY = "/etc/ssl/simscale/tls.key"
 MANAGEMENT_AUTH = "token"
-
-
-def _fail(error: InputError) -> None:
-    for line in error.problems:
-        typer.echo(f"error: {line}", err=True)
-    raise typer.Exit(2)
 
 
 def register(app: typer.Typer) -> None:
@@ -69,18 +64,21 @@ def export_command(
     try:
         get_target(target)
         spec = load_source(source, set_ or [])
-        board = None
-        if dashboard is not None:
-            from simscale.tui.config import load_dashboard
-
-            board = load_dashboard(dashboard)
+        board = _dashboard(dashboard)
         plan = plan_from_spec(spec, name=name, image=image,
                               edge=EdgePlan(tls_cert, tls_key, management_auth),
                               dashboard=board)
         exported = export_plan(plan, target, strict=strict)
         written = write_export(exported, out)
     except InputError as exc:
-        _fail(exc)
+        fail(exc)
+    _report_written(exported, out, written)
+    if validate:
+        _validate(exported, out, allow_missing)
+
+
+def _report_written(exported, out: Path, written: list[Path]) -> None:
+    """Each loss as a warning, each file written, each existing secret kept."""
     for loss in exported.losses:
         typer.echo(f"warning: {loss}", err=True)
     for path in written:
@@ -88,8 +86,15 @@ def export_command(
     for secret in exported.secrets:
         if out / secret not in written:
             typer.echo(f"kept {out / secret} (an existing secret)")
-    if validate:
-        _validate(exported, out, allow_missing)
+
+
+def _dashboard(path: Path | None):
+    """The --dashboard config (None: the grafana target uses the TUI's default)."""
+    if path is None:
+        return None
+    from simscale.monitoring.dashboard import load_dashboard
+
+    return load_dashboard(path)
 
 
 def _validate(exported, out: Path, allow_missing: bool) -> None:
@@ -124,7 +129,7 @@ def import_command(
     try:
         fragment, warnings = import_file(file)
     except InputError as exc:
-        _fail(exc)
+        fail(exc)
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
     text = fragment_toml(fragment, f"spec fragment imported from {file.name} by simscale")
@@ -137,5 +142,5 @@ def import_command(
         tmp.write_text(text)
         tmp.replace(out)
     except OSError as exc:
-        _fail(InputError(f"--out: cannot write {out} ({exc.strerror})"))
+        fail(InputError(f"--out: cannot write {out} ({exc.strerror})"))
     typer.echo(f"wrote {out}")

@@ -30,9 +30,11 @@ from typing import Any
 import numpy as np
 
 from simscale.errors import InputError
-from simscale.slo import Slo, parse_slo  # noqa: F401 (parse_slo: part of this API)
+from simscale.monitoring.slo import Slo
 from simscale.sweep.compare import COST_METRICS, one_sided_bound
-from simscale.sweep.engine import RunTask, base_data, execute, open_pool
+from simscale.sweep.engine import execute
+from simscale.sweep.pools import open_pool
+from simscale.sweep.runlist import RunTask, base_data
 
 STRESS_PATH = "workload.arrivals.rate_rps"
 MAX_BRACKET_STEPS = 12

@@ -1,0 +1,3 @@
+"""simscale checks itself: its engine against queueing theory (queueing, `simscale validate`)
+and its speed against a textbook SimPy model (speed, `simscale bench`; sweep_speed, `simscale
+bench --sweep`)."""
