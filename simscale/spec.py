@@ -143,7 +143,9 @@ class Spec(Section):
         """Checks between sections; a message starts with the field path it is about."""
         self.resilience.check_targets(self.instances.count, self.instances.zones)
         wl = self.workload  # a trace may bring its own kinds: known only when it is read
-        self.alerts.check_kinds(None if wl.arrivals.kind == "trace" else set(wl.mix) or {wl.kind})
+        kinds = None if wl.arrivals.kind == "trace" else wl.kind_names()
+        self.alerts.check_kinds(kinds)
+        self.resilience.check_kinds(kinds)
         run_s = horizon_s(self)
         rows = run_s / self.metrics.interval_s
         if rows > MAX_METRICS_ROWS:
