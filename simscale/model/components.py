@@ -8,7 +8,7 @@ order of their metrics columns and of their hooks.
 from __future__ import annotations
 
 from policies.views import READY
-from simscale.model import alerting, autoscaling, cache, resilience
+from simscale.model import affinity, alerting, autoscaling, cache, resilience
 from simscale.model.seam import Cluster, Hooks
 from simscale.model.stress import StressProbe
 from simscale.model.upstream import Upstream
@@ -27,6 +27,7 @@ def attach_all(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Workload, b
         cache.attach(cluster, hooks, spec.cache, spec.database, seed),
         autoscaling.attach(cluster, hooks, spec.autoscaling, seed, spec.instances),
         *_workload_parts(cluster, hooks, spec, workload, port),
+        affinity.attach(hooks, spec.context_cache, workload.profiles),
         alerting.attach(cluster, hooks, spec.alerts),  # last: its rules may watch any column
     ]
     return [p for p in parts if p is not None]

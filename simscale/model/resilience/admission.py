@@ -3,9 +3,9 @@
 An arrival the first refusing limiter turns away ends `rejected` with its reason
 (`RateLimited:<name>` for a named limiter, the policy's own otherwise). A limiter scoped to
 `kinds` sees only requests of those kinds: the others pass it without taking a token, as a
-limit on one route (nginx `limit_req` in one `location`) leaves the other routes alone. A limiter's first
-refusal records a `limiter` event; a window in which it refused nothing clears it
-(RateLimit:Cleared).
+limit on one route (nginx `limit_req` in one `location`) leaves the other routes alone. A
+limiter's first refusal records a `limiter` event; a window in which it refused nothing
+clears it (RateLimit:Cleared).
 """
 
 from __future__ import annotations
