@@ -14,16 +14,14 @@ from typing import Annotated
 
 from pydantic import Field
 
-from simscale.limits import MAX_CACHE_ITEMS, MAX_KINDS
+from simscale.limits import MAX_CONTEXT_SESSIONS, MAX_CPU_PER_TOKEN_S, MAX_KINDS
 from simscale.sections.base import Maybe, Section
-
-MAX_CPU_PER_TOKEN_S = 0.01  # 10 ms of CPU per token: a hundred times any tokenizer's cost
 
 
 class ContextCacheSpec(Section):
     """Conversation contexts kept on each instance (off unless given)."""
 
-    capacity_sessions: Annotated[int, Field(gt=0, le=MAX_CACHE_ITEMS)] = Field(
+    capacity_sessions: Annotated[int, Field(gt=0, le=MAX_CONTEXT_SESSIONS)] = Field(
         1000, description="conversations an instance keeps (least recently used dropped)")
     miss_cpu_per_prompt_token_s: float = Field(
         2e-5, ge=0, le=MAX_CPU_PER_TOKEN_S,
