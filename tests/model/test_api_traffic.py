@@ -7,8 +7,15 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from policies.limiters import TokenBucket, TokenBucketConfig
+from policies.views import RequestInfo
 from simscale.errors import InputError
+from simscale.model.resilience.admission import Admission
+from simscale.model.resilience.shared import Counters
+from simscale.sections.resilience import LimiterRef
 from simscale.workload.sources import push_offsets_s
 from tests.conftest import run_tables, small_spec
 
@@ -102,6 +109,40 @@ def test_a_limiter_scoped_to_a_kind_refuses_only_that_kind(tmp_run):
         t["requests"]["status"].to_numpy(zero_copy_only=False) == "rejected")["reason"]
         .to_pylist())
     assert reasons == {"RateLimited:dashboard"}
+
+
+class _Events:
+    """The one thing Admission asks of the cluster: recording an event."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str]] = []
+
+    def event(self, kind: str, subject: str, reason: str) -> None:
+        self.events.append((kind, subject, reason))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["chat", "dashboard", "metrics_push"]),
+                          st.floats(0.0, 0.5)), min_size=1, max_size=300),
+       st.sets(st.sampled_from(["chat", "dashboard", "metrics_push"]), min_size=1))
+def test_a_scoped_limiter_decides_as_a_bucket_that_sees_only_its_kinds(arrivals, scope):
+    """Oracle: the scoped limiter admits exactly what a bare token bucket fed only the
+    in-scope requests admits, and admits every other request without taking a token."""
+    ref = LimiterRef(policy="token_bucket", kinds=sorted(scope),
+                     params={"rate_per_s": 4.0, "burst": 3.0})
+    admission = Admission(_Events(), [ref], 0, Counters())
+    bare = TokenBucket(TokenBucketConfig(rate_per_s=4.0, burst=3.0))
+    now = 0.0
+    for rid, (kind, gap_s) in enumerate(arrivals):
+        now += gap_s
+        info = RequestInfo(rid, kind, rid, rid, 0, 0, now)
+        reason = admission.admit(info, now)
+        if kind in scope:
+            assert (reason is None) == bare.allow(info, now)[0]
+        else:
+            assert reason is None
+    refused = admission.counters.totals["rate_limited"]
+    assert refused <= sum(1 for kind, _ in arrivals if kind in scope)
 
 
 def test_the_same_limiter_without_a_scope_refuses_every_kind(tmp_run):
