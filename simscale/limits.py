@@ -197,6 +197,14 @@ MAX_WARM_KEYS = _limit(
     "MAX_WARM_KEYS", 1_000_000, "keys", "cache.warming.top_k")
 MAX_TOKENS_PER_MINUTE = _limit(
     "MAX_TOKENS_PER_MINUTE", 1e12, "tokens/min", "the LLM provider's token rate limit")
+MAX_CONTEXT_SESSIONS = _limit(
+    "MAX_CONTEXT_SESSIONS", 10_000_000, "sessions",
+    "context_cache.capacity_sessions, per instance: an entry takes about 100 bytes, and only "
+    "sessions a run sends exist")
+MAX_CPU_PER_TOKEN_S = _limit(
+    "MAX_CPU_PER_TOKEN_S", 0.01, "s",
+    "CPU seconds per prompt token (context_cache.miss_cpu_per_prompt_token_s): a hundred "
+    "times any tokenizer's cost")
 
 # ---------------------------------------------------------------- annotated field types
 

@@ -38,6 +38,7 @@ from simscale.limits import (
     Period,
     PositiveSeconds,
 )
+from simscale.sections.affinity import ContextCacheSpec
 from simscale.sections.alerts import AlertsSpec
 from simscale.sections.autoscaling import AutoscalingSpec
 from simscale.sections.base import BalancerRef, Maybe, Section, plain_name
@@ -132,6 +133,8 @@ class Spec(Section):
     upstream: UpstreamSpec = Field(default_factory=UpstreamSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    context_cache: ContextCacheSpec | None = Field(
+        None, description="a conversation-context cache on each instance (off unless given)")
 
     @field_validator("name")
     @classmethod
@@ -143,7 +146,11 @@ class Spec(Section):
         """Checks between sections; a message starts with the field path it is about."""
         self.resilience.check_targets(self.instances.count, self.instances.zones)
         wl = self.workload  # a trace may bring its own kinds: known only when it is read
-        self.alerts.check_kinds(None if wl.arrivals.kind == "trace" else set(wl.mix) or {wl.kind})
+        kinds = None if wl.arrivals.kind == "trace" else wl.kind_names()
+        self.alerts.check_kinds(kinds)
+        self.resilience.check_kinds(kinds)
+        if self.context_cache is not None:
+            self.context_cache.check_kinds(kinds)
         run_s = horizon_s(self)
         rows = run_s / self.metrics.interval_s
         if rows > MAX_METRICS_ROWS:

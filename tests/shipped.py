@@ -88,6 +88,15 @@ HORIZONS: dict[str, list[str]] = {
     "resilience/gray_failure_least_response_time.toml": ["duration_s=120"],
     "resilience/retry_storm_budget.toml": ["duration_s=120"],
     "resilience/retry_storm_no_budget.toml": ["duration_s=120"],
+    "resilience/gray_errors_no_breaker.toml": ["duration_s=120"],
+    "resilience/gray_errors_breaker.toml": ["duration_s=120"],
+    # the service's own API traffic: the whole stampede, from 60 s
+    "api/dashboard_stampede.toml": ["duration_s=120"],
+    "api/dashboard_stampede_limited.toml": ["duration_s=120"],
+    # conversation affinity: the users ramp in over 30 s, then 90 s of sessions
+    "affinity/sessions_least_connections.toml": ["duration_s=120"],
+    "affinity/sessions_sticky.toml": ["duration_s=120"],
+    "affinity/sessions_consistent_hash.toml": ["duration_s=120"],
     # trace replays: the whole trace at speed 1
     "traces/azure_conv.toml": [],
     "traces/azure_code.toml": [],

@@ -110,6 +110,11 @@ def _rate_limits(plan: Plan, losses: Losses) -> tuple[list[str], list[str]]:
     zones, uses = [], []
     for n, (policy, cfg) in enumerate(plan.rate_limits):
         field = f"resilience.rate_limit.{n}"
+        if scoped_kinds(plan, n):
+            losses.lose(f"{field}.kinds", f"limits only the kinds {scoped_kinds(plan, n)}: "
+                        "nginx limits by location, not by request kind; not exported (put "
+                        "its limit_req in the location of those routes)")
+            continue
         if policy == "token_bucket":
             key, name = "$server_name", f"global{n}"
         elif policy == "per_user_token_bucket":
@@ -128,6 +133,12 @@ def _rate_limits(plan: Plan, losses: Losses) -> tuple[list[str], list[str]]:
     if uses:
         uses.append("limit_req_status 429;")
     return zones, uses
+
+
+def scoped_kinds(plan: Plan, n: int) -> str:
+    """The kinds limiter n is scoped to, as text ("": every kind)."""
+    kinds = plan.rate_limit_kinds[n] if n < len(plan.rate_limit_kinds) else None
+    return ", ".join(kinds) if kinds else ""
 
 
 def _rate(rate_per_s: float, field_path: str, losses: Losses) -> str:

@@ -78,6 +78,7 @@ class Plan:
     metrics_interval_s: float = 10.0
     edge: EdgePlan = EdgePlan()
     dashboard: Any = None  # simscale.monitoring.dashboard.DashboardConfig (None: default)
+    rate_limit_kinds: tuple[tuple[str, ...] | None, ...] = ()  # limiters' kinds (None: all)
 
     @property
     def performance_monitoring(self) -> bool:
@@ -180,6 +181,8 @@ def _resilience(spec: Any) -> dict[str, Any]:
         "circuit_breaker": _config(getattr(resilience, "circuit_breaker", None)),
         "rate_limits": tuple((ref.policy, ref.config)
                              for ref in (getattr(resilience, "rate_limit", None) or ())),
+        "rate_limit_kinds": tuple(None if ref.kinds is None else tuple(ref.kinds)
+                                  for ref in (getattr(resilience, "rate_limit", None) or ())),
     }
 
 

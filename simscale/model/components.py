@@ -7,12 +7,14 @@ order of their metrics columns and of their hooks.
 
 from __future__ import annotations
 
-from simscale.model import alerting, autoscaling, cache, resilience
+from policies.views import READY
+from simscale.model import affinity, alerting, autoscaling, cache, resilience
 from simscale.model.seam import Cluster, Hooks
 from simscale.model.stress import StressProbe
 from simscale.model.upstream import Upstream
 from simscale.spec import Spec
 from simscale.workload.chunks import Workload
+from simscale.workload.sources import Sources
 from simscale.workload.users import RequestPort, Users
 
 
@@ -25,6 +27,7 @@ def attach_all(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Workload, b
         cache.attach(cluster, hooks, spec.cache, spec.database, seed),
         autoscaling.attach(cluster, hooks, spec.autoscaling, seed, spec.instances),
         *_workload_parts(cluster, hooks, spec, workload, port),
+        affinity.attach(hooks, spec.context_cache, workload.profiles),
         alerting.attach(cluster, hooks, spec.alerts),  # last: its rules may watch any column
     ]
     return [p for p in parts if p is not None]
@@ -33,7 +36,8 @@ def attach_all(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Workload, b
 def _workload_parts(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Workload,
                     port: RequestPort) -> list:
     """What the workload adds besides arrivals: the LLM upstream (when a kind calls it),
-    closed-loop users, the stress breaking point, and the trace's totals."""
+    closed-loop users, the API sources (dashboard, metric pushes, load tests), the stress
+    breaking point, and the trace's totals."""
     parts: list = []
     if any(p.llm for p in workload.profiles):
         upstream = Upstream(cluster, spec.upstream, spec.seed)
@@ -48,6 +52,15 @@ def _workload_parts(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Worklo
         hooks.metrics.append(users)
         hooks.summary.append(users.summary)
         parts.append(users)
+    wl = spec.workload
+    if wl.sources():
+        instances = cluster.instances  # by instance_id
+        sources = Sources(cluster.env, port, wl, workload.kinds, spec.seed,
+                          cluster.arrivals_end_s,
+                          lambda: [i.instance_id for i in instances if i.state == READY],
+                          lambda iid: instances[iid].state == READY)
+        hooks.summary.append(sources.summary)
+        parts.append(sources)
     if workload.stairs is not None:
         probe = StressProbe(workload.stairs, cluster.arrivals_end_s)
         hooks.end.append(probe.on_end)

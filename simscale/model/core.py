@@ -60,6 +60,7 @@ class Model(InstanceLifecycle, MetricsWindow):
         # the hook lists the hot path reads, bound once (components append to them)
         self._admission = self.hooks.admission
         self._end_hooks = self.hooks.end
+        self._routed = self.hooks.routed
 
         self.instances: list[Instance] = []
         for _ in range(spec.autoscaling.initial_count(spec.instances.count)):
@@ -207,6 +208,9 @@ class Model(InstanceLifecycle, MetricsWindow):
             raise PolicyFailure(self.balancer_name, now, exc) from exc
         req.attempts += 1
         req.instance = instance
+        if self._routed:
+            for routed in self._routed:
+                routed(instance, req, now)
         on_send = self.hooks.on_send
         if on_send is not None and on_send(instance, req, now):
             return

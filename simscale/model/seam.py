@@ -6,7 +6,8 @@ lifecycle, the path of a request, events, the clock) and the run's `Hooks` (wher
 in). It never receives the model itself: everything it may touch is named here.
 
 Hooks are of two sorts. Lists any component may add to, called in the order added:
-admission checks, end hooks, metric sources, summary hooks. Slots exactly one component
+admission checks, end hooks, metric sources, summary hooks, routed hooks (the balancer's
+choice, before the attempt is sent). Slots exactly one component
 fills: `retry`, `candidate_selector`, `on_send` (the resilience component), `datastore`
 (the cache) and `upstream` (the LLM provider); the core reads a slot on every use, so a
 component may set or clear it while the run goes (on_send is set only while it is needed,
@@ -42,6 +43,10 @@ RetryHook = Callable[[Request, float, str], bool]
 CandidateSelector = Callable[[list[Instance]], list[Instance]]
 """select(instances): the instances a balancer may choose from (default: ready, healthy)."""
 
+RoutedHook = Callable[[Instance, Request, float], None]
+"""routed(instance, req, now_s): the balancer chose `instance` for this attempt (before it is
+sent); the hook may add to req.work_s."""
+
 SendHook = Callable[[Instance, Request, float], bool]
 """on_send(instance, req, now_s): called once the balancer chose; True when it dealt with the
 attempt itself (refused it, say), False to let the instance take it."""
@@ -69,6 +74,7 @@ class Hooks:
     end: list[EndHook] = field(default_factory=list)
     metrics: list[MetricSource] = field(default_factory=list)
     summary: list[SummaryHook] = field(default_factory=list)
+    routed: list[RoutedHook] = field(default_factory=list)
     retry: RetryHook | None = None
     candidate_selector: CandidateSelector | None = None
     on_send: SendHook | None = None

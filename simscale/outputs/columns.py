@@ -220,6 +220,14 @@ USERS = ColumnGroup("closed-loop users", "With `users` or `user_stairs` arrivals
     Column("users_waiting", I64, "count", "of which waiting for a request's end"),
 ))
 
+CONTEXT = ColumnGroup("conversation-context cache", "With `[context_cache]`", (
+    Column("context_lookups", I64, "count",
+           "requests of a context kind routed in the interval (first attempts)"),
+    Column("context_hit_frac", F64, "fraction",
+           "of which found their conversation's context on the instance chosen; null when "
+           "none"),
+))
+
 SCOPED_LATENCY = Column(
     "<latency>_p<percentile>_s[<kinds>]", F64, "s",
     "the percentile of a scoped alert rule (e.g. `response_p95_s[chat_message]`), over the ok "
@@ -230,7 +238,8 @@ ALERTS = ColumnGroup("alert rules", "With `[alerts]` enabled (the default)", (
 ))
 
 # In the order the model writes them: the core row, then each part in the order it is built.
-METRICS = (CORE, RESILIENCE, CACHE, DATABASE, BILLING, AUTOSCALER, UPSTREAM, USERS, ALERTS)
+METRICS = (CORE, RESILIENCE, CACHE, DATABASE, BILLING, AUTOSCALER, UPSTREAM, USERS, CONTEXT,
+           ALERTS)
 
 _SCOPED = re.compile(r"^(response|latency|ttft)_p[0-9.e+-]+_s(\[[^\]]*\])?$")
 _METRICS_BY_NAME = {c.name: c for group in METRICS for c in group.columns}

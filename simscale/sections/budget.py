@@ -7,7 +7,8 @@ the fields they come from:
 
 - requests: the peak arrival rate × duration_s (open loop); the window's rows × rate_scale ×
   laps (a trace); users × duration_s / the shortest turn (closed loop); each weighted by the
-  stages a request of the mix goes through and multiplied by its retries;
+  stages a request of the mix goes through and multiplied by its retries; the requests the
+  API sources send (dashboard polls, metric pushes);
 - control loops, each round visiting every instance of the largest fleet: metrics rows,
   health probes, scrapes and autoscaler syncs, slow-start updates; the switches of a
   bursty arrival process; and the keys cache warming looks at.
@@ -87,7 +88,22 @@ def request_terms(spec: Any) -> list[Term]:
         terms.append(Term("state switches", "workload.arrivals.switch12_per_s",
                           "(workload.arrivals.switch12_per_s + switch21_per_s) × duration_s",
                           switches))
-    return terms + extra
+    return terms + extra + source_terms(spec)
+
+
+def source_terms(spec: Any) -> list[Term]:
+    """Requests the API sources send: dashboard polls, metric pushes (one per instance of
+    the largest fleet each interval), load-test starts."""
+    wl, terms = spec.workload, []
+    if wl.dashboard is not None:
+        polls = wl.dashboard.process().expected_count(0.0, spec.duration_s)
+        terms.append(Term("dashboard polls", "workload.dashboard.viewers",
+                          "workload.dashboard.viewers × duration_s / interval_s", polls))
+    if wl.metrics_push is not None:
+        pushes = largest_fleet(spec) * spec.duration_s / wl.metrics_push.interval_s
+        terms.append(Term("metric pushes", "workload.metrics_push.interval_s",
+                          "instances × duration_s / workload.metrics_push.interval_s", pushes))
+    return terms
 
 
 def arrival_count(workload: Any, duration_s: float) -> tuple[float, str, str, list[Term]]:

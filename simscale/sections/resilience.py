@@ -27,6 +27,7 @@ from simscale.limits import (
     MAX_FACTOR,
     MAX_FAULTS,
     MAX_INSTANCES,
+    MAX_KINDS,
     MAX_LIST,
     MAX_WINDOW_BUCKETS,
     Count,
@@ -166,6 +167,10 @@ class LimiterRef(PolicyRef):
     name: str | None = Field(
         None, description='names the limiter in reasons ("RateLimited:<name>"); default: the '
                           'policy\'s own reason (RateLimited:global, RateLimited:per_user)')
+    kinds: Annotated[list[str] | None, Maybe] = Field(
+        None, max_length=MAX_KINDS,
+        description="the request kinds it limits (a route each, for the API kinds); requests "
+                    "of other kinds pass it without taking a token (none: every kind)")
 
 
 SlowStartSpec = policy_table(
@@ -308,6 +313,18 @@ class ResilienceSpec(Section):
         """Whether any part is on (panic_threshold_percent alone changes nothing)."""
         return any((self.health_check, self.outlier_detection, self.circuit_breaker,
                     self.retry, self.rate_limit, self.slow_start, self.faults))
+
+    def check_kinds(self, known: set[str] | None) -> None:
+        """Every limiter's kinds are kinds of the workload (`known`; None: not known before
+        the run, a trace's); raise ValueError('resilience.rate_limit.N.kinds: ...')."""
+        for n, ref in enumerate(self.rate_limit):
+            where = f"resilience.rate_limit.{n}.kinds"
+            if ref.kinds is not None and not ref.kinds:
+                raise ValueError(f"{where}: give at least one kind (none: every kind)")
+            unknown = [k for k in ref.kinds or () if known is not None and k not in known]
+            if unknown:
+                raise ValueError(f"{where}: unknown kind {unknown[0]!r} (known: "
+                                 f"{', '.join(sorted(known))})")
 
     def check_targets(self, count: int, zones: list[str]) -> None:
         """Every fault names an instance among the first `count` or a zone in `zones`;

@@ -42,6 +42,14 @@ from simscale.sections.workload_arrivals import (
     UsersArrivals,
     UserStairsArrivals,
 )
+from simscale.sections.workload_sources import (
+    API_ROUTES,
+    SOURCE_FIELDS,
+    DashboardViewers,
+    LoadTestStarts,
+    MetricPushes,
+    route_kinds_text,
+)
 from simscale.workload.distributions import (
     Deterministic,
     Distribution,
@@ -51,7 +59,8 @@ from simscale.workload.distributions import (
     Lognormal,
 )
 
-__all__ = ["DATA_TYPES", "ArrivalSpec", "DataType", "HourlyArrivals", "KindSpec", "MMPP2Arrivals",
+__all__ = ["DATA_TYPES", "ArrivalSpec", "DashboardViewers", "DataType", "HourlyArrivals",
+           "KindSpec", "LoadTestStarts", "MMPP2Arrivals", "MetricPushes",
            "OpenLoopArrivals", "PoissonArrivals", "RampUpArrivals", "RecordedArrivals",
            "RenewalArrivals", "ScheduleArrivals", "SinusoidArrivals", "SoakArrivals",
            "SpikeArrivals", "StairsArrivals", "StepArrivals", "TokenCounts", "TokenSpec",
@@ -125,6 +134,15 @@ class WorkloadSpec(Section):
         default_factory=dict, max_length=MAX_KINDS,
         description="request kinds by name, with weights and costs "
         "(empty: every request is `kind`, costing `service`)")
+    dashboard: DashboardViewers | None = Field(
+        None, description="dashboard viewers polling GET /api/monitoring/dashboard (off "
+                          "unless given)")
+    metrics_push: MetricPushes | None = Field(
+        None, description="every ready instance pushing PUT /api/scaling/auto-scale/metrics "
+                          "(off unless given)")
+    load_tests: LoadTestStarts | None = Field(
+        None, description="load tests started with POST /api/monitoring/load-test (off unless "
+                          "given)")
 
     @model_validator(mode="after")
     def _kinds_known(self) -> WorkloadSpec:
@@ -141,7 +159,29 @@ class WorkloadSpec(Section):
                                  f"kind of the mix (known: {', '.join(sorted(names))})")
         if any(not n.strip() for n in self.mix):
             raise ValueError("mix: a kind name must not be empty")
+        for field, source in self.sources():
+            if source.kind not in names and source.kind not in API_ROUTES:
+                raise ValueError(f"{field}.kind: unknown kind {source.kind!r} (a kind of "
+                                 f"workload.mix or a route kind: {route_kinds_text()})")
         return self
+
+    def sources(self) -> list[tuple[str, Any]]:
+        """(field name, section) of each configured source of API traffic."""
+        return [(f, getattr(self, f)) for f in SOURCE_FIELDS if getattr(self, f) is not None]
+
+    def source_only_kinds(self) -> dict[str, KindSpec]:
+        """The kinds only sources send (a route kind not in the mix), with their built-in
+        profiles, in source order."""
+        names = set(self.mix) or {self.kind}
+        extra: dict[str, KindSpec] = {}
+        for _field, source in self.sources():
+            if source.kind not in names:
+                extra[source.kind] = KindSpec(service=API_ROUTES[source.kind].service)
+        return extra
+
+    def kind_names(self) -> set[str]:
+        """Every kind a request of this workload may be (a trace may add its own)."""
+        return (set(self.mix) or {self.kind}) | set(self.source_only_kinds())
 
     def trace_kinds_problem(self, trace) -> str | None:
         """Why a trace's kind column does not fit the mix (None: it fits)."""

@@ -21,6 +21,8 @@ simscale.workload.modulated, the chunking they share in simscale.workload.epochs
 - `MMPP2`: two-state Markov-modulated Poisson process (bursty), started in steady state.
 - `Renewal`: stationary renewal process with gamma, lognormal, exponential or deterministic
   inter-arrival times of a given coefficient of variation.
+- `Periodic`: N clients each sending every k seconds from a random phase (dashboard viewers
+  polling; simscale.workload.sources sends them).
 
 References: E. Çinlar, *Introduction to Stochastic Processes* (1975), §4.7 (a non-homogeneous
 Poisson process is a unit-rate process under the time change t = Λ⁻¹(s));
@@ -41,6 +43,7 @@ import numpy as np
 from simscale.workload.epochs import CHUNK, DAY_S
 from simscale.workload.modulated import (
     MMPP2,
+    Periodic,
     Renewal,
     Sinusoid,
     mmpp2_times,
@@ -60,7 +63,8 @@ from simscale.workload.poisson import (
     step,
 )
 
-__all__ = ["CHUNK", "DAY_S", "MMPP2", "ArrivalProcess", "Poisson", "RatePoints", "RateSchedule",
+__all__ = ["CHUNK", "DAY_S", "MMPP2", "ArrivalProcess", "Periodic", "Poisson", "RatePoints",
+           "RateSchedule",
            "Renewal", "Sinusoid", "expected_count", "hourly_profile", "mmpp2_times",
            "nhpp_times", "poisson_times", "ramp_up", "renewal_times", "sinusoid_times", "soak",
            "spike", "step"]

@@ -2,6 +2,8 @@
 
 A workload with no mix has one kind (`workload.kind`) costing `workload.service`; a mix
 names several, with weights. A trace with a kind column adds its kinds when there is no mix.
+The kinds only the API sources send (simscale.sections.workload_sources) come last, with
+weight 0: arrivals never draw them.
 Every quantity draws from its own named stream (simscale.streams), in arrival order, so a
 sample path does not depend on the policies of the run (common random numbers):
 
@@ -70,13 +72,17 @@ class Kinds:
         kinds = dict(spec.mix) or {spec.kind: KindSpec()}
         if trace_kinds and not spec.mix:
             kinds.update({k: KindSpec() for k in trace_kinds if k not in kinds})
+        drawn = len(kinds)  # the kinds arrivals draw; those after them only sources send
+        kinds.update(spec.source_only_kinds())
         self.profiles = [
             KindProfile(name, code, tuple(k.reads), tuple(k.writes), k.db_queries, k.llm)
             for code, (name, k) in enumerate(kinds.items())
         ]
         self.codes = {p.name: p.code for p in self.profiles}
         self._costs = [_KindCosts(k, spec.service) for k in kinds.values()]
-        weights = np.array([k.weight for k in kinds.values()], dtype=np.float64)
+        weights = np.array([k.weight if code < drawn else 0.0
+                            for code, k in enumerate(kinds.values())], dtype=np.float64)
+        self._drawn = drawn
         self.weights = weights / weights.sum()
         self._cum = np.cumsum(self.weights)
         self._cum[-1] = 1.0
@@ -86,9 +92,9 @@ class Kinds:
         """`n` kind codes (int16) drawn by weight (all 0 when there is one kind): code k when
         a uniform u falls in [cum_{k-1}, cum_k), counted as Σ_j [u >= cum_j] (inversion)."""
         codes = np.zeros(n, dtype=np.int16)
-        if len(self.profiles) > 1:
+        if self._drawn > 1:
             u = rng.random(n)
-            for edge in self._cum[:-1]:
+            for edge in self._cum[: self._drawn - 1]:
                 codes += u >= edge
         return codes
 

@@ -332,3 +332,66 @@ def renewal_times(
     """Stationary renewal arrivals on [0, horizon_s) with inter-arrival cv (see `Renewal`)."""
     return Renewal(rate_rps, cv, family).times(rng, horizon_s, chunk_size)
 
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """`sources` clients each sending every `interval_s` seconds from a random phase: the
+    polling of a dashboard page open in `sources` browsers (a setInterval timer fires on its
+    own period whether or not the last answer came back).
+
+    Client i's phase φ_i is uniform on [0, interval_s); it sends at start_s + φ_i + j·interval_s
+    (j = 0, 1, …) while that is before end_s (None: the horizon). The phases are drawn once
+    (`sources` uniforms, in client order), so the times do not depend on the chunking; within
+    one period the sends come in the order of the sorted phases. Each client sends on average
+    length / interval_s times on any window inside [start_s, end_s), so the expected count
+    there is sources / interval_s × length.
+    """
+
+    sources: int
+    interval_s: float
+    start_s: float = 0.0
+    end_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.sources < 1:
+            raise ValueError(f"sources must be >= 1, got {self.sources}")
+        if not (math.isfinite(self.interval_s) and self.interval_s > 0):
+            raise ValueError(f"interval_s must be finite and > 0, got {self.interval_s}")
+        if self.end_s is not None and not self.end_s > self.start_s:
+            raise ValueError(f"end_s ({self.end_s}) must be after start_s ({self.start_s})")
+
+    @property
+    def rate_rps(self) -> float:
+        """Sends per second while the clients are on: sources / interval_s."""
+        return self.sources / self.interval_s
+
+    def expected_count(self, t0_s: float, t1_s: float) -> float:
+        end_s = math.inf if self.end_s is None else self.end_s
+        overlap = min(t1_s, end_s) - max(t0_s, self.start_s)
+        return self.rate_rps * overlap if overlap > 0 else 0.0
+
+    def times(
+        self, rng: np.random.Generator, horizon_s: float, chunk_size: int = CHUNK
+    ) -> Iterator[np.ndarray]:
+        """Send times on [0, horizon_s), in chunks."""
+        check_run(horizon_s, chunk_size)
+        phases = np.sort(rng.random(self.sources) * self.interval_s)
+        end_s = horizon_s if self.end_s is None else min(self.end_s, horizon_s)
+        pending: list[np.ndarray] = []
+        held = 0
+        period = 0
+        while True:
+            times = self.start_s + period * self.interval_s + phases
+            times = times[times < end_s]
+            if times.size == 0:
+                break
+            pending.append(times)
+            held += times.size
+            period += 1
+            while held >= chunk_size:
+                joined = np.concatenate(pending)
+                yield joined[:chunk_size]
+                pending, held = [joined[chunk_size:]], joined.size - chunk_size
+        if held:
+            yield np.concatenate(pending)

@@ -130,6 +130,22 @@ def test_nginx_passive_health_retries_and_rate_limits(tmp_path):
     assert {"resilience.health_check", "resilience.slow_start"} <= loss_fields(exported)
 
 
+
+def test_a_limiter_scoped_to_kinds_is_a_loss_not_a_limit_on_every_route():
+    """nginx limits by location, not by kind: exporting a dashboard-only limit as a global
+    limit_req would refuse chat; it is left out, with a loss naming its kinds."""
+    spec = make_spec(workload={"arrivals": {"kind": "poisson", "rate_rps": 10},
+                               "kind": "chat", "dashboard": {"viewers": 10}},
+                     resilience={"rate_limit": [
+                         {"policy": "token_bucket", "kinds": ["dashboard"],
+                          "params": {"rate_per_s": 5, "burst": 10}},
+                         {"policy": "token_bucket", "params": {"rate_per_s": 50, "burst": 100}}]})
+    exported = export(spec, "nginx")
+    text = exported.files["nginx.conf"]
+    assert "zone=global0" not in text and "limit_req_zone $server_name zone=global1" in text
+    assert "resilience.rate_limit.0.kinds" in loss_fields(exported)
+
+
 AUTOSCALERS = [
     ("target_tracking", {"min_replicas": 2, "max_replicas": 12,
                          "metrics": [{"metric": "cpu_util_frac", "target": 0.6},

@@ -294,3 +294,36 @@ def test_token_counts_have_the_requested_mean_and_cv() -> None:
     assert tokens.mean() == pytest.approx(800, rel=0.02)
     assert tokens.std() / tokens.mean() == pytest.approx(1.2, rel=0.05)
     assert token_counts(rng(0), 1000, 800.0, 1.2, max_tokens=900).max() == 900
+
+
+# ---------------------------------------------------------------- periodic (dashboard viewers)
+
+
+@pytest.mark.parametrize("viewers, interval_s, horizon_s", [(1, 1.0, 10.0), (300, 5.0, 60.0),
+                                                             (7, 0.25, 3.0)])
+def test_viewers_poll_n_over_k_times_a_second(viewers, interval_s, horizon_s):
+    """Each viewer polls once per period: over whole periods exactly N × T / k polls, and
+    N / k per second on any window (the expected count)."""
+    process = A.Periodic(viewers, interval_s)
+    times = np.concatenate(list(process.times(np.random.default_rng(1), horizon_s)))
+    assert len(times) == round(viewers * horizon_s / interval_s)
+    assert np.all(np.diff(times) >= 0) and times[0] >= 0 and times[-1] < horizon_s
+    assert process.expected_count(0.0, horizon_s) == pytest.approx(len(times))
+    assert process.rate_rps == viewers / interval_s
+
+
+def test_viewer_counts_on_a_window_average_to_the_expected_count():
+    process = A.Periodic(50, 4.0, start_s=2.0, end_s=30.0)
+    counts = [np.count_nonzero((t >= 5.0) & (t < 12.5)) for t in (
+        np.concatenate(list(process.times(np.random.default_rng(s), 40.0))) for s in range(200))]
+    assert np.mean(counts) == pytest.approx(process.expected_count(5.0, 12.5), rel=0.01)
+    assert process.expected_count(0.0, 2.0) == 0.0 and process.expected_count(30.0, 40.0) == 0.0
+
+
+def test_viewer_times_do_not_depend_on_the_chunk_size():
+    process = A.Periodic(333, 2.0, start_s=1.0)
+    whole = np.concatenate(list(process.times(np.random.default_rng(5), 50.0)))
+    for chunk in (1, 7, 1000):
+        parts = list(process.times(np.random.default_rng(5), 50.0, chunk_size=chunk))
+        assert all(0 < len(p) <= chunk for p in parts)
+        assert np.array_equal(np.concatenate(parts), whole)

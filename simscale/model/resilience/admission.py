@@ -1,9 +1,11 @@
 """Admission: rate limiters in front of the balancer (policies/limiters), in spec order.
 
 An arrival the first refusing limiter turns away ends `rejected` with its reason
-(`RateLimited:<name>` for a named limiter, the policy's own otherwise). A limiter's first
-refusal records a `limiter` event; a window in which it refused nothing clears it
-(RateLimit:Cleared).
+(`RateLimited:<name>` for a named limiter, the policy's own otherwise). A limiter scoped to
+`kinds` sees only requests of those kinds: the others pass it without taking a token, as a
+limit on one route (nginx `limit_req` in one `location`) leaves the other routes alone. A
+limiter's first refusal records a `limiter` event; a window in which it refused nothing
+clears it (RateLimit:Cleared).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from simscale.streams import stream
 class Limiter:
     """A rate limiter and its bookkeeping (for limiter events and counts)."""
 
-    __slots__ = ("label", "name", "policy_name", "policy", "limiting", "window")
+    __slots__ = ("label", "name", "policy_name", "policy", "limiting", "window", "kinds")
 
-    def __init__(self, label: str, name: str | None, policy_name: str, policy) -> None:
+    def __init__(self, label: str, name: str | None, policy_name: str, policy,
+                 kinds: frozenset[str] | None = None) -> None:
+        self.kinds = kinds  # None: every kind
         self.label = label
         self.name = name
         self.policy_name = policy_name
@@ -40,11 +44,15 @@ class Admission:
         for n, ref in enumerate(refs):
             policy = registry.build("limiter", ref.policy, ref.config,
                                     stream(seed, f"resilience.limiter.{n}"))
-            self.limiters.append(Limiter(ref.name or ref.policy, ref.name, ref.policy, policy))
+            kinds = frozenset(ref.kinds) if ref.kinds is not None else None
+            self.limiters.append(Limiter(ref.name or ref.policy, ref.name, ref.policy, policy,
+                                         kinds))
 
     def admit(self, info: RequestInfo, now: float) -> str | None:
         """Admission hook: the first limiter that refuses names the reason."""
         for lim in self.limiters:
+            if lim.kinds is not None and info.kind not in lim.kinds:
+                continue
             try:
                 allowed, reason = lim.policy.allow(info, now)
             except Exception as exc:
