@@ -8,6 +8,7 @@ order of their metrics columns and of their hooks.
 from __future__ import annotations
 
 from simscale.model import alerting, autoscaling, cache, resilience
+from simscale.model.oom import OomKiller
 from simscale.model.seam import Cluster, Hooks
 from simscale.model.stress import StressProbe
 from simscale.model.upstream import Upstream
@@ -21,6 +22,7 @@ def attach_all(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Workload, b
     """Build every configured component, in a fixed order, and return them."""
     seed = spec.seed
     parts = [
+        OomKiller(cluster, hooks, spec.instances),
         resilience.attach(cluster, hooks, spec.resilience, seed, balancer),
         cache.attach(cluster, hooks, spec.cache, spec.database, seed),
         autoscaling.attach(cluster, hooks, spec.autoscaling, seed, spec.instances),

@@ -7,8 +7,9 @@ in). It never receives the model itself: everything it may touch is named here.
 
 Hooks are of two sorts. Lists any component may add to, called in the order added:
 admission checks, end hooks, metric sources, summary hooks. Slots exactly one component
-fills: `retry`, `candidate_selector`, `on_send` (the resilience component), `datastore`
-(the cache) and `upstream` (the LLM provider); the core reads a slot on every use, so a
+fills: `retry`, `candidate_selector`, `on_send` (the resilience component), `on_oom` (the
+OOM killer, simscale.model.memory), `datastore` (the cache), `upstream` (the LLM provider)
+and `network` (bytes on the wire, simscale.model.network); the core reads a slot on every use, so a
 component may set or clear it while the run goes (on_send is set only while it is needed,
 to keep the hot path free).
 """
@@ -23,8 +24,9 @@ import simpy
 
 from policies.views import BOOTING, RequestInfo
 from simscale.model.instance import Instance
+from simscale.model.memory import MemoryPlan
 from simscale.model.request import Request
-from simscale.model.stages import DataStage, LlmStage, Next
+from simscale.model.stages import DataStage, LlmStage, NetworkStage, Next
 from simscale.outputs.columns import ColumnGroup
 
 AdmissionCheck = Callable[[RequestInfo, float], str | None]
@@ -41,6 +43,9 @@ RetryHook = Callable[[Request, float, str], bool]
 
 CandidateSelector = Callable[[list[Instance]], list[Instance]]
 """select(instances): the instances a balancer may choose from (default: ready, healthy)."""
+
+OomHook = Callable[[Instance, Request, float], None]
+"""on_oom(instance, req, now_s): taking req would pass the instance's memory limit."""
 
 SendHook = Callable[[Instance, Request, float], bool]
 """on_send(instance, req, now_s): called once the balancer chose; True when it dealt with the
@@ -72,6 +77,8 @@ class Hooks:
     retry: RetryHook | None = None
     candidate_selector: CandidateSelector | None = None
     on_send: SendHook | None = None
+    on_oom: OomHook | None = None
+    network: NetworkStage | None = None
     datastore: DataStage | None = None
     upstream: LlmStage | None = None
 
@@ -82,6 +89,7 @@ class Cluster(Protocol):
     env: simpy.Environment
     instances: list[Instance]       # every instance ever created, by instance_id
     arrivals_end_s: float           # the end of the arrival window
+    memory: MemoryPlan              # what requests hold on an instance, and its limits
     balancer_name: str
 
     @property
@@ -122,8 +130,10 @@ class Cluster(Protocol):
         """Stop sending it traffic; it terminates once empty, or at `deadline_s` from now."""
         ...
 
-    def crash(self, instance: Instance, reason: str = "Crashed") -> None:
-        """The instance dies at once: every request it held fails (and may be retried)."""
+    def crash(self, instance: Instance, reason: str = "Crashed",
+              failure: str = "InstanceCrashed") -> None:
+        """The instance dies at once (event `reason`): every request it held fails with
+        reason `failure` (and may be retried)."""
         ...
 
     def recover(self, instance: Instance, reason: str = "Recovered") -> None:
