@@ -8,6 +8,7 @@ order of their metrics columns and of their hooks.
 from __future__ import annotations
 
 from simscale.model import alerting, autoscaling, cache, resilience
+from simscale.model.network import Network
 from simscale.model.oom import OomKiller
 from simscale.model.seam import Cluster, Hooks
 from simscale.model.stress import StressProbe
@@ -27,7 +28,9 @@ def attach_all(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Workload, b
         cache.attach(cluster, hooks, spec.cache, spec.database, seed),
         autoscaling.attach(cluster, hooks, spec.autoscaling, seed, spec.instances),
         *_workload_parts(cluster, hooks, spec, workload, port),
-        alerting.attach(cluster, hooks, spec.alerts),  # last: its rules may watch any column
+        # last: its rules may watch any column
+        alerting.attach(cluster, hooks, spec.alerts,
+                        network=spec.network.bandwidth_bps is not None),
     ]
     return [p for p in parts if p is not None]
 
@@ -35,7 +38,8 @@ def attach_all(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Workload, b
 def _workload_parts(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Workload,
                     port: RequestPort) -> list:
     """What the workload adds besides arrivals: the LLM upstream (when a kind calls it),
-    closed-loop users, the stress breaking point, and the trace's totals."""
+    closed-loop users, the stress breaking point, the trace's totals, and the bytes its
+    requests move (with [network])."""
     parts: list = []
     if any(p.llm for p in workload.profiles):
         upstream = Upstream(cluster, spec.upstream, spec.seed)
@@ -57,4 +61,10 @@ def _workload_parts(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Worklo
         parts.append(probe)
     if workload.trace is not None:
         hooks.summary.append(workload.trace_totals)
+    if spec.network.enabled:
+        network = Network(cluster, spec.network, spec.cache, workload.profiles)
+        hooks.network = network
+        hooks.metrics.append(network)
+        hooks.summary.append(network.summary)
+        parts.append(network)
     return parts

@@ -54,6 +54,11 @@ class NetworkSpec(Section):
         None, description="bandwidth of an instance's network interface each way (full "
                           'duplex), bit/s: transfers queue for it ("none": no limit)')
 
+    @property
+    def bandwidth_bps(self) -> float | None:
+        """The interfaces' bandwidth when the network is modelled (None: no limit, or off)."""
+        return self.nic_bandwidth_bps if self.enabled else None
+
     @model_validator(mode="before")
     @classmethod
     def _on_when_given(cls, data: Any) -> Any:
