@@ -18,6 +18,7 @@ in a window are exact: bandwidth × the busy time in the window.
 
 from __future__ import annotations
 
+from simscale.model.events import EventPool
 from simscale.model.seam import Cluster
 from simscale.model.stages import Next
 from simscale.outputs.columns import NETWORK
@@ -82,6 +83,8 @@ class Network:
         self.total_in_bytes = 0.0
         self.total_out_bytes = 0.0
         self._run_marks: dict[int, float] = {}
+        self._events = EventPool(cluster.env)   # the ends of transfers: pooled, no closure
+        self._sent_callbacks = [self._sent]
 
     def request_bytes(self, req) -> tuple[float, float]:
         """(bytes in, bytes out) of a request that reached its response."""
@@ -101,7 +104,18 @@ class Network:
     def send(self, instance, req, now: float, then: Next) -> None:
         """The network stage: count the request's bytes; with a bandwidth, hold the slot
         until both links have sent them."""
-        bytes_in, bytes_out = self.request_bytes(req)
+        # request_bytes(req), inlined: once per request
+        profile = req.data
+        code = profile.code if profile is not None else 0
+        bytes_in = self._in_fixed[code]
+        bytes_out = self._out_fixed[code]
+        if self._llm[code]:
+            info = req.info
+            spec = self.spec
+            bytes_out += info.output_tokens * spec.client_bytes_per_token
+            if req.ttft_s >= 0.0:
+                bytes_in += info.output_tokens * spec.upstream_bytes_per_token
+                bytes_out += info.prompt_tokens * spec.prompt_bytes_per_token
         self.total_in_bytes += bytes_in
         self.total_out_bytes += bytes_out
         bps = self.bandwidth_bps
@@ -114,8 +128,17 @@ class Network:
         done = max(link_in.send(8.0 * bytes_in / bps, now),
                    link_out.send(8.0 * bytes_out / bps, now))
         if done > now:
-            self.cluster.wait(instance, req, done - now, then)
+            self.cluster.begin_wait(instance, req)
+            self._events.at(done, (instance, req, then), self._sent_callbacks)
         else:
+            then(instance, req, now)
+
+    def _sent(self, ev) -> None:
+        """A request's bytes are across: it goes on (unless it ended or its instance died)."""
+        instance, req, then = ev._value
+        self._events.free.append(ev)
+        now = self.cluster.now
+        if self.cluster.end_wait(instance, req, now):
             then(instance, req, now)
 
     def _link(self, instance_id: int) -> tuple[_Link, _Link]:
