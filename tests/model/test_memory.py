@@ -149,3 +149,21 @@ def test_bad_memory_and_network_values_exit_2_naming_the_field(tmp_path, overrid
     assert res.exit_code == 2, res.output
     assert expected in res.output, res.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("again_at_s, second", [(800.0, "BackOff:10s"), (300.0, "BackOff:20s")])
+def test_ten_minutes_of_running_reset_the_back_off(tmp_run, again_at_s, second):
+    """Two floods: the first kills the instance in its first second (it restarts 10 s
+    later); the second kills it again. After 790 s of running the back-off starts over at
+    10 s; after 290 s it doubles."""
+    rate = [[0.0, 10.0], [3.0, 10.0], [3.0, 0.0], [again_at_s, 0.0], [again_at_s, 10.0]]
+    spec = small_spec(duration_s=again_at_s + 5.0,
+                      workload={**FLOOD, "arrivals": {"kind": "schedule", "points": rate}},
+                      instances=SMALL, timeouts={"request_s": "none"})
+    _, t = run_tables(spec, tmp_run)
+    events = _instance_events(t["events"])
+    backoffs = [(ts, why) for ts, why in events if why.startswith("BackOff:")]
+    restarts = [ts for ts, why in events if why == "Restarted"]
+    assert [why for _, why in backoffs[:2]] == ["BackOff:10s", second]
+    assert backoffs[0][0] < 3.0 and restarts[0] == pytest.approx(backoffs[0][0] + 10.0)
+    assert backoffs[1][0] >= again_at_s
