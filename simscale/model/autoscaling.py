@@ -69,8 +69,9 @@ class Billing:
         self.price = price_per_instance_hour_usd
 
     def instance_hours(self, now: float) -> float:
-        """Σ over instances of seconds spent booting, ready or draining up to `now`, / 3600."""
-        return sum(inst.running_s(now) for inst in self.cluster.instances) / HOUR_S
+        """Σ over instances of seconds spent booting, ready or draining, or waiting out an OOM
+        restart back-off (the pod still holds its node), up to `now`, / 3600."""
+        return sum(inst.billed_s(now) for inst in self.cluster.instances) / HOUR_S
 
     def metric_values(self, row: dict, now: float, span: float) -> tuple:
         """instance_hours (simscale.outputs.columns.BILLING)."""
@@ -331,8 +332,10 @@ class Autoscaler:
 
     def cluster_view(self, now: float) -> ClusterView:
         """The cluster as the autoscaler sees it: current pod list, delivered (old) metrics."""
-        pods = ((inst.instance_id, inst.state, inst.state == READY and inst.view.healthy,
-                 inst.created_s) for inst in self.cluster.instances)
+        # a pod whose container waits out an OOM restart back-off is a pod not ready yet
+        pods = ((inst.instance_id, BOOTING if inst.restarting_since is not None else inst.state,
+                 inst.state == READY and inst.view.healthy, inst.created_s)
+                for inst in self.cluster.instances)
         return cluster_view(pods, self.scraper.deliver(now), now)
 
     def sync(self, now: float) -> ScaleDecision:

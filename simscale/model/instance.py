@@ -103,12 +103,7 @@ class Instance:
         self.queue: deque = deque()
         self.waiting: set = set()   # requests holding a slot while they wait (no CPU)
         self.latency_ewma_s = 0.0
-        # memory: submit checks it once more than check_at requests are on the instance
-        self.memory = memory
-        self.mem_check_at = memory.check_at if memory is not None else NEVER
-        self.mem_varied = memory is not None and not memory.uniform
-        self.held_mb = 0.0       # what the requests on it hold (varied memory only)
-        self._held_sum = 0.0
+        self._init_memory(memory)
         self.shared = slots > cores
         # fault knobs: CPU work takes `slowdown`× longer; a hung instance never computes
         self.slowdown = 1.0
@@ -136,6 +131,19 @@ class Instance:
         self._free_events = self._events.free
         self._cpu_callbacks = [self._cpu_finished]
         self._heap = self.env._queue
+
+    def _init_memory(self, memory: MemoryPlan | None) -> None:
+        """Memory (submit checks it once more than check_at requests are on the instance)
+        and the OOM restart state."""
+        self.memory = memory
+        self.mem_check_at = memory.check_at if memory is not None else NEVER
+        self.mem_varied = memory is not None and not memory.uniform
+        self.held_mb = 0.0       # what the requests on it hold (varied memory only)
+        self._held_sum = 0.0
+        # an OOM-killed container waiting out its restart back-off: its pod is still there
+        # (billed, counted as a replica), not running (simscale.model.oom)
+        self.restarting_since: float | None = None
+        self._restart_sum = 0.0
 
     # ------------------------------------------------------------ integrals
 
@@ -169,6 +177,8 @@ class Instance:
         if state in (TERMINATED, FAILED):
             self.ended_s = self.env._now
         if state in _RUNNING:
+            if self.restarting_since is not None:
+                self.end_restart(self.env._now)
             if self._run_since is None:
                 self._run_since = self.env._now
         elif self._run_since is not None:
@@ -185,6 +195,23 @@ class Instance:
         since = self._run_since
         return self._run_sum + (now - since if since is not None else 0.0)
 
+    def billed_s(self, now: float) -> float:
+        """Seconds billed over [0, now]: running, and waiting out a restart back-off."""
+        since = self.restarting_since
+        return self.running_s(now) + self._restart_sum + (now - since if since is not None
+                                                          else 0.0)
+
+    def begin_restart(self, now: float) -> None:
+        """The container was killed and waits to restart: the pod stays (billed, counted)."""
+        if self.restarting_since is None:
+            self.restarting_since = now
+
+    def end_restart(self, now: float) -> None:
+        """The wait is over (it restarted, or something else brought it back)."""
+        if self.restarting_since is not None:
+            self._restart_sum += now - self.restarting_since
+            self.restarting_since = None
+
     def set_view(self, **fields) -> None:
         """Refresh fields of the balancer's view (health, weight)."""
         for name, value in fields.items():
@@ -192,8 +219,9 @@ class Instance:
 
     @property
     def exists(self) -> bool:
-        """Counted by an autoscaler: requested, booting, ready (not draining or gone)."""
-        return self.state in (BOOTING, READY)
+        """Counted by an autoscaler: requested, booting, ready, or waiting out a restart
+        back-off (not draining or gone)."""
+        return self.state in (BOOTING, READY) or self.restarting_since is not None
 
     @property
     def running(self) -> bool:

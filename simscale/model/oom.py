@@ -45,6 +45,7 @@ class OomKiller:
         cluster.retry_or_fail(req, now, "OOMKilled", instance)
         if leaving:
             return
+        instance.begin_restart(now)
         state = self._state.get(instance.instance_id)
         if state is None:
             state = self._state[instance.instance_id] = _Restarts(instance.created_s)

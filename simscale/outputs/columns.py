@@ -199,8 +199,8 @@ DATABASE = ColumnGroup("database", "With `[cache]`", (
 
 BILLING = ColumnGroup("instance billing", "Always", (
     Column("instance_hours", F64, "instance-hours",
-           "billed from t = 0 to the end of the interval (booting, ready and draining time; "
-           "cumulative)"),
+           "billed from t = 0 to the end of the interval (booting, ready and draining time, and "
+           "OOM restart back-offs; cumulative)"),
 ))
 
 AUTOSCALER = ColumnGroup("autoscaler", "With `autoscaling.enabled`", (

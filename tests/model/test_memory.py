@@ -41,6 +41,9 @@ def test_an_instance_past_its_limit_is_killed_and_restarts_after_a_doubling_back
     assert len(restarts) in (len(kills), len(kills) - 1)
     assert result.summary["oom_kills"] == len(kills)
     assert result.summary["oom_restarts"] == len(restarts)
+    # the pod holds its node through the back-offs: billed from start to end
+    assert result.summary["instance_hours"] * 3600.0 == pytest.approx(
+        result.summary["simulated_s"], rel=1e-12)
 
     req = t["requests"].to_pydict()
     statuses = list(zip(req["status"], req["reason"]))
@@ -167,3 +170,20 @@ def test_ten_minutes_of_running_reset_the_back_off(tmp_run, again_at_s, second):
     assert [why for _, why in backoffs[:2]] == ["BackOff:10s", second]
     assert backoffs[0][0] < 3.0 and restarts[0] == pytest.approx(backoffs[0][0] + 10.0)
     assert backoffs[1][0] >= again_at_s
+
+
+def test_the_autoscaler_counts_a_pod_waiting_to_restart(tmp_run):
+    """As the HPA counts a crash-looping pod among the Deployment's replicas: with one
+    replica wanted and its container in back-off, nothing is added."""
+    spec = small_spec(duration_s=60.0, workload=FLOOD, instances=SMALL,
+                      timeouts={"request_s": "none"},
+                      autoscaling={"enabled": True, "policy": "threshold",
+                                   "params": {"min_replicas": 1, "max_replicas": 3,
+                                              "scale_up_threshold": 0.99,
+                                              "sync_period_s": 5.0},
+                                   "scrape_interval_s": 5.0})
+    result, t = run_tables(spec, tmp_run)
+    assert result.summary["oom_kills"] >= 2
+    assert result.summary["instances_added"] == 0
+    assert {r["subject"] for r in t["events"].to_pylist() if r["kind"] == "instance"} == {
+        "instance-0"}
