@@ -128,6 +128,18 @@ MAX_QUEUE = _limit(
     "a queue bound (an instance's, the LLM upstream's); \"none\" is unbounded")
 MAX_MEMORY_MB = _limit(
     "MAX_MEMORY_MB", 16_777_216, "MB", "memory of one instance: 16 TB")
+MAX_BYTES_PER_TOKEN = _limit(
+    "MAX_BYTES_PER_TOKEN", 1 << 20, "bytes",
+    "bytes one token weighs (in memory or on the wire): a self-hosted model's KV cache holds "
+    "up to about 1 MB a token; text and its JSON framing weigh a few hundred bytes")
+MAX_MESSAGE_BYTES = _limit(
+    "MAX_MESSAGE_BYTES", 1 << 30, "bytes", "a request's or response's size on the wire")
+MAX_BANDWIDTH_BPS = _limit(
+    "MAX_BANDWIDTH_BPS", 1e12, "bit/s",
+    "an instance's network interface: 1 Tbit/s is beyond the fastest NICs sold (800 GbE)")
+MAX_RESTART_BACKOFF_S = _limit(
+    "MAX_RESTART_BACKOFF_S", DAY_S, "s",
+    "a restart back-off and its cap (Kubernetes caps CrashLoopBackOff at 300 s)")
 MAX_PRICE_USD = _limit(
     "MAX_PRICE_USD", 10_000, "USD/h", "price of one instance-hour")
 MAX_ROW_GROUP_ROWS = _limit(

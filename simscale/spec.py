@@ -22,19 +22,23 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from simscale.errors import InputError
 from simscale.inputs import apply_overrides, problem_lines, read_toml, too_deep
 from simscale.limits import (
+    MAX_BYTES_PER_TOKEN,
     MAX_CORES,
     MAX_DURATION_S,
     MAX_INSTANCES,
+    MAX_KINDS,
     MAX_LIST,
     MAX_MEMORY_MB,
     MAX_METRICS_ROWS,
     MAX_PRICE_USD,
     MAX_QUEUE,
+    MAX_RESTART_BACKOFF_S,
     MAX_RING_POINTS,
     MAX_ROW_GROUP_ROWS,
     MAX_SEED,
     MAX_SLOTS,
     MAX_SPEC_DEPTH,
+    MAX_TIME_S,
     Period,
     PositiveSeconds,
 )
@@ -44,6 +48,7 @@ from simscale.sections.autoscaling import AutoscalingSpec
 from simscale.sections.base import BalancerRef, Maybe, Section, plain_name
 from simscale.sections.budget import budget_problem, horizon_s, largest_fleet
 from simscale.sections.cache import CacheSpec, DatabaseSpec
+from simscale.sections.network import NetworkSpec, check_kind_table
 from simscale.sections.resilience import ResilienceSpec
 from simscale.sections.upstream import UpstreamSpec
 from simscale.sections.workload import WorkloadSpec
@@ -69,18 +74,55 @@ class InstancesSpec(Section):
         0.2, gt=0, le=1, description="weight of the newest response in latency_ewma_s"
     )
     memory_base_mb: float = Field(
-        512.0, ge=0, le=MAX_MEMORY_MB, description="memory of an idle instance, MB")
+        512.0, ge=0, le=MAX_MEMORY_MB,
+        description="memory of an idle instance, MB (below memory_limit_mb)")
     memory_per_request_mb: float = Field(
         8.0, ge=0, le=MAX_MEMORY_MB,
-        description="memory per request held (queued or served), MB")
+        description="memory a request holds while on an instance (queued or served), MB")
+    memory_mb_by_kind: dict[str, Annotated[float, Field(ge=0, le=MAX_MEMORY_MB)]] = Field(
+        default_factory=dict, max_length=MAX_KINDS,
+        description="memory a request of a kind holds instead, MB (kinds of workload.mix)")
+    memory_per_token_bytes: float = Field(
+        0.0, ge=0, le=MAX_BYTES_PER_TOKEN,
+        description="memory each prompt and output token of a request adds while it is held, "
+                    "bytes")
     memory_limit_mb: float = Field(
-        2048.0, gt=0, le=MAX_MEMORY_MB, description="memory of one instance, MB")
+        2048.0, gt=0, le=MAX_MEMORY_MB,
+        description="memory limit of one instance, MB: taking a request past it OOM-kills "
+                    "the instance (what it holds fails), which restarts after a back-off")
+    max_memory_frac: Annotated[Annotated[float, Field(gt=0, le=1)] | None, Maybe] = Field(
+        None, description="refuse (503, reason MemoryShed) a request that would take an "
+                          'instance\'s memory above this fraction of its limit ("none": never)')
+    restart_backoff_s: Annotated[float, Field(gt=0, le=MAX_RESTART_BACKOFF_S)] = Field(
+        10.0, description="wait before the first restart of an OOM-killed instance, s; it "
+                          "doubles with each kill (Kubernetes CrashLoopBackOff)")
+    restart_backoff_max_s: Annotated[float, Field(gt=0, le=MAX_RESTART_BACKOFF_S)] = Field(
+        300.0, description="cap of the doubling restart back-off, s")
+    restart_backoff_reset_s: Annotated[float, Field(gt=0, le=MAX_TIME_S)] = Field(
+        600.0, description="an instance that ran this long since its last restart starts "
+                           "again from restart_backoff_s, s")
     zones: list[str] = Field(
         default_factory=list, max_length=MAX_LIST,
         description="zones assigned to instances in turn (fault targets)")
     price_per_instance_hour_usd: float = Field(
         0.10, ge=0, le=MAX_PRICE_USD,
         description="price of one instance-hour (booting and draining time included)")
+
+    @model_validator(mode="after")
+    def _memory_fits(self) -> InstancesSpec:
+        if self.memory_base_mb > self.memory_limit_mb:
+            raise ValueError(f"memory_base_mb: {self.memory_base_mb:g} MB is above "
+                             f"memory_limit_mb ({self.memory_limit_mb:g} MB): an idle "
+                             "instance would not fit its limit")
+        shed = self.max_memory_frac
+        if shed is not None and self.memory_base_mb >= shed * self.memory_limit_mb:
+            raise ValueError(f"max_memory_frac: {shed:g} × memory_limit_mb is not above "
+                             f"memory_base_mb ({self.memory_base_mb:g} MB): every request "
+                             "would be refused")
+        if self.restart_backoff_max_s < self.restart_backoff_s:
+            raise ValueError(f"restart_backoff_max_s: {self.restart_backoff_max_s:g} s is "
+                             f"below restart_backoff_s ({self.restart_backoff_s:g} s)")
+        return self
 
     @property
     def cores_effective(self) -> int:
@@ -131,6 +173,7 @@ class Spec(Section):
     autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec)
     alerts: AlertsSpec = Field(default_factory=AlertsSpec)
     upstream: UpstreamSpec = Field(default_factory=UpstreamSpec)
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     context_cache: ContextCacheSpec | None = Field(
@@ -151,6 +194,11 @@ class Spec(Section):
         self.resilience.check_kinds(kinds)
         if self.context_cache is not None:
             self.context_cache.check_kinds(kinds)
+        for field, table in (("instances.memory_mb_by_kind", self.instances.memory_mb_by_kind),
+                             ("network.request_bytes_by_kind", self.network.request_bytes_by_kind),
+                             ("network.response_bytes_by_kind",
+                              self.network.response_bytes_by_kind)):
+            check_kind_table(table, field, kinds)
         run_s = horizon_s(self)
         rows = run_s / self.metrics.interval_s
         if rows > MAX_METRICS_ROWS:

@@ -76,6 +76,7 @@ HORIZONS: dict[str, list[str]] = {
     "load_tests/smoke.toml": [],
     "load_tests/soak.toml": ["duration_s=1200"],
     "load_tests/spike.toml": [],
+    "load_tests/network.toml": [],
     "load_tests/stress.toml": [],
     "workload/bursty.toml": [],
     "workload/closed_loop.toml": ["duration_s=300"],

@@ -1,10 +1,12 @@
-"""Threshold scaling: the service's own rule of thumb, with breach counts and cooldowns.
+"""Threshold scaling: a high/low-water rule of thumb, with breach counts and cooldowns.
 
 Scale up by `scale_up_step` when the fleet average of `metric` has been above
 `scale_up_threshold` for `scale_up_periods` consecutive evaluations; scale down by
 `scale_down_step` after `scale_down_periods` consecutive evaluations below
-`scale_down_threshold`. The defaults are the service's: MIN_INSTANCES=2, MAX_INSTANCES=10,
-CPU 70 % / 30 %.
+`scale_down_threshold`. The replica bounds are the service's (MIN_INSTANCES=2,
+MAX_INSTANCES=10); CPU 70 % / 30 % and the cooldowns are simscale's assumptions (the service
+gives no thresholds): the 300 s scale-down cooldown follows the Kubernetes HPA's default
+downscale stabilization window (5 minutes); 60 s up is one metrics window.
 
 Cooldowns: no scale-up within `scale_up_cooldown_s` of the last scale-up; no scale-down within
 `scale_down_cooldown_s` of the last scaling action in either direction (so the fleet does not

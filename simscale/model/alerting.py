@@ -56,9 +56,10 @@ class Alerting:
     columns: each scope's percentile (simscale.outputs.columns.scoped_latency), then
     alerts_firing."""
 
-    def __init__(self, cluster: Cluster, hooks: Hooks, spec: AlertsSpec) -> None:
+    def __init__(self, cluster: Cluster, hooks: Hooks, spec: AlertsSpec,
+                 network: bool = False) -> None:
         self.cluster = cluster
-        rules = rules_from_spec(spec)
+        rules = rules_from_spec(spec, network)
         self.evaluator = AlertEvaluator(rules)
         scopes = list(dict.fromkeys(r.scope for r in rules if r.scope is not None
                                     and r.scope.column not in MODEL_COLUMNS))
@@ -85,6 +86,8 @@ class Alerting:
         out["alerts"] = totals
 
 
-def attach(cluster: Cluster, hooks: Hooks, spec: AlertsSpec) -> Alerting | None:
-    """Build the alerting component when `[alerts]` is enabled (None: off)."""
-    return Alerting(cluster, hooks, spec) if spec.enabled else None
+def attach(cluster: Cluster, hooks: Hooks, spec: AlertsSpec,
+           network: bool = False) -> Alerting | None:
+    """Build the alerting component when `[alerts]` is enabled (None: off); network: the run
+    has a network bandwidth (the defaults then include HighNetwork)."""
+    return Alerting(cluster, hooks, spec, network) if spec.enabled else None

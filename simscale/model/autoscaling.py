@@ -44,6 +44,7 @@ from policies.views import (
     ScaleDecision,
 )
 from simscale.errors import PolicyFailure
+from simscale.model.memory import MemoryPlan
 from simscale.model.seam import Cluster, Hooks
 from simscale.outputs.columns import AUTOSCALER, BILLING
 from simscale.sections.autoscaling import AutoscalingSpec
@@ -68,8 +69,9 @@ class Billing:
         self.price = price_per_instance_hour_usd
 
     def instance_hours(self, now: float) -> float:
-        """Σ over instances of seconds spent booting, ready or draining up to `now`, / 3600."""
-        return sum(inst.running_s(now) for inst in self.cluster.instances) / HOUR_S
+        """Σ over instances of seconds spent booting, ready or draining, or waiting out an OOM
+        restart back-off (the pod still holds its node), up to `now`, / 3600."""
+        return sum(inst.billed_s(now) for inst in self.cluster.instances) / HOUR_S
 
     def metric_values(self, row: dict, now: float, span: float) -> tuple:
         """instance_hours (simscale.outputs.columns.BILLING)."""
@@ -92,15 +94,16 @@ class Billing:
 class Sample:
     """One scrape of an instance's counters (cumulative since it was created)."""
 
-    __slots__ = ("t_s", "cpu_s", "flight_s", "responses", "latency_sum_s")
+    __slots__ = ("t_s", "cpu_s", "flight_s", "responses", "latency_sum_s", "held_s")
 
     def __init__(self, t_s: float, cpu_s: float, flight_s: float, responses: int,
-                 latency_sum_s: float) -> None:
+                 latency_sum_s: float, held_s: float = 0.0) -> None:
         self.t_s = t_s
         self.cpu_s = cpu_s
         self.flight_s = flight_s
         self.responses = responses
         self.latency_sum_s = latency_sum_s
+        self.held_s = held_s   # MB-seconds held by requests (when requests differ in memory)
 
 
 @dataclass(frozen=True)
@@ -151,23 +154,26 @@ def trim_window(series: deque, now: float, window_s: float, time_of) -> None:
         series.popleft()
 
 
-def window_values(first: Sample, last: Sample, cores: int, memory_base_mb: float,
-                  memory_per_request_mb: float, memory_limit_mb: float) -> PodValues | None:
+def window_values(first: Sample, last: Sample, cores: int, memory: MemoryPlan
+                  ) -> PodValues | None:
     """Averages and rates between two samples of one instance; None when they coincide.
 
     cpu_util_frac = Δ core-seconds / (cores × Δt); in_flight = Δ request-seconds / Δt (the mean
-    number held, queued or served); memory_frac = (base + per-request × in_flight) / limit, as
-    metrics.parquet computes it; request_rps = Δ responses / Δt; latency_s = Δ latency sum /
-    Δ responses (None without responses).
+    number held, queued or served); memory_frac = (base + the mean memory its requests held)
+    / limit, as metrics.parquet computes it (per-request memory × in_flight when requests
+    hold the same); request_rps = Δ responses / Δt; latency_s = Δ latency sum / Δ responses
+    (None without responses).
     """
     dt = last.t_s - first.t_s
     if dt <= _TIME_EPS:
         return None
     in_flight = (last.flight_s - first.flight_s) / dt
     responses = last.responses - first.responses
+    held_mb = (memory.per_request_mb * in_flight if memory.uniform
+               else (last.held_s - first.held_s) / dt)
     return PodValues(
         cpu_util_frac=(last.cpu_s - first.cpu_s) / (cores * dt),
-        memory_frac=(memory_base_mb + memory_per_request_mb * in_flight) / memory_limit_mb,
+        memory_frac=(memory.base_mb + held_mb) / memory.limit_mb,
         in_flight=in_flight,
         request_rps=responses / dt,
         latency_s=(last.latency_sum_s - first.latency_sum_s) / responses if responses else None,
@@ -182,8 +188,7 @@ class Scraper:
         self.cluster = cluster
         self.window_s = window_s
         self.delay_s = delay_s
-        spec = instances
-        self._memory = (spec.memory_base_mb, spec.memory_per_request_mb, spec.memory_limit_mb)
+        self._memory = cluster.memory
         self._series: dict[int, deque[Sample]] = {}
         self._arrivals: deque[tuple[float, int]] = deque()
         self._transit = DelayLine(delay_s)
@@ -203,9 +208,9 @@ class Scraper:
             if series is None:
                 series = self._series[iid] = deque()
             series.append(Sample(now, inst.cpu_area(now), inst.in_flight_area(now),
-                                 inst.responses, inst.latency_sum_s))
+                                 inst.responses, inst.latency_sum_s, inst.held_area(now)))
             trim_window(series, now, self.window_s, lambda s: s.t_s)
-            values = window_values(series[0], series[-1], inst.cores, *self._memory)
+            values = window_values(series[0], series[-1], inst.cores, self._memory)
             if values is not None:
                 pods[iid] = values
         self._arrivals.append((now, self.cluster.arrivals))
@@ -327,8 +332,10 @@ class Autoscaler:
 
     def cluster_view(self, now: float) -> ClusterView:
         """The cluster as the autoscaler sees it: current pod list, delivered (old) metrics."""
-        pods = ((inst.instance_id, inst.state, inst.state == READY and inst.view.healthy,
-                 inst.created_s) for inst in self.cluster.instances)
+        # a pod whose container waits out an OOM restart back-off is a pod not ready yet
+        pods = ((inst.instance_id, BOOTING if inst.restarting_since is not None else inst.state,
+                 inst.state == READY and inst.view.healthy, inst.created_s)
+                for inst in self.cluster.instances)
         return cluster_view(pods, self.scraper.deliver(now), now)
 
     def sync(self, now: float) -> ScaleDecision:

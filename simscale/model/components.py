@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from policies.views import READY
 from simscale.model import affinity, alerting, autoscaling, cache, resilience
+from simscale.model.network import Network
+from simscale.model.oom import OomKiller
 from simscale.model.seam import Cluster, Hooks
 from simscale.model.stress import StressProbe
 from simscale.model.upstream import Upstream
@@ -23,12 +25,15 @@ def attach_all(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Workload, b
     """Build every configured component, in a fixed order, and return them."""
     seed = spec.seed
     parts = [
+        OomKiller(cluster, hooks, spec.instances),
         resilience.attach(cluster, hooks, spec.resilience, seed, balancer),
         cache.attach(cluster, hooks, spec.cache, spec.database, seed),
         autoscaling.attach(cluster, hooks, spec.autoscaling, seed, spec.instances),
         *_workload_parts(cluster, hooks, spec, workload, port),
         affinity.attach(hooks, spec.context_cache, workload.profiles),
-        alerting.attach(cluster, hooks, spec.alerts),  # last: its rules may watch any column
+        # last: its rules may watch any column
+        alerting.attach(cluster, hooks, spec.alerts,
+                        network=spec.network.bandwidth_bps is not None),
     ]
     return [p for p in parts if p is not None]
 
@@ -37,7 +42,7 @@ def _workload_parts(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Worklo
                     port: RequestPort) -> list:
     """What the workload adds besides arrivals: the LLM upstream (when a kind calls it),
     closed-loop users, the API sources (dashboard, metric pushes, load tests), the stress
-    breaking point, and the trace's totals."""
+    breaking point, the trace's totals, and the bytes its requests move (with [network])."""
     parts: list = []
     if any(p.llm for p in workload.profiles):
         upstream = Upstream(cluster, spec.upstream, spec.seed)
@@ -68,4 +73,10 @@ def _workload_parts(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Worklo
         parts.append(probe)
     if workload.trace is not None:
         hooks.summary.append(workload.trace_totals)
+    if spec.network.enabled:
+        network = Network(cluster, spec.network, spec.cache, workload.profiles)
+        hooks.network = network
+        hooks.metrics.append(network)
+        hooks.summary.append(network.summary)
+        parts.append(network)
     return parts

@@ -30,8 +30,9 @@ from policies.views import READY, RequestInfo
 from simscale.errors import PolicyFailure
 from simscale.model.components import attach_all
 from simscale.model.events import PooledEvent
-from simscale.model.instance import Instance
+from simscale.model.instance import OOM_KILLED, Instance
 from simscale.model.lifecycle import InstanceLifecycle
+from simscale.model.memory import MemoryPlan
 from simscale.model.request import ERROR, OK, PENDING, REJECTED, TIMEOUT, Request
 from simscale.model.seam import Hooks
 from simscale.model.stages import Next, stage_chain
@@ -62,6 +63,8 @@ class Model(InstanceLifecycle, MetricsWindow):
         self._end_hooks = self.hooks.end
         self._routed = self.hooks.routed
 
+        self._init_arrivals(spec)
+        self.memory = MemoryPlan(spec.instances, [p.name for p in self.kinds])
         self.instances: list[Instance] = []
         for _ in range(spec.autoscaling.initial_count(spec.instances.count)):
             self.add_instance(READY, refresh=False)
@@ -72,7 +75,6 @@ class Model(InstanceLifecycle, MetricsWindow):
         self.balancer: Balancer = registry.build("balancer", bal.policy, bal.config,
                                                  stream(spec.seed, f"balancer.{bal.policy}"))
         self._error_rng = stream(spec.seed, "faults.errors")
-        self._init_arrivals(spec)
 
         # timeouts: one timeout for all, so deadlines come in arrival order and one timer suffices
         self._timeout_s = spec.timeouts.request_s
@@ -86,8 +88,8 @@ class Model(InstanceLifecycle, MetricsWindow):
 
         self.components = attach_all(self, self.hooks, spec, self.workload, self.balancer, self)
         hooks = self.hooks
-        self.kind_stages = [stage_chain(self.respond, hooks.datastore, hooks.upstream, kind)
-                            for kind in self.kinds]
+        self.kind_stages = [stage_chain(self.respond, hooks.datastore, hooks.upstream, kind,
+                                        hooks.network) for kind in self.kinds]
 
     def _init_arrivals(self, spec: Spec) -> None:
         """Arrivals: sorted chunks merged with the event queue by run_until()."""
@@ -98,7 +100,8 @@ class Model(InstanceLifecycle, MetricsWindow):
         self._chunks = self.workload.chunks()
         self._times: list[float] = []
         self._work: list[float] = []
-        self._rich = self.workload.rich
+        # the network stage needs every request's kind and tokens
+        self._rich = self.workload.rich or spec.network.enabled
         if self._rich:  # kinds, ids or tokens per request
             self._arrive = self._arrive_rich
         self._pos = 0
@@ -214,8 +217,12 @@ class Model(InstanceLifecycle, MetricsWindow):
         on_send = self.hooks.on_send
         if on_send is not None and on_send(instance, req, now):
             return
-        if not instance.submit(req, now):
-            self.finish(req, REJECTED, now, "QueueFull")
+        refused = instance.submit(req, now)
+        if refused is not None:
+            if refused is OOM_KILLED:  # taking it would pass the memory limit
+                self.hooks.on_oom(instance, req, now)
+            else:
+                self.finish(req, REJECTED, now, refused)
 
     # ------------------------------------------------------------ completion
 

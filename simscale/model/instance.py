@@ -10,6 +10,11 @@ instance keeps one pending wake-up however many jobs share its cores. That wake-
 early (a job that arrived since lowered the rate), never late; an early one looks again.
 With slots = cores and exponential work, one instance is exactly an M/M/c FCFS queue.
 
+Memory (simscale.model.memory): a request holds memory from submit to release. When every
+request holds the same, submit compares the in-flight count with the plan's `check_at`;
+otherwise it adds up what each holds (`held_mb`). Over the limit, submit takes nothing and
+answers OOM_KILLED (the model kills the instance); over `max_memory_frac`, MEMORY_SHED.
+
 Time integrals (utilization, memory, Little's law) use the identity
 ∫ busy(t) dt over [0, T] = Σ ends − Σ starts + busy(T)·T, so each start subtracts `now` and
 each end adds it: O(1) per event, exact.
@@ -17,15 +22,21 @@ each end adds it: O(1) per event, exact.
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from heapq import heappop, heappush
 from itertools import count
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import simpy
 
 from policies.views import BOOTING, DRAINING, FAILED, READY, TERMINATED, InstanceView
 from simscale.model.events import EventPool
+
+if TYPE_CHECKING:
+    from simscale.model.memory import MemoryPlan
+
+NEVER = sys.maxsize  # an in-flight count no instance reaches
 
 # The simulator owns the views it hands out and refreshes them in place. Calling the slot
 # descriptors' __set__ directly bypasses the frozen dataclass's __setattr__ (and is faster
@@ -39,6 +50,11 @@ _set_latency = InstanceView.latency_ewma_s.__set__
 _RUNNING = (BOOTING, READY, DRAINING)
 
 INF = float("inf")
+
+# What submit answers when it does not take a request (None: taken).
+QUEUE_FULL = "QueueFull"
+MEMORY_SHED = "MemoryShed"
+OOM_KILLED = "OOMKilled"
 
 # Relative tolerance when deciding which processor-sharing jobs have finished at a wake-up.
 _VTIME_EPS = 1e-9
@@ -63,7 +79,7 @@ class Instance:
 
     def __init__(self, host: Host, instance_id: int, slots: int, cores: int,
                  queue_limit: int | None, ewma_alpha: float, state: str = READY,
-                 zone: str = "") -> None:
+                 zone: str = "", memory: MemoryPlan | None = None) -> None:
         self.host = host
         self.env: simpy.Environment = host.env
         self.instance_id = instance_id
@@ -87,6 +103,7 @@ class Instance:
         self.queue: deque = deque()
         self.waiting: set = set()   # requests holding a slot while they wait (no CPU)
         self.latency_ewma_s = 0.0
+        self._init_memory(memory)
         self.shared = slots > cores
         # fault knobs: CPU work takes `slowdown`× longer; a hung instance never computes
         self.slowdown = 1.0
@@ -115,6 +132,19 @@ class Instance:
         self._cpu_callbacks = [self._cpu_finished]
         self._heap = self.env._queue
 
+    def _init_memory(self, memory: MemoryPlan | None) -> None:
+        """Memory (submit checks it once more than check_at requests are on the instance)
+        and the OOM restart state."""
+        self.memory = memory
+        self.mem_check_at = memory.check_at if memory is not None else NEVER
+        self.mem_varied = memory is not None and not memory.uniform
+        self.held_mb = 0.0       # what the requests on it hold (varied memory only)
+        self._held_sum = 0.0
+        # an OOM-killed container waiting out its restart back-off: its pod is still there
+        # (billed, counted as a replica), not running (simscale.model.oom)
+        self.restarting_since: float | None = None
+        self._restart_sum = 0.0
+
     # ------------------------------------------------------------ integrals
 
     def busy_area(self, now: float) -> float:
@@ -124,6 +154,10 @@ class Instance:
     def in_flight_area(self, now: float) -> float:
         """Request-seconds spent on this instance (queued or served) over [0, now]."""
         return self._flight_sum + self.in_flight * now
+
+    def held_area(self, now: float) -> float:
+        """MB-seconds held by requests over [0, now] (varied memory only; else 0)."""
+        return self._held_sum + self.held_mb * now
 
     def cpu_area(self, now: float) -> float:
         """Core-seconds of CPU used over [0, now]."""
@@ -143,16 +177,40 @@ class Instance:
         if state in (TERMINATED, FAILED):
             self.ended_s = self.env._now
         if state in _RUNNING:
+            if self.restarting_since is not None:
+                self.end_restart(self.env._now)
             if self._run_since is None:
                 self._run_since = self.env._now
         elif self._run_since is not None:
             self._run_sum += self.env._now - self._run_since
             self._run_since = None
 
+    @property
+    def running_since_s(self) -> float | None:
+        """When its current spell of booting, ready or draining began (None: not running)."""
+        return self._run_since
+
     def running_s(self, now: float) -> float:
         """Seconds spent booting, ready or draining over [0, now] (what a cloud bills)."""
         since = self._run_since
         return self._run_sum + (now - since if since is not None else 0.0)
+
+    def billed_s(self, now: float) -> float:
+        """Seconds billed over [0, now]: running, and waiting out a restart back-off."""
+        since = self.restarting_since
+        return self.running_s(now) + self._restart_sum + (now - since if since is not None
+                                                          else 0.0)
+
+    def begin_restart(self, now: float) -> None:
+        """The container was killed and waits to restart: the pod stays (billed, counted)."""
+        if self.restarting_since is None:
+            self.restarting_since = now
+
+    def end_restart(self, now: float) -> None:
+        """The wait is over (it restarted, or something else brought it back)."""
+        if self.restarting_since is not None:
+            self._restart_sum += now - self.restarting_since
+            self.restarting_since = None
 
     def set_view(self, **fields) -> None:
         """Refresh fields of the balancer's view (health, weight)."""
@@ -161,8 +219,9 @@ class Instance:
 
     @property
     def exists(self) -> bool:
-        """Counted by an autoscaler: requested, booting, ready (not draining or gone)."""
-        return self.state in (BOOTING, READY)
+        """Counted by an autoscaler: requested, booting, ready, or waiting out a restart
+        back-off (not draining or gone)."""
+        return self.state in (BOOTING, READY) or self.restarting_since is not None
 
     @property
     def running(self) -> bool:
@@ -190,6 +249,8 @@ class Instance:
             self.cpu_active = 0
         self._busy_sum += self.busy * now
         self._flight_sum += self.in_flight * now
+        self._held_sum += self.held_mb * now
+        self.held_mb = 0.0
         self.busy = self.in_flight = 0
         self.queue.clear()
         self.waiting.clear()
@@ -206,33 +267,79 @@ class Instance:
 
     # ------------------------------------------------------------ requests
 
-    def submit(self, req, now: float) -> bool:
-        """Accept a request (serve now or queue it); False when the queue is full."""
+    def submit(self, req, now: float) -> str | None:
+        """Accept a request (serve now or queue it) and answer None; else why not:
+        QUEUE_FULL, MEMORY_SHED, or OOM_KILLED (taking it would pass the memory limit: the
+        caller kills the instance)."""
         self.in_flight += 1
         self._flight_sum -= now
         if self.busy < self.slots:
+            if self.in_flight > self.mem_check_at:
+                refused = self._memory_refusal(req, now)
+                if refused is not None:
+                    return refused
             _set_in_flight(self.view, self.in_flight)
             self.busy += 1
             self._busy_sum -= now
             req.start_s = now
             if self.shared or self.hung:
                 self.run_cpu(req, req.work_s, now)
-                return True
+                return None
             # run_cpu(req, req.work_s, now), inlined: this is the hot path
             self.cpu_active += 1
             self._cpu_sum -= now
             self._events.at(now + req.work_s * self.slowdown, req, self._cpu_callbacks)
-            return True
+            return None
         limit = self.queue_limit
         if limit is not None and len(self.queue) >= limit:
             self.in_flight -= 1
             self._flight_sum += now
-            return False
+            return QUEUE_FULL
+        if self.in_flight > self.mem_check_at:
+            refused = self._memory_refusal(req, now)
+            if refused is not None:
+                return refused
         self.queue.append(req)
         view = self.view
         _set_in_flight(view, self.in_flight)
         _set_queued(view, len(self.queue))
-        return True
+        return None
+
+    def _memory_refusal(self, req, now: float) -> str | None:
+        """submit's memory check: None when `req` fits, else why not (it is then not held)."""
+        refused = self._take_memory(req, now)
+        if refused is not None:
+            self.in_flight -= 1
+            self._flight_sum += now
+        return refused
+
+    def _take_memory(self, req, now: float) -> str | None:
+        """Whether `req` fits (None: it does, and holds its memory from now), else why not.
+        A health probe (request id < 0) that does not fit is refused, not a killer."""
+        plan = self.memory
+        if self.mem_varied:
+            need = plan.request_mb(req)
+            total = plan.base_mb + self.held_mb + need
+            shed = plan.shed_mb is not None and total > plan.shed_mb
+            oom = total > plan.limit_mb
+        else:
+            shed = self.in_flight > plan.shed_at
+            oom = self.in_flight > plan.oom_at
+        if shed:
+            return MEMORY_SHED
+        if oom:
+            return OOM_KILLED if req.info.request_id >= 0 else MEMORY_SHED
+        if self.mem_varied:
+            req.mem_mb = need
+            self.held_mb += need
+            self._held_sum -= need * now
+        return None
+
+    def _drop_memory(self, req, now: float) -> None:
+        """`req` left the instance: what it held is free (varied memory)."""
+        held = req.mem_mb
+        self.held_mb -= held
+        self._held_sum += held * now
 
     def _start(self, req, now: float) -> None:
         """A queued request takes the slot just freed."""
@@ -276,6 +383,8 @@ class Instance:
         self._busy_sum += now
         self.in_flight -= 1
         self._flight_sum += now
+        if self.mem_varied:
+            self._drop_memory(req, now)
         view = self.view
         if latency_s is not None:
             self.responses += 1
@@ -290,6 +399,8 @@ class Instance:
             if nxt.status >= 0:  # it timed out while queued: the client is gone
                 self.in_flight -= 1
                 self._flight_sum += now
+                if self.mem_varied:
+                    self._drop_memory(nxt, now)
                 continue
             _set_queued(view, len(queue))
             _set_in_flight(view, self.in_flight)

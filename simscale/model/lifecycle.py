@@ -13,6 +13,7 @@ import simpy
 
 from policies.views import BOOTING, DRAINING, FAILED, READY, TERMINATED, InstanceView
 from simscale.model.instance import Instance
+from simscale.model.memory import MemoryPlan
 from simscale.model.request import PENDING, Request
 from simscale.model.seam import Hooks
 from simscale.spec import Spec
@@ -26,6 +27,7 @@ class InstanceLifecycle:
     env: simpy.Environment
     spec: Spec
     hooks: Hooks
+    memory: MemoryPlan
     instances: list[Instance]
     events: list[tuple[float, str, str, str]]
     candidates: tuple[InstanceView, ...]
@@ -41,7 +43,8 @@ class InstanceLifecycle:
         if zone is None:
             zone = spec.zones[iid % len(spec.zones)] if spec.zones else ""
         instance = Instance(self, iid, spec.slots, spec.cores_effective, spec.queue_limit,
-                            spec.latency_ewma_alpha, state=state, zone=zone)
+                            spec.latency_ewma_alpha, state=state, zone=zone,
+                            memory=self.memory)
         self.instances.append(instance)
         self.event("instance", instance.name, "Created" if state == BOOTING else "Started")
         if refresh:
@@ -80,12 +83,14 @@ class InstanceLifecycle:
             return
         now = self.env._now
         for req in instance.evacuate():
-            if req.status == PENDING:
+            if _its_attempt(req, instance):
                 self.retry_or_fail(req, now, "DrainDeadline", instance)
         self.drained(instance)
 
-    def crash(self, instance: Instance, reason: str = "Crashed") -> None:
-        """The instance dies at once: every request it held fails (and may be retried)."""
+    def crash(self, instance: Instance, reason: str = "Crashed",
+              failure: str = "InstanceCrashed") -> None:
+        """The instance dies at once (event `reason`): every request it held fails with
+        reason `failure` (and may be retried)."""
         if instance.state in (TERMINATED, FAILED):
             return
         now = self.env._now
@@ -94,8 +99,8 @@ class InstanceLifecycle:
         self.event("instance", instance.name, reason)
         self.refresh_candidates()
         for req in held:
-            if req.status == PENDING:
-                self.retry_or_fail(req, now, "InstanceCrashed", instance)
+            if _its_attempt(req, instance):
+                self.retry_or_fail(req, now, failure, instance)
 
     def recover(self, instance: Instance, reason: str = "Recovered") -> None:
         """A failed instance comes back (ready at once)."""
@@ -128,3 +133,9 @@ class InstanceLifecycle:
     def event_at(self, t_s: float, kind: str, subject: str, reason: str) -> None:
         """Append an event at t_s (an alert's transition, timed at its metrics row's end)."""
         self.events.append((t_s, kind, subject, reason))
+
+
+def _its_attempt(req: Request, instance: Instance) -> bool:
+    """Whether a request the instance held still waits on it: pending, not abandoned for an
+    attempt elsewhere (a per-try timeout), and not a health probe (its own timer fails it)."""
+    return req.status == PENDING and req.instance is instance and req.info.request_id >= 0

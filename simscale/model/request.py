@@ -17,7 +17,7 @@ class Request:
     """
 
     __slots__ = ("info", "work_s", "status", "start_s", "instance", "attempts", "after_cpu",
-                 "tried", "ttft_s", "data")
+                 "tried", "ttft_s", "data", "mem_mb")
 
     def __init__(self, info: RequestInfo, work_s: float) -> None:
         self.info = info
@@ -30,3 +30,4 @@ class Request:
         self.tried = None         # instances already tried (set on the first retry)
         self.ttft_s = -1.0        # time to first token of an LLM call (-1: none)
         self.data = None          # per-request extras a component records (e.g. ttft_s)
+        # mem_mb: the memory it holds on its instance, set there when requests differ in it

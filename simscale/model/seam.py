@@ -8,8 +8,9 @@ in). It never receives the model itself: everything it may touch is named here.
 Hooks are of two sorts. Lists any component may add to, called in the order added:
 admission checks, end hooks, metric sources, summary hooks, routed hooks (the balancer's
 choice, before the attempt is sent). Slots exactly one component
-fills: `retry`, `candidate_selector`, `on_send` (the resilience component), `datastore`
-(the cache) and `upstream` (the LLM provider); the core reads a slot on every use, so a
+fills: `retry`, `candidate_selector`, `on_send` (the resilience component), `on_oom` (the
+OOM killer, simscale.model.memory), `datastore` (the cache), `upstream` (the LLM provider)
+and `network` (bytes on the wire, simscale.model.network); the core reads a slot on every use, so a
 component may set or clear it while the run goes (on_send is set only while it is needed,
 to keep the hot path free).
 """
@@ -24,8 +25,9 @@ import simpy
 
 from policies.views import BOOTING, RequestInfo
 from simscale.model.instance import Instance
+from simscale.model.memory import MemoryPlan
 from simscale.model.request import Request
-from simscale.model.stages import DataStage, LlmStage, Next
+from simscale.model.stages import DataStage, LlmStage, NetworkStage, Next
 from simscale.outputs.columns import ColumnGroup
 
 AdmissionCheck = Callable[[RequestInfo, float], str | None]
@@ -46,6 +48,9 @@ CandidateSelector = Callable[[list[Instance]], list[Instance]]
 RoutedHook = Callable[[Instance, Request, float], None]
 """routed(instance, req, now_s): the balancer chose `instance` for this attempt (before it is
 sent); the hook may add to req.work_s."""
+
+OomHook = Callable[[Instance, Request, float], None]
+"""on_oom(instance, req, now_s): taking req would pass the instance's memory limit."""
 
 SendHook = Callable[[Instance, Request, float], bool]
 """on_send(instance, req, now_s): called once the balancer chose; True when it dealt with the
@@ -78,6 +83,8 @@ class Hooks:
     retry: RetryHook | None = None
     candidate_selector: CandidateSelector | None = None
     on_send: SendHook | None = None
+    on_oom: OomHook | None = None
+    network: NetworkStage | None = None
     datastore: DataStage | None = None
     upstream: LlmStage | None = None
 
@@ -88,6 +95,7 @@ class Cluster(Protocol):
     env: simpy.Environment
     instances: list[Instance]       # every instance ever created, by instance_id
     arrivals_end_s: float           # the end of the arrival window
+    memory: MemoryPlan              # what requests hold on an instance, and its limits
     balancer_name: str
 
     @property
@@ -128,8 +136,10 @@ class Cluster(Protocol):
         """Stop sending it traffic; it terminates once empty, or at `deadline_s` from now."""
         ...
 
-    def crash(self, instance: Instance, reason: str = "Crashed") -> None:
-        """The instance dies at once: every request it held fails (and may be retried)."""
+    def crash(self, instance: Instance, reason: str = "Crashed",
+              failure: str = "InstanceCrashed") -> None:
+        """The instance dies at once (event `reason`): every request it held fails with
+        reason `failure` (and may be retried)."""
         ...
 
     def recover(self, instance: Instance, reason: str = "Recovered") -> None:

@@ -15,9 +15,11 @@ After the CPU work the instance calls `req.after_cpu(instance, req, now)`, which
    `then(instance, req, t)`, or Cluster.attempt_failed(...) on a failure;
 2. the LLM stage, `LlmStage.call(instance, req, now, then)` (simscale.model.upstream), for
    an `llm` kind; `then` after the last token;
-3. Cluster.respond(instance, req, now).
+3. the network stage, `NetworkStage.send(instance, req, now, then)` (simscale.model.network),
+   when the run models the network: every kind passes it; `then` once its bytes are across;
+4. Cluster.respond(instance, req, now).
 
-A kind with no data and no LLM call skips all of it: its `after_cpu` is None and the
+A kind with no data, no LLM call and no network skips all of it: its `after_cpu` is None and the
 instance answers at once (the model's fast path). Every stage holds the request's slot until
 it calls its `then`, and checks with Cluster.end_wait that the request still waits on this
 attempt (it may have timed out, been abandoned, or its instance may have crashed).
@@ -52,15 +54,26 @@ class LlmStage(Protocol):
         ...
 
 
+class NetworkStage(Protocol):
+    """Moves a request's bytes across its instance's network interface."""
+
+    def send(self, instance, req, now: float, then: Next) -> None:
+        """Count (and, with a bandwidth, wait for) the request's bytes; then(instance, req,
+        t) once they are across."""
+        ...
+
+
 def stage_chain(respond: Next, datastore: DataStage | None, upstream: LlmStage | None,
-                profile: KindProfile) -> Next | None:
+                profile: KindProfile, network: NetworkStage | None = None) -> Next | None:
     """The `after_cpu` of requests of kind `profile`: the data stage (when there is one and
-    the kind touches data), then the LLM stage (for an llm kind), then respond; None when
-    there is nothing between the CPU work and the response."""
+    the kind touches data), then the LLM stage (for an llm kind), then the network stage
+    (when there is one), then respond; None when there is nothing between the CPU work and
+    the response."""
     datastore = datastore if profile.touches_data else None
     upstream = upstream if profile.llm else None
     # partial() rather than a closure: one Python frame fewer per request
-    after_data = partial(upstream.call, then=respond) if upstream is not None else respond
+    last = partial(network.send, then=respond) if network is not None else respond
+    after_data = partial(upstream.call, then=last) if upstream is not None else last
     if datastore is None:
-        return after_data if upstream is not None else None
+        return after_data if after_data is not respond else None
     return partial(datastore.access, then=after_data)

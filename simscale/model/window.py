@@ -16,10 +16,13 @@ from simpy.core import URGENT
 
 from policies.views import BOOTING, DRAINING, FAILED, READY
 from simscale.model.instance import Instance
+from simscale.model.memory import MemoryPlan
 from simscale.model.request import ERROR, OK, REJECTED, TIMEOUT
 from simscale.model.scopes import ResponseScopes, linear_quantiles
 from simscale.model.seam import Hooks
 from simscale.spec import Spec
+
+_NO_MARKS = (0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 class MetricsWindow:
@@ -29,6 +32,7 @@ class MetricsWindow:
     env: simpy.Environment
     spec: Spec
     hooks: Hooks
+    memory: MemoryPlan
     instances: list[Instance]
 
     def _init_window(self, streamed: bool) -> None:
@@ -84,19 +88,29 @@ class MetricsWindow:
         self._win_ttfts = []
 
     def _fleet(self, now: float) -> _Fleet:
-        """The instances over the window: slot, CPU and in-flight areas since the last row,
-        counts by state, and the slots and cores of the ready ones."""
+        """The instances over the window: slot, CPU, in-flight and held-memory areas since the
+        last row, running time (instances that ran the whole window counted apart, so that a
+        steady fleet's is exactly count × span), counts by state, and the slots and cores of
+        the ready ones."""
         fleet = _Fleet()
         marks = self._win_marks
         states = fleet.states
+        start = self._win_start
         for inst in self.instances:
-            if inst.ended_s is not None and inst.ended_s < self._win_start:
+            if inst.ended_s is not None and inst.ended_s < start:
                 continue  # gone before this window
-            areas = (inst.busy_area(now), inst.cpu_area(now), inst.in_flight_area(now))
-            last = marks.get(inst.instance_id, (0.0, 0.0, 0.0))
+            areas = (inst.busy_area(now), inst.cpu_area(now), inst.in_flight_area(now),
+                     inst.held_area(now), inst.running_s(now))
+            last = marks.get(inst.instance_id, _NO_MARKS)
             fleet.busy_s += areas[0] - last[0]
             fleet.cpu_s += areas[1] - last[1]
             fleet.flight_s += areas[2] - last[2]
+            fleet.held_s += areas[3] - last[3]
+            since = inst.running_since_s
+            if since is not None and since <= start:
+                fleet.whole += 1
+            else:
+                fleet.part_s += areas[4] - last[4]
             marks[inst.instance_id] = areas
             fleet.in_flight += inst.in_flight
             fleet.queued += len(inst.queue)
@@ -109,7 +123,6 @@ class MetricsWindow:
 
     def _core_row(self, now: float, span: float, fleet: _Fleet) -> dict:
         """The row's core columns, in the order simscale.outputs.columns.CORE declares."""
-        spec = self.spec.instances
         states = fleet.states
         ready = states[READY]
         counts = self._win_counts
@@ -117,7 +130,6 @@ class MetricsWindow:
         ended = sum(counts)
         lat = np.asarray(self._win_latencies)
         p50, p95, p99 = linear_quantiles(lat, (0.5, 0.95, 0.99)) if len(lat) else (None,) * 3
-        mean_flight = fleet.flight_s / (ready * span) if ready else 0.0
         slots, cores = fleet.slots, fleet.cores
         return {
             "t_s": self._win_start,
@@ -140,18 +152,29 @@ class MetricsWindow:
             "instances_draining": states[DRAINING],
             "instances_failed": states[FAILED],
             **self.scopes.columns(lat, self._win_ttfts, p95),
-            "memory_frac": (spec.memory_base_mb + spec.memory_per_request_mb * mean_flight)
-            / spec.memory_limit_mb if ready else 0.0,
+            "memory_frac": self._memory_frac(fleet, span),
         }
+
+    def _memory_frac(self, fleet: _Fleet, span: float) -> float:
+        """Memory of a mean running instance over the window / its limit: at most 1, as no
+        instance ever holds more than its limit (simscale.model.memory); 0 with none."""
+        run_s = fleet.whole * span + fleet.part_s
+        if run_s <= 0.0:
+            return 0.0
+        plan = self.memory
+        held_mb = (plan.per_request_mb * (fleet.flight_s / run_s) if plan.uniform
+                   else fleet.held_s / run_s)
+        return min(1.0, (plan.base_mb + held_mb) / plan.limit_mb)
 
 
 class _Fleet:
     """What the instances did over one window (see MetricsWindow._fleet)."""
 
-    __slots__ = ("busy_s", "cpu_s", "flight_s", "in_flight", "queued", "slots", "cores",
-                 "states")
+    __slots__ = ("busy_s", "cpu_s", "flight_s", "held_s", "whole", "part_s", "in_flight",
+                 "queued", "slots", "cores", "states")
 
     def __init__(self) -> None:
-        self.busy_s = self.cpu_s = self.flight_s = 0.0
+        self.busy_s = self.cpu_s = self.flight_s = self.held_s = self.part_s = 0.0
+        self.whole = 0
         self.in_flight = self.queued = self.slots = self.cores = 0
         self.states = {BOOTING: 0, READY: 0, DRAINING: 0, FAILED: 0}

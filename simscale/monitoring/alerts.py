@@ -109,17 +109,31 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
 )
 
 
-def rules_from_spec(spec: AlertsSpec | None) -> tuple[AlertRule, ...]:
+# With a network bandwidth (`network.nic_bandwidth_bps`) the defaults add a rule on the
+# interface: simscale's choice, the service's CPU thresholds applied to the busier direction.
+NETWORK_RULE = AlertRule("HighNetwork", "network_util_frac", warning=0.80, critical=0.90,
+                         for_s=60.0)
+
+
+def rules_from_spec(spec: AlertsSpec | None, network: bool = False) -> tuple[AlertRule, ...]:
     """The rules a spec's [alerts] section asks for (None: the defaults). Disabled: no
-    rules."""
+    rules. network: the run models a network bandwidth (the defaults include NETWORK_RULE)."""
+    defaults_all = DEFAULT_RULES + ((NETWORK_RULE,) if network else ())
     if spec is None:
-        return DEFAULT_RULES
+        return defaults_all
     if not spec.enabled:
         return ()
     user = [r.rule() for r in spec.rules]
     names = {r.name for r in user}
-    defaults = [r for r in DEFAULT_RULES if r.name not in names] if spec.use_defaults else []
+    defaults = [r for r in defaults_all if r.name not in names] if spec.use_defaults else []
     return tuple(defaults + user)
+
+
+def spec_rules(spec) -> tuple[AlertRule, ...]:
+    """The rules a whole spec runs with (its [alerts] and whether it has a bandwidth)."""
+    network = getattr(spec, "network", None)
+    bandwidth = network is not None and network.bandwidth_bps is not None
+    return rules_from_spec(getattr(spec, "alerts", None), bandwidth)
 
 
 # ---------------------------------------------------------------- evaluation

@@ -75,7 +75,8 @@ REQUESTS = ColumnGroup("recorder", "Always", (
     Column("ttft_s", F64, "s", "time to first token of the LLM call; null when there was none"),
     Column("reason", STR, "",
            "why it ended so, for non-ok statuses (`QueueFull`, `RequestTimeout`, `RunEnded`, "
-           "`NoHealthyInstance`, `UpstreamRateLimited`, `UpstreamConcurrencyLimited`, "
+           "`NoHealthyInstance`, `OOMKilled`, `MemoryShed`, `InstanceCrashed`, "
+           "`UpstreamRateLimited`, `UpstreamConcurrencyLimited`, "
            "`UpstreamQueueFull`, …)"),
 ))
 
@@ -119,8 +120,8 @@ CORE = ColumnGroup("model core", "Always", _typed(
            "instances booting (requested, not ready yet) at the end of the interval"),
     Column("instances_draining", I64, "count",
            "instances draining (taking no new traffic) at the end of the interval"),
-    Column("instances_failed", I64, "count", "instances crashed and not recovered at the end of "
-           "the interval"),
+    Column("instances_failed", I64, "count", "instances crashed (a crash fault, or OOM-killed and "
+           "waiting out the restart back-off) and not back at the end of the interval"),
     Column("api_latency_p95_s", F64, "s",
            "p95 latency of the ok responses finished in the interval that streamed no LLM answer "
            "(every kind without `llm`, and LLM requests answered from the response cache); null "
@@ -129,9 +130,11 @@ CORE = ColumnGroup("model core", "Always", _typed(
            "p95 time to first token of the ok responses finished in the interval that streamed "
            "an LLM answer; null when none (only with an `llm` kind)"),
     Column("memory_frac", F64, "fraction",
-           "memory of a mean ready instance: (instances.memory_base_mb + "
-           "instances.memory_per_request_mb × the requests it held on average) / "
-           "instances.memory_limit_mb; 0 without a ready instance"),
+           "memory of a mean running (booting, ready, draining) instance over the interval / "
+           "`instances.memory_limit_mb`: `memory_base_mb` plus what its requests held "
+           "(`memory_per_request_mb` or the kind's `memory_mb_by_kind`, plus "
+           "`memory_per_token_bytes` a token), queued or served; at most 1 (past the limit an "
+           "instance is OOM-killed); 0 without a running instance"),
 ))
 
 RESILIENCE = ColumnGroup(
@@ -196,8 +199,8 @@ DATABASE = ColumnGroup("database", "With `[cache]`", (
 
 BILLING = ColumnGroup("instance billing", "Always", (
     Column("instance_hours", F64, "instance-hours",
-           "billed from t = 0 to the end of the interval (booting, ready and draining time; "
-           "cumulative)"),
+           "billed from t = 0 to the end of the interval (booting, ready and draining time, and "
+           "OOM restart back-offs; cumulative)"),
 ))
 
 AUTOSCALER = ColumnGroup("autoscaler", "With `autoscaling.enabled`", (
@@ -228,6 +231,19 @@ CONTEXT = ColumnGroup("conversation-context cache", "With `[context_cache]`", (
            "none"),
 ))
 
+NETWORK = ColumnGroup("network", "With `[network]`", (
+    Column("network_in_bps", F64, "bit/s",
+           "bits the instances received per second (requests, cache and database payloads, LLM "
+           "streams), counted as they cross: when a request reaches its response, or with "
+           "`network.nic_bandwidth_bps` as the interface sends them"),
+    Column("network_out_bps", F64, "bit/s",
+           "bits the instances sent per second (responses, streamed tokens, cache writes, "
+           "prompts to the LLM provider), counted the same way"),
+    Column("network_util_frac", F64, "fraction",
+           "time the busier direction of a mean running instance's interface was sending / "
+           "the interval (at most 1); null without `network.nic_bandwidth_bps`"),
+))
+
 SCOPED_LATENCY = Column(
     "<latency>_p<percentile>_s[<kinds>]", F64, "s",
     "the percentile of a scoped alert rule (e.g. `response_p95_s[chat_message]`), over the ok "
@@ -238,8 +254,8 @@ ALERTS = ColumnGroup("alert rules", "With `[alerts]` enabled (the default)", (
 ))
 
 # In the order the model writes them: the core row, then each part in the order it is built.
-METRICS = (CORE, RESILIENCE, CACHE, DATABASE, BILLING, AUTOSCALER, UPSTREAM, USERS, CONTEXT,
-           ALERTS)
+METRICS = (CORE, RESILIENCE, CACHE, DATABASE, BILLING, AUTOSCALER, UPSTREAM, USERS, NETWORK,
+           CONTEXT, ALERTS)
 
 _SCOPED = re.compile(r"^(response|latency|ttft)_p[0-9.e+-]+_s(\[[^\]]*\])?$")
 _METRICS_BY_NAME = {c.name: c for group in METRICS for c in group.columns}

@@ -190,14 +190,16 @@ def shortest_service_s(workload: Any) -> float:
 
 def stages_per_request(spec: Any) -> float:
     """Events of one request on average over the mix: its CPU work, plus cache lookups and
-    database queries (with a cache), plus its LLM call."""
+    database queries (with a cache), plus its LLM call, plus the end of its transfer (with a
+    network bandwidth)."""
+    network = 1.0 if spec.network.bandwidth_bps is not None else 0.0
     mix = spec.workload.mix
     if not mix:
-        return 1.0
+        return 1.0 + network
     cache_on = spec.cache.enabled
     total = weight = 0.0
     for kind in mix.values():
-        events = 1.0 + (1.0 if kind.llm else 0.0)
+        events = 1.0 + network + (1.0 if kind.llm else 0.0)
         if cache_on:
             touches = len(kind.reads) + len(kind.writes)
             events += touches + len(kind.reads) * kind.db_queries

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from simscale.errors import InputError
-from simscale.monitoring.alerts import rules_from_spec
+from simscale.monitoring.alerts import spec_rules
 from simscale.outputs.rundirs import LATEST, mark_latest, new_run_dir, run_dir_for
 from simscale.reports.rundir import find_runs, is_run_dir
 from simscale.tui.state import DashboardState
@@ -269,7 +269,7 @@ class RunPool:
                 entry.process.start()
                 entry.state = RUNNING
                 entry.end_s = float(entry.spec.duration_s)
-                entry.live = DashboardState(rules_from_spec(entry.spec.alerts))
+                entry.live = DashboardState(spec_rules(entry.spec))
                 running += 1
 
     def _drain(self, timeout_s: float) -> None:

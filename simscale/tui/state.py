@@ -178,7 +178,9 @@ class DashboardState:
 def replay_state(data, window: str = ALL) -> DashboardState:
     """A finished run's dashboard: every row and event of its directory (reports.rundir.RunData),
     with the alert rules its spec recorded."""
-    state = DashboardState(rules_from_spec(data.alerts_spec()), window=window)
+    network = (data.spec or {}).get("network") or {}
+    bandwidth = bool(network.get("enabled")) and network.get("nic_bandwidth_bps") is not None
+    state = DashboardState(rules_from_spec(data.alerts_spec(), bandwidth), window=window)
     state.add_rows(data.metric_rows)
     state.add_events(data.events)
     return state

@@ -16,6 +16,9 @@ from simscale.model.runner import run
 from simscale.outputs.recorder import RequestLog
 from tests.conftest import run_tables, small_spec
 
+# Requests that hold no memory: these overloads grow unbounded queues, and an OOM kill
+# (tests/model/test_memory.py) is not what they test.
+UNMETERED = {"memory_per_request_mb": 0.0}
 OVERLOAD = {"arrivals": {"kind": "poisson", "rate_rps": 150.0},
             "service": {"kind": "exponential", "mean_s": 0.05}}
 
@@ -59,7 +62,7 @@ def decisions(events) -> list[tuple[float, int, int, str]]:
 
 def test_disabled_keeps_the_count_fixed_under_overload(tmp_run):
     spec = small_spec(duration_s=120.0, workload=OVERLOAD,
-                      instances={"count": 3, "slots": 2},
+                      instances={"count": 3, "slots": 2, **UNMETERED},
                       autoscaling={"enabled": False, "policy": "threshold",
                                    "params": {"min_replicas": 1, "max_replicas": 10}})
     result, t = run_tables(spec, tmp_run)
@@ -124,7 +127,7 @@ def test_scaling_never_leaves_the_bounds(policy, low, extra, count, rate, victim
         duration_s=150.0, seed=seed,
         workload={"arrivals": {"kind": "poisson", "rate_rps": rate},
                   "service": {"kind": "exponential", "mean_s": 0.05}},
-        instances={"count": count, "slots": 2},
+        instances={"count": count, "slots": 2, **UNMETERED},
         autoscaling={"enabled": True, "policy": policy, "params": params,
                      "scrape_interval_s": 5.0, "metrics_window_s": 10.0,
                      "metrics_delay_s": 5.0, "scale_in_victims": victims,
@@ -205,7 +208,7 @@ def test_instance_hours_count_booting_and_draining_time(tmp_run):
 
 
 def test_failed_time_is_not_billed():
-    spec = small_spec(duration_s=400.0)
+    spec = small_spec(duration_s=400.0, instances={"count": 2, "slots": 2, **UNMETERED})
     model = Model(spec, RequestLog(None, 1000))
     inst = model.instances[0]
     model.run_until(100.0)

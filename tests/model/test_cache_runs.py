@@ -33,7 +33,8 @@ def chat_spec(cache: dict, database: dict | None = None, duration_s: float = 30.
         workload={"arrivals": {"kind": "poisson", "rate_rps": rate_rps},
                   "service": {"kind": "exponential", "mean_s": 0.002},
                   "mix": mix or CHAT_MIX},
-        instances={"count": 2, "slots": 64, "cores": 4},
+        instances={"count": 2, "slots": 64, "cores": 4,
+                   "memory_per_request_mb": 0.0},  # a storm's queues: not an OOM test
         cache=cache, database=database or FAST_DB, **changes)
 
 

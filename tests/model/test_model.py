@@ -53,7 +53,7 @@ def test_conservation_holds_for_any_configuration(rate, mean, count, slots, core
     )
     s = run(spec, None).summary
     assert s["arrivals"] == s["ok"] + s["error"] + s["timeout"] + s["rejected"]
-    if queue_limit is None:
+    if queue_limit is None and "oom_kills" not in s:  # a killed fleet rejects: none left
         assert s["rejected"] == 0
     if timeout is None:
         assert s["timeout"] == 0 or s["simulated_s"] >= spec.duration_s + 60.0

@@ -8,6 +8,9 @@ import pytest
 
 from tests.conftest import run_tables, small_spec
 
+# A hung instance takes requests and never answers: its memory would grow until an OOM kill
+# (tests/model/test_memory.py), which is not what these tests are about.
+UNMETERED = {"memory_per_request_mb": 0.0}
 STORMS = {name: f"resilience/retry_storm_{name}.toml" for name in ("no_budget", "budget")}
 
 
@@ -46,7 +49,8 @@ def test_the_budget_is_an_event_when_it_starts_and_stops_denying(shipped):
 
 def test_per_try_timeouts_move_attempts_off_a_hung_instance(tmp_run):
     spec = small_spec(
-        duration_s=30.0, instances={"count": 3, "slots": 4}, timeouts={"request_s": 5.0},
+        duration_s=30.0, instances={"count": 3, "slots": 4, **UNMETERED},
+        timeouts={"request_s": 5.0},
         resilience={"retry": {"max_attempts": 3, "per_try_timeout_s": 0.3},
                     "faults": [{"kind": "hang", "target": 0, "at_s": 5.0,
                                 "duration_s": 20.0}]})
@@ -71,7 +75,8 @@ def test_per_try_timeouts_move_attempts_off_a_hung_instance(tmp_run):
 
 def test_a_per_try_timeout_not_retried_ends_as_error_with_its_reason(tmp_run):
     spec = small_spec(
-        duration_s=20.0, instances={"count": 2, "slots": 2}, timeouts={"request_s": 5.0},
+        duration_s=20.0, instances={"count": 2, "slots": 2, **UNMETERED},
+        timeouts={"request_s": 5.0},
         resilience={"retry": {"max_attempts": 1, "per_try_timeout_s": 0.2},
                     "faults": [{"kind": "hang", "target": 1, "at_s": 5.0}]})
     result, t = run_tables(spec, tmp_run)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.shipped(*[(f"{p.parent.name}/{p.name}",) for p in SPECS
 
 def test_the_load_tests_are_all_there():
     names = {p.stem for p in SPECS if p.parent.name == "load_tests"}
-    assert names == {"smoke", "ramp", "spike", "soak", "stress"}
+    assert names == {"smoke", "ramp", "spike", "soak", "stress", "network"}
     assert {p.stem for p in SPECS if p.parent.name == "traces"} == {
         "azure_conv", "azure_code", "mooncake_conversation"}
 

@@ -24,7 +24,8 @@ def write_sweep(folder: Path, body: str, name: str = "small") -> Path:
     path = folder / f"{name}.toml"
     path.write_text(
         f'base = "{QUICKSTART}"\n'
-        'set = ["duration_s=10", "balancer.params={}"]\n'
+        # requests hold no memory: a variant with fewer instances would be OOM-killed
+        'set = ["duration_s=10", "balancer.params={}", "instances.memory_per_request_mb=0"]\n'
         + body
     )
     return path

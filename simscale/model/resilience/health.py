@@ -100,7 +100,7 @@ class HealthChecks:
         probe.instance = inst
         probe.after_cpu = self._probe_done_cb
         self.counters.add("probes")
-        if not inst.submit(probe, now):  # a full queue answers 503
+        if inst.submit(probe, now) is not None:  # a full queue (or memory) answers 503
             probe.status = PROBE_DONE
             self._result(m, False, now, None)
             return

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from simscale.monitoring.alerts import rules_from_spec
+from simscale.monitoring.alerts import spec_rules
 from simscale.monitoring.dashboard import DashboardConfig
 from simscale.reports.rundir import RunData
 from simscale.tui.live import (
@@ -183,7 +183,7 @@ class LiveScreen(DashboardScreen):
     def __init__(self, spec, out_dir: Path | None, config: DashboardConfig, *,
                  speed: float | None = 10.0, pause_at_s: float | None = None,
                  mark_latest: bool = False, **kwargs) -> None:
-        rules = rules_from_spec(getattr(spec, "alerts", None))
+        rules = spec_rules(spec)
         super().__init__(config, spec.name, rules, **kwargs)
         self.spec = spec
         self.out_dir = out_dir
