@@ -315,3 +315,14 @@ def test_a_trace_without_a_lap_length_cannot_loop_or_superpose(tmp_path, rows, s
     assert any(expected in p and "window_s = [start_s, end_s]" in p for p in err.value.problems)
     windowed = load_spec(spec, [*sets, "workload.arrivals.window_s=[0, 10]"])
     assert windowed.workload.arrivals.window_s == (0.0, 10.0)
+
+
+def test_a_run_too_big_for_its_mix_stages_names_the_kind_to_lower():
+    """733 database queries a cache miss of one kind: the budget names that kind, not only
+    the users (found by the spec fuzzing at 1,000 examples)."""
+    with pytest.raises(InputError) as caught:
+        load_spec(ROOT / "experiments" / "phase3" / "after.toml",
+                  ["workload.mix.load_history.db_queries=733"])
+    (problem,) = caught.value.problems
+    assert "events, more than" in problem
+    assert "most: workload.mix.load_history:" in problem

@@ -79,7 +79,7 @@ def request_terms(spec: Any) -> list[Term]:
     stages = stages_per_request(spec)
     attempts = attempts_per_request(spec, count)
     if stages > 1:
-        formula += " × the mix's stages"
+        formula += f" × the mix's stages ({stages:.3g} a request on average{heaviest_kind(spec)})"
     if attempts > 1:
         formula += " × resilience.retry.max_attempts"
     terms = [Term("request events", field, formula, count * stages * attempts)]
@@ -206,6 +206,19 @@ def stages_per_request(spec: Any) -> float:
         total += kind.weight * events
         weight += kind.weight
     return total / weight
+
+
+def heaviest_kind(spec: Any) -> str:
+    """Which kind of the mix goes through the most stages, said as `; most: FIELD: N` (empty
+    without a mix of several stages): the field a user lowers when the stages are too many."""
+    mix = spec.workload.mix
+    if not mix or not spec.cache.enabled:
+        return ""
+    name, kind = max(mix.items(), key=lambda item: len(item[1].reads) * item[1].db_queries
+                     + len(item[1].reads) + len(item[1].writes))
+    touches = len(kind.reads) + len(kind.writes) + len(kind.reads) * kind.db_queries
+    return (f"; most: workload.mix.{name}: {touches:.3g} cache and database stages from its "
+            f"reads, writes and db_queries")
 
 
 def attempts_per_request(spec: Any, arrivals: float) -> float:
