@@ -29,7 +29,7 @@ from policies.protocols import Balancer
 from policies.views import READY, RequestInfo
 from simscale.errors import PolicyFailure
 from simscale.model.components import attach_all
-from simscale.model.events import PooledEvent
+from simscale.model.events import EventPool, PooledEvent
 from simscale.model.instance import Instance
 from simscale.model.lifecycle import InstanceLifecycle
 from simscale.model.request import ERROR, OK, PENDING, REJECTED, TIMEOUT, Request
@@ -54,6 +54,8 @@ class Model(InstanceLifecycle, MetricsWindow):
     def __init__(self, spec: Spec, request_log: RequestLog) -> None:
         self.spec = spec
         self.env = simpy.Environment()
+        self.timers = EventPool(self.env)  # pooled events for components' own timers
+        self._waited_callbacks = [self._waited]
         self.log = request_log
         self.events: list[tuple[float, str, str, str]] = []
         self.hooks = Hooks()
@@ -312,9 +314,15 @@ class Model(InstanceLifecycle, MetricsWindow):
              then: Next) -> None:
         """Hold the slot for `delay_s` seconds, then call then(instance, req, now)."""
         self.begin_wait(instance, req)
-        ev = self.env.timeout(delay_s)
-        ev.callbacks.append(lambda _ev: self.end_wait(instance, req, self.env._now)
-                            and then(instance, req, self.env._now))
+        self.timers.at(self.env._now + delay_s, (instance, req, then), self._waited_callbacks)
+
+    def _waited(self, ev) -> None:
+        instance, req, then = ev._value
+        ev._value = None
+        self.timers.free.append(ev)
+        now = self.env._now
+        if self.end_wait(instance, req, now):
+            then(instance, req, now)
 
     # ------------------------------------------------------------ timeouts
 

@@ -22,6 +22,7 @@ from typing import Protocol
 import simpy
 
 from policies.views import BOOTING, RequestInfo
+from simscale.model.events import EventPool
 from simscale.model.instance import Instance
 from simscale.model.request import Request
 from simscale.model.stages import DataStage, LlmStage, Next
@@ -80,6 +81,7 @@ class Cluster(Protocol):
     """What a component may read and do of the running model."""
 
     env: simpy.Environment
+    timers: EventPool               # pooled events for components' own timers
     instances: list[Instance]       # every instance ever created, by instance_id
     arrivals_end_s: float           # the end of the arrival window
     balancer_name: str

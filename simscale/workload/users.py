@@ -15,13 +15,14 @@ u·1_000_000 + k, so the ids do not depend on the order in which users' events h
 Randomness: each user draws its sessions (turns, kinds, CPU work, tokens, think times and the
 gap) from its own stream "users.<i>", a whole session at a time, so a user's sequence of
 sessions is the same whatever the policies do to its timing (common random numbers).
-Requests are made as the run goes, through a `RequestPort` the model gives (ids, and sending
-a request into admission), driven by one pending SimPy event per thinking user; the model
-reports each request's end back through `on_end`.
+Requests are made as the run goes, through a `RequestPort` the model gives (ids, sending a
+request into admission, and a pooled event for each thinking user's next request); the
+model reports each request's end back through `on_end`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -37,8 +38,22 @@ SESSION_STRIDE = 1_000_000
 _new_info = tuple.__new__
 
 
+class Timers(Protocol):
+    """Pooled events (simscale.model.events.EventPool): at(time_s, value, callbacks) calls
+    callbacks[0](event) at time_s with event._value = value; the callback gives the event
+    back with free.append(event)."""
+
+    free: list
+
+    def at(self, time_s: float, value, callbacks: list[Callable]) -> object:
+        ...
+
+
 class RequestPort(Protocol):
-    """How users reach the model: request ids, and sending a request into admission."""
+    """How users reach the model: request ids, sending a request into admission, and pooled
+    events for the users' think times."""
+
+    timers: Timers
 
     def new_request_id(self) -> int:
         """An id for a request made outside the arrival stream."""
@@ -84,6 +99,8 @@ class Users:
         self.users: list[_User] = []
         self.sessions = 0
         self.waiting = 0      # users with a request in flight
+        self._timers = port.timers
+        self._send_callbacks = [self._thought]
         ev = self.env.timeout(0.0)  # start once the model is built and running
         ev.callbacks.append(self._start_due)
 
@@ -161,8 +178,15 @@ class Users:
         at = now + user.delays[user.pos]
         if at >= self.end_s:
             return  # this user is done
-        ev = self.env.timeout(max(0.0, at - self.env._now))
-        ev.callbacks.append(lambda _ev: self._send(user))
+        t = self.env._now
+        self._timers.at(t + max(0.0, at - t), user, self._send_callbacks)  # as a Timeout would
+
+    def _thought(self, ev) -> None:
+        """A user's think time (or session gap) is over: it sends its next request."""
+        user = ev._value
+        ev._value = None
+        self._timers.free.append(ev)
+        self._send(user)
 
     # ------------------------------------------------------------ outputs
 
