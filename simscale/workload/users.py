@@ -12,12 +12,12 @@ after the end of the arrival window.
 Ids: user_id is the user's index; session k (from 0) of user u has session_id
 u·1_000_000 + k, so the ids do not depend on the order in which users' events happen.
 
-Randomness: each user draws its sessions (turns, kinds, CPU work, tokens, think times and the
-gap) from its own stream "users.<i>", a whole session at a time, so a user's sequence of
-sessions is the same whatever the policies do to its timing (common random numbers).
-Requests are made as the run goes, through a `RequestPort` the model gives (ids, sending a
-request into admission, and a pooled event for each thinking user's next request); the
-model reports each request's end back through `on_end`.
+Randomness: sessions are drawn by simscale.workload.sessions, session k of a group of users
+at a time from its own stream, so a user's sequence of sessions is the same whatever the
+policies do to its timing (common random numbers). Requests are made as the run goes,
+through a `RequestPort` the model gives (ids, sending a request into admission, and a
+pooled event for each thinking user's next request); the model reports each request's end
+back through `on_end`.
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-import numpy as np
 import simpy
 
 from policies.views import RequestInfo
 from simscale.outputs.columns import USERS
 from simscale.sections.workload import UsersArrivals
-from simscale.streams import stream
 from simscale.workload.kinds import Kinds
+from simscale.workload.sessions import SessionBook
 
 SESSION_STRIDE = 1_000_000
 _new_info = tuple.__new__
@@ -65,12 +64,11 @@ class RequestPort(Protocol):
 
 
 class _User:
-    __slots__ = ("uid", "rng", "sessions", "codes", "work", "prompt", "output", "delays",
+    __slots__ = ("uid", "sessions", "codes", "work", "prompt", "output", "delays",
                  "pos", "info")
 
-    def __init__(self, uid: int, rng: np.random.Generator) -> None:
+    def __init__(self, uid: int) -> None:
         self.uid = uid
-        self.rng = rng
         self.sessions = 0     # sessions started
         self.pos = 0          # the next request of the current session
         self.info = None      # the request in flight (its RequestInfo)
@@ -94,8 +92,7 @@ class Users:
         self.kinds = kinds
         self.seed = seed
         self.end_s = end_s
-        self.opening = [kinds.codes[k] for k in spec.opening]
-        self.p_end = 1.0 / spec.turns_mean
+        self.book = SessionBook(spec, kinds, seed)
         self.users: list[_User] = []
         self.sessions = 0
         self.waiting = 0      # users with a request in flight
@@ -115,10 +112,10 @@ class Users:
         n = self.spec.total_users
         while len(self.users) < n and self.start_s(len(self.users)) <= now:
             uid = len(self.users)
-            user = _User(uid, stream(self.seed, f"users.{uid}"))
+            user = _User(uid)
             self.users.append(user)
             if now < self.end_s:
-                self._plan_session(user, first=True)
+                self._plan_session(user)
                 self._send(user)
         if len(self.users) < n:
             at = self.start_s(len(self.users))
@@ -128,23 +125,10 @@ class Users:
 
     # ------------------------------------------------------------ sessions
 
-    def _plan_session(self, user: _User, first: bool) -> None:
-        """Draw the user's next session: its requests and the waits before each."""
-        rng = user.rng
-        spec = self.spec
-        turns = int(rng.geometric(self.p_end))
-        codes = np.array(self.opening + self.kinds.draw_kinds(rng, turns).tolist(),
-                         dtype=np.int64)
-        work, prompt, output = self.kinds.draw_costs(codes, lambda _code, _what: rng)
-        think = spec.think_s.sample(rng, len(codes))
-        gap = 0.0 if first else float(spec.session_gap_s.sample(rng, 1)[0])
-        think[: len(self.opening)] = 0.0  # the opening is sent back to back
-        think[0] = gap
-        user.codes = codes.tolist()
-        user.work = work.tolist()
-        user.prompt = prompt.tolist()
-        user.output = output.tolist()
-        user.delays = think.tolist()
+    def _plan_session(self, user: _User) -> None:
+        """Take the user's next session: its requests and the waits before each."""
+        (user.codes, user.work, user.prompt, user.output,
+         user.delays) = self.book.session(user.uid, user.sessions)
         user.pos = 0
         user.sessions += 1
 
@@ -174,7 +158,7 @@ class Users:
         self.waiting -= 1
         user.pos += 1
         if user.pos >= len(user.codes):
-            self._plan_session(user, first=False)
+            self._plan_session(user)
         at = now + user.delays[user.pos]
         if at >= self.end_s:
             return  # this user is done
