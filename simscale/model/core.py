@@ -237,20 +237,19 @@ class Model(InstanceLifecycle, MetricsWindow):
             return
         info = req.info
         latency = now - info.arrival_s
-        if self._end_hooks:
-            self.finish(req, OK, now, "")
-        else:
-            # finish(req, OK, now, "") and RequestLog.add inlined: this is the hot path
-            req.status = OK
-            self._win_latencies.append(latency)  # ok requests are counted by their latencies
-            if self._streamed:
-                self._win_ttfts.append(req.ttft_s)
-            log = self.log
-            rows = log.rows
-            rows.append(info + (OK, now, req.start_s, instance.instance_id, req.attempts, "",
-                                req.ttft_s))
-            if len(rows) >= log.batch:
-                log.flush_rows()
+        # finish(req, OK, now, "") and RequestLog.add inlined: this is the hot path
+        req.status = OK
+        self._win_latencies.append(latency)  # ok requests are counted by their latencies
+        if self._streamed:
+            self._win_ttfts.append(req.ttft_s)
+        log = self.log
+        rows = log.rows
+        rows.append(info + (OK, now, req.start_s, instance.instance_id, req.attempts, "",
+                            req.ttft_s))
+        if len(rows) >= log.batch:
+            log.flush_rows()
+        for hook in self._end_hooks:
+            hook(req, OK, now)
         instance.release(req, now, latency)
 
     def attempt_failed(self, instance: Instance, req: Request, now: float, reason: str) -> None:

@@ -216,7 +216,10 @@ class Instance:
             self._busy_sum -= now
             req.start_s = now
             if self.shared or self.hung:
-                self.run_cpu(req, req.work_s, now)
+                if self.hung or self.slowdown != 1.0:
+                    self.run_cpu(req, req.work_s, now)
+                else:  # run_cpu(req, req.work_s, now), inlined
+                    self._ps_add(req, req.work_s, now)
                 return True
             # run_cpu(req, req.work_s, now), inlined: this is the hot path
             self.cpu_active += 1

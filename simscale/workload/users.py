@@ -64,12 +64,13 @@ class RequestPort(Protocol):
 
 
 class _User:
-    __slots__ = ("uid", "sessions", "codes", "work", "prompt", "output", "delays",
-                 "pos", "info")
+    __slots__ = ("uid", "sessions", "session_id", "codes", "work", "prompt", "output",
+                 "delays", "pos", "info")
 
     def __init__(self, uid: int) -> None:
         self.uid = uid
         self.sessions = 0     # sessions started
+        self.session_id = -1  # the current session's id
         self.pos = 0          # the next request of the current session
         self.info = None      # the request in flight (its RequestInfo)
         self.codes: list[int] = []
@@ -97,6 +98,9 @@ class Users:
         self.sessions = 0
         self.waiting = 0      # users with a request in flight
         self._timers = port.timers
+        self._new_id = port.new_request_id
+        self._send_request = port.send
+        self._names = [p.name for p in kinds.profiles]
         self._send_callbacks = [self._thought]
         ev = self.env.timeout(0.0)  # start once the model is built and running
         ev.callbacks.append(self._start_due)
@@ -130,6 +134,7 @@ class Users:
         (user.codes, user.work, user.prompt, user.output,
          user.delays) = self.book.session(user.uid, user.sessions)
         user.pos = 0
+        user.session_id = user.uid * SESSION_STRIDE + user.sessions
         user.sessions += 1
 
     def _send(self, user: _User) -> None:
@@ -140,17 +145,17 @@ class Users:
         if pos == 0:
             self.sessions += 1  # a session counts once its first request is sent
         code = user.codes[pos]
-        profile = self.kinds.profiles[code]
-        rid = self.port.new_request_id()
-        session = user.uid * SESSION_STRIDE + user.sessions - 1
-        info = _new_info(RequestInfo, (rid, profile.name, user.uid, session,
-                                       user.prompt[pos], user.output[pos], now))
+        info = _new_info(RequestInfo, (self._new_id(), self._names[code], user.uid,
+                                       user.session_id, user.prompt[pos], user.output[pos],
+                                       now))
         user.info = info
         self.waiting += 1
-        self.port.send(info, user.work[pos], code)
+        self._send_request(info, user.work[pos], code)
 
-    def on_end(self, info: RequestInfo, status: int, now: float) -> None:
-        """A request ended (whatever its status): its user thinks, then sends the next."""
+    def on_end(self, req, status: int, now: float) -> None:
+        """An end hook (simscale.model.seam.EndHook): a request ended, whatever its status;
+        its user thinks, then sends the next."""
+        info = req.info
         user = self.users[info.user_id]
         if user.info is not info:
             return
