@@ -17,13 +17,13 @@ MIX = {
 }
 
 
-def book(users: int, seed: int = 5) -> SessionBook:
+def book(users: int, seed: int = 5, **kwargs) -> SessionBook:
     arrivals = {"kind": "users", "users": users, "turns_mean": 4,
                 "think_s": {"kind": "exponential", "mean_s": 2.0},
                 "session_gap_s": {"kind": "deterministic", "value_s": 7.0},
                 "opening": ["history"]}
     spec = WorkloadSpec.model_validate({"arrivals": arrivals, "mix": MIX})
-    return SessionBook(spec.arrivals, Kinds(spec, seed, []), seed)
+    return SessionBook(spec.arrivals, Kinds(spec, seed, []), seed, **kwargs)
 
 
 def test_sessions_follow_the_spec_in_distribution():
@@ -69,3 +69,15 @@ def test_a_block_is_dropped_once_every_user_of_its_group_took_it():
     for uid in (GROUP_USERS + 1, GROUP_USERS + 2):
         sessions.session(uid, 0)
     assert not sessions._blocks
+
+
+def test_blocks_dropped_for_room_are_drawn_again_with_the_same_values():
+    users = 2 * GROUP_USERS
+    roomy, tight = book(users), book(users, max_bytes=1)  # tight keeps one block at a time
+    # users drift apart: user 0 runs five sessions ahead, then the others catch up
+    order = [(0, k) for k in range(5)] + [(u, k) for k in range(5) for u in range(1, users)]
+    for uid, k in order:
+        assert tight.session(uid, k) == roomy.session(uid, k)
+        assert len(tight._blocks) <= 1
+    assert tight.draws > roomy.draws == 10  # 2 groups x 5 sessions, each drawn once
+    assert not roomy._blocks and roomy._bytes == 0  # every block taken by all: dropped
