@@ -248,8 +248,9 @@ class Model(InstanceLifecycle, MetricsWindow):
                             req.ttft_s))
         if len(rows) >= log.batch:
             log.flush_rows()
-        for hook in self._end_hooks:
-            hook(req, OK, now)
+        if self._end_hooks:
+            for hook in self._end_hooks:
+                hook(req, OK, now)
         instance.release(req, now, latency)
 
     def attempt_failed(self, instance: Instance, req: Request, now: float, reason: str) -> None:
