@@ -34,7 +34,8 @@ def test_a_protocol_check_can_fail():
 
 @pytest.mark.parametrize(("mode", "learns"), [("ewma", False), ("peak_ewma", True)])
 def test_least_response_time_learns_from_responses_only_in_peak_ewma_mode(mode, learns):
-    policy = registry.build("balancer", "least_response_time", LeastResponseTimeConfig(mode=mode))
+    policy = registry.build("balancer", "least_response_time", LeastResponseTimeConfig(mode=mode),
+                            np.random.default_rng(0))  # it samples candidates: its own Generator
     assert isinstance(policy, protocols.ResponseObserver)
     assert policy.learns_from_responses is learns
 
