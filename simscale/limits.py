@@ -82,8 +82,8 @@ MAX_EVENTS_PER_RUN = _limit(
     "about three hours at the quickstart's 100,000 requests per second")
 MAX_USERS = _limit(
     "MAX_USERS", 100_000, "users",
-    "closed-loop users: each keeps its own random stream and session; 100,000 users take "
-    "about 570 MB")
+    "closed-loop users: each keeps its current session (drawn in blocks of 1,024 users); "
+    "100,000 users joining within a minute peak at about 350 MB")
 MAX_TURNS_MEAN = _limit(
     "MAX_TURNS_MEAN", 1e6, "turns", "mean turns of a closed-loop session")
 MAX_STAIRS_STEPS = _limit(

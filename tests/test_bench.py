@@ -2,6 +2,7 @@
 speed is measured by `simscale bench`, never by tests)."""
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from simscale.selfcheck.queueing import mmc_mean_wait
@@ -22,3 +23,23 @@ def test_textbook_model_mean_time_in_system_matches_erlang_c():
     half = stats.t.ppf(0.9995, 19) * batches.std(ddof=1) / np.sqrt(20)
     expected = mmc_mean_wait(8, 6.4, 1.0) + 1.0
     assert abs(batches.mean() - expected) < half
+
+
+def test_bench_cases_are_chosen_by_key_with_the_textbook_model_always_first():
+    from simscale.selfcheck.speed import CASE_KEYS, select_cases
+
+    assert select_cases(None) == list(CASE_KEYS)
+    assert select_cases(["trace", "phase3"]) == ["textbook", "phase3", "trace"]
+    assert select_cases(["textbook"]) == ["textbook"]
+    with pytest.raises(ValueError, match=r"unknown case\(s\) nope; known: textbook, .*phase3"):
+        select_cases(["phase3", "nope"])
+
+
+def test_bench_refuses_an_unknown_case_with_exit_2():
+    from typer.testing import CliRunner
+
+    from simscale.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "--case", "nope"])
+    assert result.exit_code == 2
+    assert "--case: unknown case(s) nope" in result.output

@@ -9,7 +9,7 @@ are now (the sweep folder keeps the copies of when it ran), and puts its claims 
 README.md between the phase3-claims markers. tests/sweep/test_phase3.py checks that the
 README shows the stored table and that the stored rows are those compare prints for the
 current claims.
-The full sweep took 47 minutes on two cores shared with other work.
+The full sweep took 16 minutes on two cores shared with other work (load average 7–9).
 """
 
 from __future__ import annotations

@@ -38,14 +38,24 @@ def bench(
     repeat: Annotated[int, typer.Option(help="measurements per case (best is kept)")] = 3,
     sweep: Annotated[bool, typer.Option(
         "--sweep", help="also time a 20-run sweep on 1 and 2 workers (about a minute)")] = False,
+    case: Annotated[list[str] | None, typer.Option(
+        "--case", help="measure only this case (repeatable): textbook, ceiling, mm8, "
+        "quickstart, cache, phase3, trace, generate, parse; the textbook model is always "
+        "measured")] = None,
 ) -> None:
     """Measure simulated requests per wall-clock second against a textbook SimPy model."""
+    from simscale.commands.common import fail
+    from simscale.errors import InputError
     from simscale.reports.progress import WorkProgress
-    from simscale.selfcheck.speed import cases, print_bench, run_bench
+    from simscale.selfcheck.speed import print_bench, run_bench, select_cases
 
-    progress = WorkProgress("bench", repeat * len(cases(requests)), "measurements")
     try:
-        results = run_bench(requests=requests, repeat=repeat,
+        keys = select_cases(case)
+    except ValueError as exc:
+        fail(InputError(f"--case: {exc}"))
+    progress = WorkProgress("bench", repeat * len(keys), "measurements")
+    try:
+        results = run_bench(requests=requests, repeat=repeat, keys=keys,
                             on_case=lambda name: progress.advance(note=name))
     finally:
         progress.close()

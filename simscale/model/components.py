@@ -53,7 +53,7 @@ def _workload_parts(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Worklo
     if workload.closed_loop:
         users = Users(cluster.env, port, spec.workload.arrivals, workload.kinds, spec.seed,
                       cluster.arrivals_end_s)
-        hooks.end.append(lambda req, status, now: users.on_end(req.info, status, now))
+        hooks.end.append(users.on_end)
         hooks.metrics.append(users)
         hooks.summary.append(users.summary)
         parts.append(users)

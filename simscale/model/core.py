@@ -29,7 +29,7 @@ from policies.protocols import Balancer
 from policies.views import READY, RequestInfo
 from simscale.errors import PolicyFailure
 from simscale.model.components import attach_all
-from simscale.model.events import PooledEvent
+from simscale.model.events import EventPool, PooledEvent
 from simscale.model.instance import OOM_KILLED, Instance
 from simscale.model.lifecycle import InstanceLifecycle
 from simscale.model.memory import MemoryPlan
@@ -55,6 +55,8 @@ class Model(InstanceLifecycle, MetricsWindow):
     def __init__(self, spec: Spec, request_log: RequestLog) -> None:
         self.spec = spec
         self.env = simpy.Environment()
+        self.timers = EventPool(self.env)  # pooled events for components' own timers
+        self._waited_callbacks = [self._waited]
         self.log = request_log
         self.events: list[tuple[float, str, str, str]] = []
         self.hooks = Hooks()
@@ -246,20 +248,20 @@ class Model(InstanceLifecycle, MetricsWindow):
             return
         info = req.info
         latency = now - info.arrival_s
+        # finish(req, OK, now, "") and RequestLog.add inlined: this is the hot path
+        req.status = OK
+        self._win_latencies.append(latency)  # ok requests are counted by their latencies
+        if self._streamed:
+            self._win_ttfts.append(req.ttft_s)
+        log = self.log
+        rows = log.rows
+        rows.append(info + (OK, now, req.start_s, instance.instance_id, req.attempts, "",
+                            req.ttft_s))
+        if len(rows) >= log.batch:
+            log.flush_rows()
         if self._end_hooks:
-            self.finish(req, OK, now, "")
-        else:
-            # finish(req, OK, now, "") and RequestLog.add inlined: this is the hot path
-            req.status = OK
-            self._win_latencies.append(latency)  # ok requests are counted by their latencies
-            if self._streamed:
-                self._win_ttfts.append(req.ttft_s)
-            log = self.log
-            rows = log.rows
-            rows.append(info + (OK, now, req.start_s, instance.instance_id, req.attempts, "",
-                                req.ttft_s))
-            if len(rows) >= log.batch:
-                log.flush_rows()
+            for hook in self._end_hooks:
+                hook(req, OK, now)
         instance.release(req, now, latency)
 
     def attempt_failed(self, instance: Instance, req: Request, now: float, reason: str) -> None:
@@ -323,9 +325,15 @@ class Model(InstanceLifecycle, MetricsWindow):
              then: Next) -> None:
         """Hold the slot for `delay_s` seconds, then call then(instance, req, now)."""
         self.begin_wait(instance, req)
-        ev = self.env.timeout(delay_s)
-        ev.callbacks.append(lambda _ev: self.end_wait(instance, req, self.env._now)
-                            and then(instance, req, self.env._now))
+        self.timers.at(self.env._now + delay_s, (instance, req, then), self._waited_callbacks)
+
+    def _waited(self, ev) -> None:
+        instance, req, then = ev._value
+        ev._value = None
+        self.timers.free.append(ev)
+        now = self.env._now
+        if self.end_wait(instance, req, now):
+            then(instance, req, now)
 
     # ------------------------------------------------------------ timeouts
 

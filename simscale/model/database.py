@@ -33,8 +33,10 @@ class Database:
 
     columns = DATABASE
 
-    def __init__(self, env, section, seed: int) -> None:
+    def __init__(self, env, section, seed: int, timers) -> None:
         self.env = env
+        self._timers = timers    # pooled events (simscale.model.events.EventPool)
+        self._finished_callbacks = [self._finished]
         self.pool_size = section.pool_size
         self.slow_query_s = section.slow_query_s
         self._query = ChunkedSampler(section.query_time, stream(seed, "cache.db.query"))
@@ -108,11 +110,12 @@ class Database:
                     self.win_slow += 1
             self.queries += queries
             self.win_queries += queries
-        ev = self.env.timeout(total, done)
-        ev.callbacks.append(self._finished)
+        self._timers.at(self.env._now + total, done, self._finished_callbacks)
 
     def _finished(self, ev) -> None:
         done = ev._value
+        ev._value = None
+        self._timers.free.append(ev)
         now = self.env._now
         self.in_use -= 1
         self._area_sum += now

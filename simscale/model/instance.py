@@ -283,7 +283,10 @@ class Instance:
             self._busy_sum -= now
             req.start_s = now
             if self.shared or self.hung:
-                self.run_cpu(req, req.work_s, now)
+                if self.hung or self.slowdown != 1.0:
+                    self.run_cpu(req, req.work_s, now)
+                else:  # run_cpu(req, req.work_s, now), inlined
+                    self._ps_add(req, req.work_s, now)
                 return None
             # run_cpu(req, req.work_s, now), inlined: this is the hot path
             self.cpu_active += 1
@@ -464,10 +467,20 @@ class Instance:
         self._ps_advance(now)
         jobs = self._jobs
         limit = self._vtime + _VTIME_EPS * (1.0 + abs(self._vtime))
-        finished = []
-        while jobs and jobs[0][0] <= limit:
-            finished.append(heappop(jobs)[2])
+        if not jobs or jobs[0][0] > limit:  # early: a job that came since slowed them all
+            self.cpu_active = len(jobs)
+            self._ps_schedule_wake(now)
+            return
+        done = heappop(jobs)[2]
+        if jobs and jobs[0][0] <= limit:  # several end at once (rare)
+            finished = [done]
+            while jobs and jobs[0][0] <= limit:
+                finished.append(heappop(jobs)[2])
+            self.cpu_active = len(jobs)
+            self._ps_schedule_wake(now)
+            for req in finished:
+                self.host.cpu_done(self, req, now)
+            return
         self.cpu_active = len(jobs)
         self._ps_schedule_wake(now)
-        for req in finished:
-            self.host.cpu_done(self, req, now)
+        self.host.cpu_done(self, done, now)

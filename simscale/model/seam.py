@@ -24,6 +24,7 @@ from typing import Protocol
 import simpy
 
 from policies.views import BOOTING, RequestInfo
+from simscale.model.events import EventPool
 from simscale.model.instance import Instance
 from simscale.model.memory import MemoryPlan
 from simscale.model.request import Request
@@ -93,6 +94,7 @@ class Cluster(Protocol):
     """What a component may read and do of the running model."""
 
     env: simpy.Environment
+    timers: EventPool               # pooled events for components' own timers
     instances: list[Instance]       # every instance ever created, by instance_id
     arrivals_end_s: float           # the end of the arrival window
     memory: MemoryPlan              # what requests hold on an instance, and its limits

@@ -82,6 +82,9 @@ class Upstream:
     def __init__(self, cluster: Cluster, spec: UpstreamSpec, seed: int) -> None:
         self.cluster = cluster
         self.env = cluster.env
+        self._timers = cluster.timers
+        self._first_callbacks = [self._first_token]
+        self._last_callbacks = [self._last_token]
         self.spec = spec
         self.max_streams = spec.max_streams if spec.max_streams is not None else INF
         self.requests = (TokenBucket(spec.requests_per_minute)
@@ -174,16 +177,22 @@ class Upstream:
             self.tokens.take(self._need_tokens(req), now)
         ttft, streaming = self.latency_s(req.info.prompt_tokens, req.info.output_tokens)
         self.cluster.begin_wait(instance, req)
-        ev = self.env.timeout(ttft)
-        ev.callbacks.append(lambda _ev: self._first_token(instance, req, streaming, then))
+        self._timers.at(self.env._now + ttft, (instance, req, streaming, then),
+                        self._first_callbacks)
 
-    def _first_token(self, instance, req, streaming_s: float, then) -> None:
+    def _first_token(self, ev) -> None:
+        instance, req, streaming_s, then = ev._value
+        timers = self._timers
+        timers.free.append(ev)
+        now = self.env._now
         if req.status == PENDING and req.instance is instance and req in instance.waiting:
-            req.ttft_s = self.env._now - req.info.arrival_s
-        ev = self.env.timeout(streaming_s)
-        ev.callbacks.append(lambda _ev: self._last_token(instance, req, then))
+            req.ttft_s = now - req.info.arrival_s
+        timers.at(now + streaming_s, (instance, req, then), self._last_callbacks)
 
-    def _last_token(self, instance, req, then) -> None:
+    def _last_token(self, ev) -> None:
+        instance, req, then = ev._value
+        ev._value = None
+        self._timers.free.append(ev)
         now = self.env._now
         self.active -= 1
         if self.cluster.end_wait(instance, req, now):

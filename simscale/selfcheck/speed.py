@@ -5,9 +5,14 @@ each is kept, so that a noisy, shared machine disturbs every case alike; figures
 as ratios against the textbook SimPy model measured in the same process. A second reference,
 the same M/M/8 on SimPy callbacks with nothing else, shows the ceiling of such an engine in
 pure Python; simscale's M/M/8 case adds to it a request object, a policy call, instance
-state for the views and metrics, and Parquet output. Two cases measure input rather than
+state for the views and metrics, and Parquet output. Whole-model cases run shipped specs as
+`simscale run` runs them: the Phase 3 after-system over its first 600 s (closed-loop users,
+autoscaling, cache, database, LLM upstream, alerts), the quickstart with a cache, and the
+Azure conversation trace replayed with the LLM upstream. Two cases measure input rather than
 simulation: generating 10 million arrivals with kinds, CPU work and token counts, and
-reading the Azure conversation trace (19,366 rows); they have no ratio.
+reading the Azure conversation trace (19,366 rows); they have no ratio. Cases have short
+keys (CASE_KEYS) so that a run may measure only some of them; the textbook model is always
+measured, as every ratio's reference.
 """
 
 from __future__ import annotations
@@ -158,33 +163,76 @@ def trace_parsing(path: Path = TRACES / "azure_llm_2023_conv.csv") -> Callable[[
 REFERENCE_CASE = "SimPy M/M/8 on callbacks, no policy/metrics/output (ceiling)"
 GENERATION_CASES = ("workload: 10M Poisson arrivals, chat mix + tokens (generate only)",
                     "trace: read Azure 2023 conv CSV (rows)")
+TEXTBOOK_CASE = "textbook SimPy M/M/8 (process per customer)"
+# the after-system's horizon in the bench: its first 600 s (3,333 users joined, ~196,000
+# requests), long enough for the autoscaler to act and short enough for a few seconds a run
+PHASE3_HORIZON_S = 600
+
+# short key → case name, in the order the cases run and print
+CASE_KEYS = {
+    "textbook": TEXTBOOK_CASE,
+    "ceiling": REFERENCE_CASE,
+    "mm8": "simscale M/M/8 rho=0.8 (run + Parquet)",
+    "quickstart": "simscale quickstart (run + Parquet)",
+    "cache": "simscale quickstart + cache (run + Parquet)",
+    "phase3": f"Phase 3 after-system, first {PHASE3_HORIZON_S} s (run + Parquet)",
+    "trace": "Azure conv trace + LLM upstream, 4 h looped (run + Parquet)",
+    "generate": GENERATION_CASES[0],
+    "parse": GENERATION_CASES[1],
+}
 
 
-def cases(requests: int) -> dict[str, Callable[[], int]]:
-    """name → zero-argument callable returning how many requests it simulated (or, for the
-    GENERATION_CASES, generated or read)."""
+def _case_makers(requests: int) -> dict[str, Callable[[], Callable[[], int]]]:
+    """key → a maker of the case's zero-argument callable (built only when selected)."""
     mm8_duration = requests / 6.4
     quick_duration = requests / 140.0
     return {
-        "textbook SimPy M/M/8 (process per customer)": lambda: len(textbook_mmc(requests)),
-        REFERENCE_CASE: lambda: len(callback_mmc(requests)),
-        "simscale M/M/8 rho=0.8 (run + Parquet)": _spec_run(
-            EXPERIMENTS / "validation" / "mm8.toml", [f"duration_s={mm8_duration}"]),
-        "simscale quickstart (run + Parquet)": _spec_run(
-            EXPERIMENTS / "quickstart.toml", [f"duration_s={quick_duration}"]),
+        "textbook": lambda: lambda: len(textbook_mmc(requests)),
+        "ceiling": lambda: lambda: len(callback_mmc(requests)),
+        "mm8": lambda: _spec_run(EXPERIMENTS / "validation" / "mm8.toml",
+                                 [f"duration_s={mm8_duration}"]),
+        "quickstart": lambda: _spec_run(EXPERIMENTS / "quickstart.toml",
+                                        [f"duration_s={quick_duration}"]),
         # the quickstart with three cache reads per request (warmed LRU shards, no writes)
-        "simscale quickstart + cache (run + Parquet)": _spec_run(
-            EXPERIMENTS / "cache" / "quickstart_cache.toml", [f"duration_s={quick_duration}"]),
-        GENERATION_CASES[0]: workload_generation(),
-        GENERATION_CASES[1]: trace_parsing(),
+        "cache": lambda: _spec_run(EXPERIMENTS / "cache" / "quickstart_cache.toml",
+                                   [f"duration_s={quick_duration}"]),
+        "phase3": lambda: _spec_run(EXPERIMENTS / "phase3" / "after.toml",
+                                    [f"duration_s={PHASE3_HORIZON_S}"]),
+        # the trace's hour played four times: ~79,000 chat requests through cache, database
+        # and the rate-limited LLM provider
+        "trace": lambda: _spec_run(EXPERIMENTS / "traces" / "azure_conv.toml",
+                                   ["workload.arrivals.loop=true", "duration_s=14400"]),
+        "generate": workload_generation,
+        "parse": trace_parsing,
     }
 
 
+def select_cases(keys: list[str] | None) -> list[str]:
+    """The keys to measure: `keys` (the textbook model first, added when missing) or every
+    case. ValueError naming the unknown keys and the known ones."""
+    if not keys:
+        return list(CASE_KEYS)
+    unknown = [k for k in keys if k not in CASE_KEYS]
+    if unknown:
+        raise ValueError(f"unknown case(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(CASE_KEYS)}")
+    return ["textbook"] + [k for k in CASE_KEYS if k in keys and k != "textbook"]
+
+
+def cases(requests: int, keys: list[str] | None = None) -> dict[str, Callable[[], int]]:
+    """case name → zero-argument callable returning how many requests it simulated (or, for
+    the GENERATION_CASES, generated or read); the cases of `keys` (select_cases) or all."""
+    makers = _case_makers(requests)
+    return {CASE_KEYS[k]: makers[k]() for k in select_cases(keys)}
+
+
 def run_bench(requests: int = 300_000, repeat: int = 3,
-              on_case: Callable[[str], None] | None = None) -> list[BenchResult]:
-    """Measure every case `repeat` times, interleaved; keep each case's best. on_case(name)
-    is called after each of the repeat × cases measurements (progress)."""
-    table = cases(requests)
+              on_case: Callable[[str], None] | None = None,
+              keys: list[str] | None = None) -> list[BenchResult]:
+    """Measure the cases of `keys` (all when None) `repeat` times, interleaved; keep each
+    case's best. on_case(name) is called after each of the repeat × cases measurements
+    (progress)."""
+    table = cases(requests, keys)
     best: dict[str, BenchResult] = {}
     for _ in range(repeat):
         for name, fn in table.items():

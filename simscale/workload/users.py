@@ -12,33 +12,47 @@ after the end of the arrival window.
 Ids: user_id is the user's index; session k (from 0) of user u has session_id
 u·1_000_000 + k, so the ids do not depend on the order in which users' events happen.
 
-Randomness: each user draws its sessions (turns, kinds, CPU work, tokens, think times and the
-gap) from its own stream "users.<i>", a whole session at a time, so a user's sequence of
-sessions is the same whatever the policies do to its timing (common random numbers).
-Requests are made as the run goes, through a `RequestPort` the model gives (ids, and sending
-a request into admission), driven by one pending SimPy event per thinking user; the model
-reports each request's end back through `on_end`.
+Randomness: sessions are drawn by simscale.workload.sessions, session k of a group of users
+at a time from its own stream, so a user's sequence of sessions is the same whatever the
+policies do to its timing (common random numbers). Requests are made as the run goes,
+through a `RequestPort` the model gives (ids, sending a request into admission, and a
+pooled event for each thinking user's next request); the model reports each request's end
+back through `on_end`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
-import numpy as np
 import simpy
 
 from policies.views import RequestInfo
 from simscale.outputs.columns import USERS
 from simscale.sections.workload import UsersArrivals
-from simscale.streams import stream
 from simscale.workload.kinds import Kinds
+from simscale.workload.sessions import SessionBook
 
 SESSION_STRIDE = 1_000_000
 _new_info = tuple.__new__
 
 
+class Timers(Protocol):
+    """Pooled events (simscale.model.events.EventPool): at(time_s, value, callbacks) calls
+    callbacks[0](event) at time_s with event._value = value; the callback gives the event
+    back with free.append(event)."""
+
+    free: list
+
+    def at(self, time_s: float, value, callbacks: list[Callable]) -> object:
+        ...
+
+
 class RequestPort(Protocol):
-    """How users reach the model: request ids, and sending a request into admission."""
+    """How users reach the model: request ids, sending a request into admission, and pooled
+    events for the users' think times."""
+
+    timers: Timers
 
     def new_request_id(self) -> int:
         """An id for a request made outside the arrival stream."""
@@ -50,13 +64,13 @@ class RequestPort(Protocol):
 
 
 class _User:
-    __slots__ = ("uid", "rng", "sessions", "codes", "work", "prompt", "output", "delays",
-                 "pos", "info")
+    __slots__ = ("uid", "sessions", "session_id", "codes", "work", "prompt", "output",
+                 "delays", "pos", "info")
 
-    def __init__(self, uid: int, rng: np.random.Generator) -> None:
+    def __init__(self, uid: int) -> None:
         self.uid = uid
-        self.rng = rng
         self.sessions = 0     # sessions started
+        self.session_id = -1  # the current session's id
         self.pos = 0          # the next request of the current session
         self.info = None      # the request in flight (its RequestInfo)
         self.codes: list[int] = []
@@ -79,11 +93,15 @@ class Users:
         self.kinds = kinds
         self.seed = seed
         self.end_s = end_s
-        self.opening = [kinds.codes[k] for k in spec.opening]
-        self.p_end = 1.0 / spec.turns_mean
+        self.book = SessionBook(spec, kinds, seed)
         self.users: list[_User] = []
         self.sessions = 0
         self.waiting = 0      # users with a request in flight
+        self._timers = port.timers
+        self._new_id = port.new_request_id
+        self._send_request = port.send
+        self._names = [p.name for p in kinds.profiles]
+        self._send_callbacks = [self._thought]
         ev = self.env.timeout(0.0)  # start once the model is built and running
         ev.callbacks.append(self._start_due)
 
@@ -98,10 +116,10 @@ class Users:
         n = self.spec.total_users
         while len(self.users) < n and self.start_s(len(self.users)) <= now:
             uid = len(self.users)
-            user = _User(uid, stream(self.seed, f"users.{uid}"))
+            user = _User(uid)
             self.users.append(user)
             if now < self.end_s:
-                self._plan_session(user, first=True)
+                self._plan_session(user)
                 self._send(user)
         if len(self.users) < n:
             at = self.start_s(len(self.users))
@@ -111,24 +129,12 @@ class Users:
 
     # ------------------------------------------------------------ sessions
 
-    def _plan_session(self, user: _User, first: bool) -> None:
-        """Draw the user's next session: its requests and the waits before each."""
-        rng = user.rng
-        spec = self.spec
-        turns = int(rng.geometric(self.p_end))
-        codes = np.array(self.opening + self.kinds.draw_kinds(rng, turns).tolist(),
-                         dtype=np.int64)
-        work, prompt, output = self.kinds.draw_costs(codes, lambda _code, _what: rng)
-        think = spec.think_s.sample(rng, len(codes))
-        gap = 0.0 if first else float(spec.session_gap_s.sample(rng, 1)[0])
-        think[: len(self.opening)] = 0.0  # the opening is sent back to back
-        think[0] = gap
-        user.codes = codes.tolist()
-        user.work = work.tolist()
-        user.prompt = prompt.tolist()
-        user.output = output.tolist()
-        user.delays = think.tolist()
+    def _plan_session(self, user: _User) -> None:
+        """Take the user's next session: its requests and the waits before each."""
+        (user.codes, user.work, user.prompt, user.output,
+         user.delays) = self.book.session(user.uid, user.sessions)
         user.pos = 0
+        user.session_id = user.uid * SESSION_STRIDE + user.sessions
         user.sessions += 1
 
     def _send(self, user: _User) -> None:
@@ -139,17 +145,17 @@ class Users:
         if pos == 0:
             self.sessions += 1  # a session counts once its first request is sent
         code = user.codes[pos]
-        profile = self.kinds.profiles[code]
-        rid = self.port.new_request_id()
-        session = user.uid * SESSION_STRIDE + user.sessions - 1
-        info = _new_info(RequestInfo, (rid, profile.name, user.uid, session,
-                                       user.prompt[pos], user.output[pos], now))
+        info = _new_info(RequestInfo, (self._new_id(), self._names[code], user.uid,
+                                       user.session_id, user.prompt[pos], user.output[pos],
+                                       now))
         user.info = info
         self.waiting += 1
-        self.port.send(info, user.work[pos], code)
+        self._send_request(info, user.work[pos], code)
 
-    def on_end(self, info: RequestInfo, status: int, now: float) -> None:
-        """A request ended (whatever its status): its user thinks, then sends the next."""
+    def on_end(self, req, status: int, now: float) -> None:
+        """An end hook (simscale.model.seam.EndHook): a request ended, whatever its status;
+        its user thinks, then sends the next."""
+        info = req.info
         user = self.users[info.user_id]
         if user.info is not info:
             return
@@ -157,12 +163,19 @@ class Users:
         self.waiting -= 1
         user.pos += 1
         if user.pos >= len(user.codes):
-            self._plan_session(user, first=False)
+            self._plan_session(user)
         at = now + user.delays[user.pos]
         if at >= self.end_s:
             return  # this user is done
-        ev = self.env.timeout(max(0.0, at - self.env._now))
-        ev.callbacks.append(lambda _ev: self._send(user))
+        t = self.env._now
+        self._timers.at(t + max(0.0, at - t), user, self._send_callbacks)  # as a Timeout would
+
+    def _thought(self, ev) -> None:
+        """A user's think time (or session gap) is over: it sends its next request."""
+        user = ev._value
+        ev._value = None
+        self._timers.free.append(ev)
+        self._send(user)
 
     # ------------------------------------------------------------ outputs
 

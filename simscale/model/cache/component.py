@@ -20,7 +20,7 @@ def attach(cluster: Cluster, hooks: Hooks, section, database, seed: int) -> Data
     (simscale.model.stages)."""
     if not section.enabled:
         return None
-    db = Database(cluster.env, database, seed)
+    db = Database(cluster.env, database, seed, cluster.timers)
     stats = CacheStats(db)
     # only TTL-only invalidation can serve stale values in this model, so runs check only
     # under it (tests set Datastore.verify_stale to check every hit)

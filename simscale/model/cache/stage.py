@@ -112,6 +112,7 @@ class Datastore:
 
     __slots__ = ("_action", "_blocks", "_counts", "_entry_of", "_events", "_extra",
                  "_flights", "_free_events", "_gets", "_hits_done_callbacks", "_id_block",
+                 "_resume_callbacks",
                  "_index_of", "_last_data", "_last_profile", "_last_write", "_pending_fill",
                  "_profiles", "_prompt_key", "_responses", "_rtt_s", "_shards", "_stale_check",
                  "_waiters", "_win_misses", "_win_reads_adjust", "cluster", "db", "env",
@@ -133,6 +134,7 @@ class Datastore:
         # SimPy swaps an event's callback list out before calling it and never changes it,
         # so every pooled hit event can share one list
         self._hits_done_callbacks = [self._hits_done]
+        self._resume_callbacks = [self._resume]
         self.db = db
         self.shards = self._shards = shards
         self.stats = stats
@@ -263,7 +265,7 @@ class Datastore:
         if ops is None and not writes:
             if delay > 0.0:
                 self.cluster.begin_wait(instance, req)
-                self._after(delay, (instance, req, then), self._hits_done)
+                self._after(delay, (instance, req, then), self._hits_done_callbacks)
             else:
                 then(instance, req, now)
             return
@@ -316,9 +318,10 @@ class Datastore:
         self._win_misses[t] += 1
         return self._miss_extra(v.req, key, t)
 
-    def _after(self, delay_s: float, value, callback: Callable) -> None:
-        """callback(event) in delay_s seconds, with event._value = value (a pooled event)."""
-        self._events.at(self.env._now + delay_s, value, [callback])
+    def _after(self, delay_s: float, value, callbacks: list[Callable]) -> None:
+        """callbacks[0](event) in delay_s seconds, with event._value = value (a pooled
+        event; the one-callback lists are made once and shared)."""
+        self._events.at(self.env._now + delay_s, value, callbacks)
 
     def _hits_done(self, ev) -> None:
         """The round trips of a request whose reads all hit are over: it goes on."""
@@ -361,7 +364,7 @@ class Datastore:
             if v.delay_s > 0.0:
                 delay = v.delay_s
                 v.delay_s = 0.0
-                self._after(delay, v, self._resume)
+                self._after(delay, v, self._resume_callbacks)
             elif self.cluster.end_wait(v.instance, v.req, now):
                 v.then(v.instance, v.req, now)
             return
