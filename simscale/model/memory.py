@@ -22,16 +22,19 @@ from __future__ import annotations
 import math
 import sys
 
+from simscale.limits import MAX_QUEUE, MAX_SLOTS
 from simscale.spec import InstancesSpec
 
 MB = float(1 << 20)  # simscale's MB is a mebibyte, as Kubernetes' Mi and Docker's m are
 NEVER = sys.maxsize  # an in-flight count no instance reaches
+MOST_HELD = MAX_SLOTS + MAX_QUEUE  # the most requests one instance can hold at once
 
 
 def fits(base_mb: float, per_request_mb: float, ceiling_mb: float) -> int:
     """The most requests of `per_request_mb` each that fit beside `base_mb` under
-    `ceiling_mb` (NEVER when a request holds nothing)."""
-    if per_request_mb <= 0.0:
+    `ceiling_mb` (NEVER when more fit than an instance can hold: a request that holds
+    nothing, or so little that the float sum would stop growing)."""
+    if per_request_mb <= 0.0 or (ceiling_mb - base_mb) / per_request_mb > MOST_HELD:
         return NEVER
     n = max(0, math.floor((ceiling_mb - base_mb) / per_request_mb))
     while base_mb + per_request_mb * (n + 1) <= ceiling_mb:  # floating-point edges

@@ -121,6 +121,9 @@ def test_the_back_off_follows_kubernetes_crash_loop(previous_s, ran_s, expected)
 @pytest.mark.parametrize("base, per, ceiling, expected", [
     (100.0, 10.0, 150.0, 5), (100.0, 10.0, 149.9, 4), (0.0, 0.25, 1.0, 4), (0.0, 0.1, 0.3, 2),
     (512.0, 8.0, 2048.0, 192), (100.0, 0.0, 150.0, NEVER), (150.0, 10.0, 150.0, 0),
+    # more than an instance can hold: no count to check (1e-300 MB once looped forever, as
+    # 512 + 1e-300 × n stays 2048.0 in floating point)
+    (512.0, 1e-300, 2048.0, NEVER), (512.0, 1e-6, 2048.0, NEVER),
 ])
 def test_how_many_requests_fit(base, per, ceiling, expected):
     n = fits(base, per, ceiling)
