@@ -117,3 +117,16 @@ def pytest_sessionfinish(session, exitstatus):
 def shipped() -> Shipped:
     """Shipped experiment runs, each made once per session (tests/shipped.py)."""
     return _shipped()
+
+
+def number_paths(node, path=()):
+    """Paths of every number (or unset optional) in a spec's dump (the fields the spec tests
+    set to bad values)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from number_paths(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from number_paths(value, (*path, i))
+    elif node is None or (isinstance(node, int | float) and not isinstance(node, bool)):
+        yield path

@@ -16,7 +16,7 @@ from simscale.errors import InputError
 from simscale.sections.workload import TokenCounts
 from simscale.spec import json_schema, load_spec
 from simscale.workload.distributions import Lognormal
-from tests.conftest import ROOT
+from tests.conftest import ROOT, number_paths
 
 QUICK = str(ROOT / "experiments" / "quickstart.toml")
 CACHE = str(ROOT / "experiments" / "cache" / "hit_rate_90.toml")
@@ -246,16 +246,6 @@ SWEPT = [QUICK, CACHE, DRILL, AUTO, USERS]
 BAD_VALUES = [math.inf, math.nan, 10**30, -1, True, "1"]
 
 
-def _numbers(node, path=()):
-    """Paths of every number (or unset optional) in a spec's dump."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _numbers(value, (*path, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _numbers(value, (*path, i))
-    elif node is None or (isinstance(node, int | float) and not isinstance(node, bool)):
-        yield path
 
 
 @pytest.mark.parametrize("spec_path", SWEPT, ids=lambda p: p.rsplit("/", 1)[-1])
@@ -269,7 +259,7 @@ def test_every_number_of_a_shipped_spec_refuses_bad_values_naming_it(spec_path):
     from simscale.spec import spec_from_dict
 
     base = load_spec(spec_path).model_dump(mode="json")
-    paths = list(_numbers(base))
+    paths = list(number_paths(base))
     assert len(paths) > 30
     for path in paths:
         for value in BAD_VALUES:

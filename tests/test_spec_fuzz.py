@@ -25,6 +25,7 @@ from simscale.errors import InputError
 from simscale.limits import MAX_EVENTS_PER_RUN
 from simscale.sections.budget import estimate
 from simscale.spec import load_spec, spec_from_dict
+from tests.conftest import number_paths
 from tests.fuzz.settings import fuzz
 from tests.shipped import EXPERIMENTS, spec_files
 
@@ -34,15 +35,6 @@ SHORT_S = 5.0
 EXAMPLE_S = 60.0 if RUN else 5.0  # the longest an example may take (SHORT_S of a big spec)
 
 
-def _numbers(node, path=()):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _numbers(value, (*path, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _numbers(value, (*path, i))
-    elif node is None or (isinstance(node, int | float) and not isinstance(node, bool)):
-        yield path
 
 
 _BASES: dict[str, tuple[dict, list[tuple]]] = {}
@@ -53,7 +45,7 @@ def _base(path) -> tuple[dict, list[tuple]]:
     key = str(path)
     if key not in _BASES:
         data = load_spec(path).model_dump(mode="json")
-        _BASES[key] = (data, list(_numbers(data)))
+        _BASES[key] = (data, list(number_paths(data)))
     return _BASES[key]
 
 

@@ -104,18 +104,7 @@ class Network:
     def send(self, instance, req, now: float, then: Next) -> None:
         """The network stage: count the request's bytes; with a bandwidth, hold the slot
         until both links have sent them."""
-        # request_bytes(req), inlined: once per request
-        profile = req.data
-        code = profile.code if profile is not None else 0
-        bytes_in = self._in_fixed[code]
-        bytes_out = self._out_fixed[code]
-        if self._llm[code]:
-            info = req.info
-            spec = self.spec
-            bytes_out += info.output_tokens * spec.client_bytes_per_token
-            if req.ttft_s >= 0.0:
-                bytes_in += info.output_tokens * spec.upstream_bytes_per_token
-                bytes_out += info.prompt_tokens * spec.prompt_bytes_per_token
+        bytes_in, bytes_out = self.request_bytes(req)
         self.total_in_bytes += bytes_in
         self.total_out_bytes += bytes_out
         bps = self.bandwidth_bps

@@ -322,19 +322,26 @@ def _bisect(ev: Evaluator, vary: Vary, tolerance: float | None) -> PlanResult:
         ok, bad = (lo, hi) if lo.feasible else (hi, lo)
         tol = tolerance if tolerance is not None else (1.0 if ev.integer
                                                         else (vary.high - vary.low) / 100)
-        ok_v, bad_v = ok.value, bad.value
-        while abs(ok_v - bad_v) > max(tol, 1.0 if ev.integer else 0.0):
-            mid = (ok_v + bad_v) / 2
-            if ev.integer:
-                mid = math.floor(mid)
-                if mid in (ok_v, bad_v):
-                    break
-            if ev(mid).feasible:
-                ok_v = mid
-            else:
-                bad_v = mid
+        ok_v, _ = _narrow(ev, ok.value, bad.value, lambda _ok_v: tol)
         best = _cheapest([ev(ok_v), ok])
     return _result(ev, "minimize", best, _answer(ev, best), notes)
+
+
+def _narrow(ev: Evaluator, ok_v: float, bad_v: float,
+            tolerance_of: Callable[[float], float]) -> tuple[float, float]:
+    """Bisect between a value where the SLO holds and one where it fails until they are
+    within tolerance_of(ok_v) (whole numbers: until they are neighbours)."""
+    while abs(ok_v - bad_v) > max(tolerance_of(ok_v), 1.0 if ev.integer else 0.0):
+        mid = (ok_v + bad_v) / 2
+        if ev.integer:
+            mid = math.floor(mid)
+            if mid in (ok_v, bad_v):
+                break
+        if ev(mid).feasible:
+            ok_v = mid
+        else:
+            bad_v = mid
+    return ok_v, bad_v
 
 
 def _grid(ev: Evaluator, vary: Vary, n: int) -> PlanResult:
@@ -389,19 +396,8 @@ def _stress(ev: Evaluator, vary: Vary | None, tolerance: float | None) -> PlanRe
                 return _result(ev, "stress", None,
                                f"{slo_text} fails even at {ev.path}={_v(ev, bad_v)}")
         notes.append(f"bracketed from the spec's {ev.path}={_v(ev, x0)}")
-    while True:
-        tol = tolerance if tolerance is not None else (1.0 if ev.integer else 0.01 * ok_v)
-        if abs(bad_v - ok_v) <= max(tol, 1.0 if ev.integer else 0.0):
-            break
-        mid = (ok_v + bad_v) / 2
-        if ev.integer:
-            mid = math.floor(mid)
-            if mid in (ok_v, bad_v):
-                break
-        if ev(mid).feasible:
-            ok_v = mid
-        else:
-            bad_v = mid
+    ok_v, bad_v = _narrow(ev, ok_v, bad_v, lambda ok_v: (
+        tolerance if tolerance is not None else (1.0 if ev.integer else 0.01 * ok_v)))
     best = ev(ok_v)
     return _result(ev, "stress", best,
                    f"highest {ev.path} at which {slo_text} holds with "
