@@ -52,6 +52,7 @@ class PowerOfTwoChoices:
     def __init__(self, config: PowerOfTwoConfig | None, rng: np.random.Generator) -> None:
         self.config = config or PowerOfTwoConfig()
         self._rng = rng
+        self._choices = self.config.choice_count
         self._uniforms: list[float] = []
         self._last: Sequence[InstanceView] | None = None
         self._weighted = False
@@ -71,11 +72,17 @@ class PowerOfTwoChoices:
             return self._weighted_pick(candidates)
         n = len(candidates)
         uniforms = self._uniforms
-        if len(uniforms) < self.config.choice_count:
+        choices = self._choices
+        if len(uniforms) < choices:
             uniforms.extend(self._rng.random(self._BATCH).tolist())
         best = int(uniforms.pop() * n)
+        if choices == 2:  # the default, without the loop: this runs for every request
+            i = int(uniforms.pop() * n)
+            if candidates[i].in_flight < candidates[best].in_flight:
+                best = i
+            return best, "PowerOfChoices"
         best_load = candidates[best].in_flight
-        for _ in range(self.config.choice_count - 1):
+        for _ in range(choices - 1):
             i = int(uniforms.pop() * n)
             load = candidates[i].in_flight
             if load < best_load:
