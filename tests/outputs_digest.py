@@ -8,6 +8,7 @@ a version string in the metadata does not count — and the numbers of summary.j
 
     python -m tests.outputs_digest record FILE [--short]   # write the digests
     python -m tests.outputs_digest check FILE [--short]    # exit 1 naming what differs
+                                                           # (each summary number, both values)
 
 `--short` runs each spec as the test suite does (tests/shipped.py: its HORIZONS entry);
 without it, the spec's own horizon (about 4 minutes for all on one core; the record is
@@ -83,9 +84,17 @@ def differences(expected: dict, got: dict) -> list[str]:
             continue
         want, have = _comparable(expected[rel]), _comparable(got[rel])
         for part in sorted(set(want) | set(have)):
-            if want.get(part) != have.get(part):
+            if part == "summary":
+                lines += _summary_differences(rel, want.get(part, {}), have.get(part, {}))
+            elif want.get(part) != have.get(part):
                 lines.append(f"{rel}: {part} differs")
     return lines
+
+
+def _summary_differences(rel: str, want: dict, have: dict) -> list[str]:
+    """One line per summary number that differs, with the recorded and the new value."""
+    return [f"{rel}: summary {key} differs: {want.get(key)!r} recorded, {have.get(key)!r} now"
+            for key in sorted(set(want) | set(have)) if want.get(key) != have.get(key)]
 
 
 def main(argv: list[str] | None = None) -> int:

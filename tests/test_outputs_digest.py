@@ -23,3 +23,14 @@ def test_every_shipped_run_matches_its_recorded_digest(shipped):
     recorded = json.loads(RECORD.read_text())
     got = {rel: run_dir_digest(shipped(rel).out) for rel in spec_files()}
     assert differences(recorded, got) == []
+
+
+def test_a_difference_names_the_table_or_the_summary_number_with_both_values():
+    recorded = {"a.toml": {"requests": "r1", "events": "e", "summary": {"ok": 10, "p95": 0.5}}}
+    got = {"a.toml": {"requests": "r2", "events": "e", "summary": {"ok": 10, "p95": 0.25}},
+           "b.toml": {}}
+    assert differences(recorded, got) == [
+        "a.toml: requests differs",
+        "a.toml: summary p95 differs: 0.5 recorded, 0.25 now",
+        "b.toml: only in this run",
+    ]
