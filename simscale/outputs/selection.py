@@ -26,8 +26,9 @@ def sort_keys(values: np.ndarray) -> np.ndarray:
     """uint64 keys ordered as the float64 values are: a non-negative value with its sign
     bit set, a negative one with every bit flipped; NaN (of either sign) last, as numpy
     sorts it."""
-    bits = np.ascontiguousarray(values, np.float64).view(np.uint64)
-    keys = np.where(bits & _SIGN, ~bits, bits | _SIGN)
+    values = np.ascontiguousarray(values, np.float64)
+    flip = (values.view(np.int64) >> 63).view(np.uint64) | _SIGN  # all ones when negative
+    keys = values.view(np.uint64) ^ flip
     nan = np.isnan(values)
     if nan.any():
         keys[nan] = _NAN_KEY
