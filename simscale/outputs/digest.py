@@ -25,7 +25,7 @@ import numpy as np
 from simscale.outputs.selection import order_statistics
 
 MEMORY_VALUES = 1 << 18  # values held in memory before they go to the file (2 MB)
-_BLOCK_BYTES = 8 << 20   # the file is read back 8 MB at a time
+_BLOCK_BYTES = 1 << 20   # the file is read back 1 MB at a time (the passes hold a few such)
 
 
 class Digest:
