@@ -73,14 +73,13 @@ def order_statistics(blocks: Callable[[], Iterable[np.ndarray]], count: int,
     pending = {r: _Rank(r, count) for r in set(ranks)}
     found: dict[int, float] = {}
     while pending:
-        groups: dict[tuple[int, int], list[_Rank]] = {}
-        for state in pending.values():
-            if state.bits == 64:  # every value with this key is the same value
+        groups: dict[tuple[int, int], list[_Rank]] = {}  # ranks that share a bucket
+        for state in list(pending.values()):
+            if state.bits == 64:  # the whole key is known: so is the value
                 found[state.rank] = key_value(state.prefix)
+                del pending[state.rank]
             else:
                 groups.setdefault((state.prefix, state.bits), []).append(state)
-        for state_rank in found:
-            pending.pop(state_rank, None)
         if not groups:
             break
         for key, values in _one_pass(blocks, groups, collect_values).items():
