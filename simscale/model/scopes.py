@@ -16,9 +16,11 @@ API columns equal the latency columns and nothing extra is kept per request.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from simscale.outputs.digest import Digest
+from simscale.outputs.digest import Digest, lerp, linear_position
 
 QUANTILES = (0.5, 0.95, 0.99)
 
@@ -27,16 +29,9 @@ def linear_quantiles(values: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     """The qs-quantiles of a non-empty array, as np.quantile's default (linear) method gives
     them, bit for bit, from one np.partition: on the few hundred values of a metrics window
     it is about ten times faster than np.quantile, whose fixed cost dominates there."""
-    n = values.size
-    positions = [q * (n - 1) for q in qs]
-    lows = [int(p) for p in positions]
-    part = np.partition(values, sorted({i for lo in lows for i in (lo, min(lo + 1, n - 1))}))
-    out = []
-    for pos, lo in zip(positions, lows):
-        a, b = float(part[lo]), float(part[min(lo + 1, n - 1)])
-        t = pos - lo
-        out.append(b - (b - a) * (1.0 - t) if t >= 0.5 else a + (b - a) * t)  # numpy's lerp
-    return out
+    positions = [linear_position(values.size, q) for q in qs]
+    part = np.partition(values, sorted({r for lo, hi, _ in positions for r in (lo, hi)}))
+    return [lerp(float(part[lo]), float(part[hi]), t) for lo, hi, t in positions]
 
 
 def p95(values: np.ndarray) -> float | None:
@@ -48,9 +43,9 @@ class ResponseScopes:
     """Splits each window's ok responses into API and streamed ones and keeps the API
     latencies of the whole run in a digest (only when the workload streams)."""
 
-    def __init__(self, streamed: bool) -> None:
+    def __init__(self, streamed: bool, spill_dir: Path | None = None) -> None:
         self.streamed = streamed
-        self.api_latency = Digest() if streamed else None
+        self.api_latency = Digest(spill_dir=spill_dir) if streamed else None
 
     def columns(self, latencies_s: np.ndarray, ttfts_s: list[float],
                 latency_p95_s: float | None) -> dict:

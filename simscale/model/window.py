@@ -20,6 +20,7 @@ from simscale.model.memory import MemoryPlan
 from simscale.model.request import ERROR, OK, REJECTED, TIMEOUT
 from simscale.model.scopes import ResponseScopes, linear_quantiles
 from simscale.model.seam import Hooks
+from simscale.outputs.recorder import RequestLog
 from simscale.spec import Spec
 
 _NO_MARKS = (0.0, 0.0, 0.0, 0.0, 0.0)
@@ -34,6 +35,7 @@ class MetricsWindow:
     hooks: Hooks
     memory: MemoryPlan
     instances: list[Instance]
+    log: RequestLog
 
     def _init_window(self, streamed: bool) -> None:
         """Empty accumulators and run totals; streamed: some kind calls the LLM (each ok
@@ -45,7 +47,7 @@ class MetricsWindow:
         self._win_arrivals = 0
         self._win_counts = [0, 0, 0, 0]  # by status; ok is len(_win_latencies)
         self._win_latencies: list[float] = []
-        self.scopes = ResponseScopes(streamed)
+        self.scopes = ResponseScopes(streamed, self.log.spill_dir)
         self._streamed = self.scopes.streamed
         self._win_ttfts: list[float] = []
         self._win_start = 0.0

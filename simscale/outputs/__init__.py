@@ -6,8 +6,9 @@ goes), `run_files` (the files of a run directory: names, metadata, metrics and
 events.parquet, summary.json last), `sink` (Parquet written in row groups under a temporary
 name), `staging` (a run directory replaced whole), `rundirs` (where runs go, `latest`),
 `paths` (output paths checked before any work; files replaced atomically; strict JSON) and
-`digest` (percentiles in bounded memory). The path helpers are named here; the rest is
-imported from its module (pyarrow stays out of a plain `import simscale.outputs`).
+`digest` (percentiles in bounded memory, exact ones read from a file by `selection`). The
+path helpers are named here; the rest is imported from its module (pyarrow stays out of a
+plain `import simscale.outputs`).
 """
 
 from simscale.outputs.paths import (

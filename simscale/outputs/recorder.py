@@ -38,7 +38,8 @@ class RequestLog:
     Every `batch` rows the tuples become Arrow columns in one pass, which are compact.
     Latencies of ok requests and times to first token go to digests for the summary's
     percentiles: exact up to five million values, then within 0.5%, in bounded memory
-    either way.
+    either way (beyond a few MB the exact values wait in an unnamed file of the run's
+    folder, `spill_dir`).
     """
 
     BATCH = 65_536
@@ -50,8 +51,9 @@ class RequestLog:
         self.rows: list[tuple] = []
         self._batches: list[pa.RecordBatch] = []
         self._pending_rows = 0
-        self.ok_latency = Digest()  # for the summary's percentiles, in bounded memory
-        self.ttft = Digest()
+        self.spill_dir = sink.path.parent if sink is not None else None
+        self.ok_latency = Digest(spill_dir=self.spill_dir)  # the summary's percentiles
+        self.ttft = Digest(spill_dir=self.spill_dir)
         self.output_tokens = 0  # streamed to ok requests
         self.counts = [0, 0, 0, 0]
 
