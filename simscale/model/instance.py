@@ -433,19 +433,10 @@ class Instance:
             self._ps_at = now
 
     def _ps_add(self, req, work_s: float, now: float) -> None:
-        # _ps_advance(now), inlined: this runs once per request
+        self._ps_advance(now)
         jobs = self._jobs
         n = len(jobs)
         cores = self.cores
-        dt = now - self._ps_at
-        if dt > 0.0:
-            if n > cores:
-                self._vtime += dt * cores / n
-                self._ps_cpu_area += cores * dt
-            elif n:
-                self._vtime += dt
-                self._ps_cpu_area += n * dt
-            self._ps_at = now
         entry = (self._vtime + work_s, next(self._seq), req)
         heappush(jobs, entry)
         self.cpu_active = n + 1
@@ -473,23 +464,11 @@ class Instance:
         if ev._value != self._wake_token:
             return  # superseded by a later schedule
         now = self.env._now
+        self._ps_advance(now)
         jobs = self._jobs
-        n = len(jobs)
-        cores = self.cores
-        # _ps_advance(now), inlined: this runs once per request and more
-        dt = now - self._ps_at
-        if dt > 0.0:
-            if n > cores:
-                self._vtime += dt * cores / n
-                self._ps_cpu_area += cores * dt
-            elif n:
-                self._vtime += dt
-                self._ps_cpu_area += n * dt
-            self._ps_at = now
-        vtime = self._vtime
-        limit = vtime + _VTIME_EPS * (1.0 + abs(vtime))
+        limit = self._vtime + _VTIME_EPS * (1.0 + abs(self._vtime))
         if not jobs or jobs[0][0] > limit:  # early: a job that came since slowed them all
-            self.cpu_active = n
+            self.cpu_active = len(jobs)
             self._ps_schedule_wake(now)
             return
         done = heappop(jobs)[2]
@@ -502,14 +481,6 @@ class Instance:
             for req in finished:
                 self.host.cpu_done(self, req, now)
             return
-        n -= 1
-        self.cpu_active = n
-        # _ps_schedule_wake(now), inlined
-        self._wake_token = token = self._wake_token + 1
-        if n:
-            delay = (jobs[0][0] - vtime) * (1.0 if n <= cores else n / cores)
-            self._wake_at = at = now + delay if delay > 0.0 else now
-            self._events.at(at, token, self._wake_callbacks)
-        else:
-            self._wake_at = INF
+        self.cpu_active = len(jobs)
+        self._ps_schedule_wake(now)
         self.host.cpu_done(self, done, now)
