@@ -18,6 +18,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +132,14 @@ class Digest:
         self._counts += np.bincount(index - self._offset, minlength=len(self._counts))
 
     def mean(self) -> float | None:
-        return self.total / self.count if self.count else None
+        """The mean; while exact, of the correctly rounded sum of every value (math.fsum), so
+        it does not depend on how the values were batched. Past exact_limit, of the sum
+        added up batch by batch."""
+        if not self.count:
+            return None
+        if self._counts is None:
+            return math.fsum(chain.from_iterable(b.tolist() for b in self._blocks())) / self.count
+        return self.total / self.count
 
     def values(self) -> np.ndarray:
         """Every value, while the digest is exact (all in memory: for small digests)."""

