@@ -69,14 +69,13 @@ class Database:
     def submit(self, queries: int, is_write: bool, done: Callable[[float], None],
                alive: Callable[[float], bool] | None, now: float) -> None:
         """Run `queries` queries (or one write when is_write) on one connection, then done(t)."""
-        op = (queries, is_write, done, alive, now)
         if self.in_use < self.pool_size and not self.queue:
-            self._start(op, now)
+            self._start(queries, is_write, done, alive, now, now)
         else:
-            self.queue.append(op)
+            self.queue.append((queries, is_write, done, alive, now))
 
-    def _start(self, op: tuple, now: float) -> None:
-        queries, is_write, done, alive, enqueued_s = op
+    def _start(self, queries: int, is_write: bool, done: Callable[[float], None],
+               alive: Callable[[float], bool] | None, enqueued_s: float, now: float) -> None:
         wait_s = now - enqueued_s
         self.wait_sum_s += wait_s
         self.win_wait_sum_s += wait_s
@@ -121,7 +120,7 @@ class Database:
         self._area_sum += now
         queue = self.queue
         while queue and self.in_use < self.pool_size:
-            self._start(queue.popleft(), now)
+            self._start(*queue.popleft(), now)
         done(now)
 
     def metric_values(self, row: dict, now: float, span: float) -> tuple:

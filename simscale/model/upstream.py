@@ -92,6 +92,9 @@ class Upstream:
         self.tokens = (TokenBucket(spec.tokens_per_minute)
                        if spec.tokens_per_minute is not None else None)
         self.fail_on_limit = spec.on_limit == "fail"
+        # no limit at all: every call starts at once (call()'s fast path)
+        self._unlimited = (self.max_streams == INF and self.requests is None
+                           and self.tokens is None)
         self.queue: deque = deque()   # (instance, req, then, enqueued_s)
         self.active = 0               # calls streaming (or before their first token)
         self._wake_at = INF
@@ -126,6 +129,15 @@ class Upstream:
 
     def call(self, instance, req, now: float, then) -> None:
         """Call the provider for `req`; then(instance, req, now) after its last token."""
+        if self._unlimited:  # nothing to check, nothing queued: _start(...), inlined
+            self.active += 1
+            self.calls += 1
+            info = req.info
+            ttft, streaming = self.latency_s(info.prompt_tokens, info.output_tokens)
+            self.cluster.begin_wait(instance, req)
+            self._timers.at(self.env._now + ttft, (instance, req, streaming, then),
+                            self._first_callbacks)
+            return
         if self.queue and not self.fail_on_limit:
             self._enqueue(instance, req, then, now)  # first come, first served
             return
@@ -181,16 +193,17 @@ class Upstream:
                         self._first_callbacks)
 
     def _first_token(self, ev) -> None:
-        instance, req, streaming_s, then = ev._value
+        call = ev._value  # (instance, req, streaming_s, then), passed on to the last token
+        instance, req, streaming_s, _then = call
         timers = self._timers
         timers.free.append(ev)
         now = self.env._now
         if req.status == PENDING and req.instance is instance and req in instance.waiting:
             req.ttft_s = now - req.info.arrival_s
-        timers.at(now + streaming_s, (instance, req, then), self._last_callbacks)
+        timers.at(now + streaming_s, call, self._last_callbacks)
 
     def _last_token(self, ev) -> None:
-        instance, req, then = ev._value
+        instance, req, _streaming_s, then = ev._value
         ev._value = None
         self._timers.free.append(ev)
         now = self.env._now
