@@ -293,6 +293,8 @@ class Model(InstanceLifecycle, MetricsWindow):
 
     def finish(self, req: Request, status: int, now: float, reason: str) -> None:
         """Give a request its one terminal status and record it."""
+        if req.ttft_s >= 0.0 and req.info.arrival_s + req.ttft_s > self.env._now:
+            req.ttft_s = -1.0  # its LLM call's first token, set ahead, had not come yet
         req.status = status
         if status == OK:
             self._win_latencies.append(now - req.info.arrival_s)
