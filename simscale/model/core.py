@@ -387,6 +387,7 @@ class Model(InstanceLifecycle, MetricsWindow):
         """
         env = self.env
         heap = env._queue
+        later = self.timers.later  # pooled events only (simscale.model.events)
         step = env.step
         arrive = self._arrive
         before_until = nextafter(until, -INF)  # "strictly before until" as t <= before_until
@@ -394,12 +395,25 @@ class Model(InstanceLifecycle, MetricsWindow):
             t_arrival = self._next_arrival_s
             arriving = t_arrival < until
             limit = t_arrival if arriving else before_until
-            while heap:
-                t, _, _, ev = heap[0]
+            while True:  # the smaller head of the two heaps, by SimPy's key
+                if heap:
+                    top = heap[0]
+                    if later and later[0] < top:
+                        top = later[0]
+                        src = later
+                    else:
+                        src = heap
+                elif later:
+                    top = later[0]
+                    src = later
+                else:
+                    break
+                t = top[0]
                 if t > limit:
                     break
+                ev = top[3]
                 if ev.__class__ is PooledEvent:  # what step() would do, without the call
-                    heappop(heap)
+                    heappop(src)
                     env._now = t
                     ev.callbacks[0](ev)
                 else:

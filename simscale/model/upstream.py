@@ -203,10 +203,11 @@ class Upstream:
         first_s = self.env._now + ttft_s
         if self.hooks.retry is None:  # one event, the first token set ahead (docstring)
             req.ttft_s = first_s - req.info.arrival_s
-            self._timers.at(first_s + streaming_s, (instance, req, streaming_s, then),
+            self._timers.at_later(first_s + streaming_s, (instance, req, streaming_s, then),
                             self._last_callbacks)
         else:
-            self._timers.at(first_s, (instance, req, streaming_s, then), self._first_callbacks)
+            self._timers.at_later(first_s, (instance, req, streaming_s, then),
+                                  self._first_callbacks)
 
     def _first_token(self, ev) -> None:
         call = ev._value  # (instance, req, streaming_s, then), passed on to the last token
@@ -216,7 +217,7 @@ class Upstream:
         now = self.env._now
         if req.status == PENDING and req.instance is instance and req in instance.waiting:
             req.ttft_s = now - req.info.arrival_s
-        timers.at(now + streaming_s, call, self._last_callbacks)
+        timers.at_later(now + streaming_s, call, self._last_callbacks)
 
     def _last_token(self, ev) -> None:
         instance, req, _streaming_s, then = ev._value

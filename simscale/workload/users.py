@@ -38,13 +38,13 @@ _new_info = tuple.__new__
 
 
 class Timers(Protocol):
-    """Pooled events (simscale.model.events.EventPool): at(time_s, value, callbacks) calls
-    callbacks[0](event) at time_s with event._value = value; the callback gives the event
-    back with free.append(event)."""
+    """Pooled events (simscale.model.events.EventPool): at_later(time_s, value, callbacks)
+    calls callbacks[0](event) at time_s with event._value = value; the callback gives the
+    event back with free.append(event)."""
 
     free: list
 
-    def at(self, time_s: float, value, callbacks: list[Callable]) -> object:
+    def at_later(self, time_s: float, value, callbacks: list[Callable]) -> object:
         ...
 
 
@@ -173,7 +173,8 @@ class Users:
             return  # this user is done
         t = self.env._now
         # at `at`, or now when that is past (as a Timeout of max(0, at - t) would be)
-        self._timers.at(t + (at - t) if at > t else t, user, self._send_callbacks)
+        self._timers.at_later(t + (at - t) if at > t else t, user,
+                                self._send_callbacks)
 
     def _thought(self, ev) -> None:
         """A user's think time (or session gap) is over: it sends its next request (_send,
