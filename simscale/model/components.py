@@ -45,7 +45,7 @@ def _workload_parts(cluster: Cluster, hooks: Hooks, spec: Spec, workload: Worklo
     breaking point, the trace's totals, and the bytes its requests move (with [network])."""
     parts: list = []
     if any(p.llm for p in workload.profiles):
-        upstream = Upstream(cluster, spec.upstream, spec.seed)
+        upstream = Upstream(cluster, spec.upstream, spec.seed, hooks)
         hooks.upstream = upstream
         hooks.metrics.append(upstream)
         hooks.summary.append(upstream.summary)

@@ -293,6 +293,8 @@ class Model(InstanceLifecycle, MetricsWindow):
 
     def finish(self, req: Request, status: int, now: float, reason: str) -> None:
         """Give a request its one terminal status and record it."""
+        if req.ttft_s >= 0.0 and req.info.arrival_s + req.ttft_s > self.env._now:
+            req.ttft_s = -1.0  # its LLM call's first token, set ahead, had not come yet
         req.status = status
         if status == OK:
             self._win_latencies.append(now - req.info.arrival_s)
@@ -385,6 +387,7 @@ class Model(InstanceLifecycle, MetricsWindow):
         """
         env = self.env
         heap = env._queue
+        later = self.timers.later  # pooled events only (simscale.model.events)
         step = env.step
         arrive = self._arrive
         before_until = nextafter(until, -INF)  # "strictly before until" as t <= before_until
@@ -392,12 +395,25 @@ class Model(InstanceLifecycle, MetricsWindow):
             t_arrival = self._next_arrival_s
             arriving = t_arrival < until
             limit = t_arrival if arriving else before_until
-            while heap:
-                t, _, _, ev = heap[0]
+            while True:  # the smaller head of the two heaps, by SimPy's key
+                if heap:
+                    top = heap[0]
+                    if later and later[0] < top:
+                        top = later[0]
+                        src = later
+                    else:
+                        src = heap
+                elif later:
+                    top = later[0]
+                    src = later
+                else:
+                    break
+                t = top[0]
                 if t > limit:
                     break
+                ev = top[3]
                 if ev.__class__ is PooledEvent:  # what step() would do, without the call
-                    heappop(heap)
+                    heappop(src)
                     env._now = t
                     ev.callbacks[0](ev)
                 else:

@@ -26,9 +26,10 @@ from simscale.workload.samplers import ChunkedSampler
 class Database:
     """A connection pool of `pool_size` over a database with sampled query and write times.
 
-    submit() queues an operation; when it gets a connection, `alive()` (if given) decides
-    whether it still runs (a request that timed out while waiting gives its turn away), and
-    `done(now)` is called when its queries are over. in_use never exceeds pool_size.
+    submit() runs an operation at once when a connection is free and none waits; otherwise
+    it queues, and when it gets a connection `alive()` (if given) decides whether it still
+    runs (a request that timed out while waiting gives its turn away). `done(now)` is called
+    when its queries are over. in_use never exceeds pool_size.
     """
 
     columns = DATABASE
@@ -68,15 +69,18 @@ class Database:
 
     def submit(self, queries: int, is_write: bool, done: Callable[[float], None],
                alive: Callable[[float], bool] | None, now: float) -> None:
-        """Run `queries` queries (or one write when is_write) on one connection, then done(t)."""
-        op = (queries, is_write, done, alive, now)
+        """Run `queries` queries (or one write when is_write) on one connection, then done(t).
+        The caller's request waits on it now, so alive() is asked only after a wait."""
         if self.in_use < self.pool_size and not self.queue:
-            self._start(op, now)
+            self.granted += 1  # at once: no wait to add
+            self.win_granted += 1
+            self._run(queries, is_write, done, now)
         else:
-            self.queue.append(op)
+            self.queue.append((queries, is_write, done, alive, now))
 
-    def _start(self, op: tuple, now: float) -> None:
-        queries, is_write, done, alive, enqueued_s = op
+    def _grant(self, queries: int, is_write: bool, done: Callable[[float], None],
+               alive: Callable[[float], bool] | None, enqueued_s: float, now: float) -> None:
+        """A queued operation gets the connection just freed."""
         wait_s = now - enqueued_s
         self.wait_sum_s += wait_s
         self.win_wait_sum_s += wait_s
@@ -85,6 +89,11 @@ class Database:
         if alive is not None and not alive(now):
             self.skipped += 1
             return
+        self._run(queries, is_write, done, now)
+
+    def _run(self, queries: int, is_write: bool, done: Callable[[float], None],
+             now: float) -> None:
+        """Hold a connection for the operation's query (or write) times, then done(t)."""
         self.in_use += 1
         self._area_sum -= now
         if self.in_use > self.peak_in_use:
@@ -121,7 +130,7 @@ class Database:
         self._area_sum += now
         queue = self.queue
         while queue and self.in_use < self.pool_size:
-            self._start(queue.popleft(), now)
+            self._grant(*queue.popleft(), now)
         done(now)
 
     def metric_values(self, row: dict, now: float, span: float) -> tuple:

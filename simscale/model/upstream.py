@@ -10,9 +10,16 @@ until the last token, queued or streaming. Once it starts:
 the usual first-order model of LLM serving latency: prefill grows with the prompt, decoding
 emits one token per time-per-output-token (e.g. the TTFT and TPOT metrics of vLLM's and
 NVIDIA's serving benchmarks). With jitter_cv > 0 both are multiplied by one mean-1 lognormal
-factor per call (stream "upstream.jitter"). `req.ttft_s` is set at the first token as the time
-from the request's arrival, so it includes queueing on the instance, CPU work, data stages and
+factor per call (stream "upstream.jitter"). `req.ttft_s` is the time from the request's
+arrival to the first token, so it includes queueing on the instance, CPU work, data stages and
 waiting for the provider.
+
+Events. A call is one pooled event, at its last token, when the run has no retry policy: then
+nothing can see the moment of the first token but the request's end (a timeout, the run's
+end, a crash or drain deadline, all through Model.finish), so `req.ttft_s` is set when the
+call starts and Model.finish takes it back when the request ends before its first token.
+With a retry policy an attempt may be abandoned and the request sent again, so the first
+token is an event of its own, setting `req.ttft_s` only if the attempt still waits on it.
 
 Limits. At most `max_streams` calls stream at once. Requests and tokens per minute are token
 buckets holding one minute's allowance, refilled continuously at limit/60 per second; a call
@@ -32,7 +39,7 @@ import math
 from collections import deque
 
 from simscale.model.request import PENDING
-from simscale.model.seam import Cluster
+from simscale.model.seam import Cluster, Hooks
 from simscale.outputs.columns import UPSTREAM
 from simscale.sections.upstream import UpstreamSpec
 from simscale.streams import stream
@@ -79,8 +86,9 @@ class Upstream:
 
     columns = UPSTREAM
 
-    def __init__(self, cluster: Cluster, spec: UpstreamSpec, seed: int) -> None:
+    def __init__(self, cluster: Cluster, spec: UpstreamSpec, seed: int, hooks: Hooks) -> None:
         self.cluster = cluster
+        self.hooks = hooks            # its retry slot decides how a call is timed (docstring)
         self.env = cluster.env
         self._timers = cluster.timers
         self._first_callbacks = [self._first_token]
@@ -92,6 +100,9 @@ class Upstream:
         self.tokens = (TokenBucket(spec.tokens_per_minute)
                        if spec.tokens_per_minute is not None else None)
         self.fail_on_limit = spec.on_limit == "fail"
+        # no limit at all: every call starts at once (call()'s fast path)
+        self._unlimited = (self.max_streams == INF and self.requests is None
+                           and self.tokens is None)
         self.queue: deque = deque()   # (instance, req, then, enqueued_s)
         self.active = 0               # calls streaming (or before their first token)
         self._wake_at = INF
@@ -126,6 +137,14 @@ class Upstream:
 
     def call(self, instance, req, now: float, then) -> None:
         """Call the provider for `req`; then(instance, req, now) after its last token."""
+        if self._unlimited:  # nothing to check, nothing queued: _start(...), inlined
+            self.active += 1
+            self.calls += 1
+            info = req.info
+            ttft, streaming = self.latency_s(info.prompt_tokens, info.output_tokens)
+            self.cluster.begin_wait(instance, req)
+            self._stream(instance, req, ttft, streaming, then)
+            return
         if self.queue and not self.fail_on_limit:
             self._enqueue(instance, req, then, now)  # first come, first served
             return
@@ -177,20 +196,31 @@ class Upstream:
             self.tokens.take(self._need_tokens(req), now)
         ttft, streaming = self.latency_s(req.info.prompt_tokens, req.info.output_tokens)
         self.cluster.begin_wait(instance, req)
-        self._timers.at(self.env._now + ttft, (instance, req, streaming, then),
-                        self._first_callbacks)
+        self._stream(instance, req, ttft, streaming, then)
+
+    def _stream(self, instance, req, ttft_s: float, streaming_s: float, then) -> None:
+        """Time the call: its first token in ttft_s, its last streaming_s after it."""
+        first_s = self.env._now + ttft_s
+        if self.hooks.retry is None:  # one event, the first token set ahead (docstring)
+            req.ttft_s = first_s - req.info.arrival_s
+            self._timers.at_later(first_s + streaming_s, (instance, req, streaming_s, then),
+                            self._last_callbacks)
+        else:
+            self._timers.at_later(first_s, (instance, req, streaming_s, then),
+                                  self._first_callbacks)
 
     def _first_token(self, ev) -> None:
-        instance, req, streaming_s, then = ev._value
+        call = ev._value  # (instance, req, streaming_s, then), passed on to the last token
+        instance, req, streaming_s, _then = call
         timers = self._timers
         timers.free.append(ev)
         now = self.env._now
         if req.status == PENDING and req.instance is instance and req in instance.waiting:
             req.ttft_s = now - req.info.arrival_s
-        timers.at(now + streaming_s, (instance, req, then), self._last_callbacks)
+        timers.at_later(now + streaming_s, call, self._last_callbacks)
 
     def _last_token(self, ev) -> None:
-        instance, req, then = ev._value
+        instance, req, _streaming_s, then = ev._value
         ev._value = None
         self._timers.free.append(ev)
         now = self.env._now

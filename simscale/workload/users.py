@@ -38,13 +38,13 @@ _new_info = tuple.__new__
 
 
 class Timers(Protocol):
-    """Pooled events (simscale.model.events.EventPool): at(time_s, value, callbacks) calls
-    callbacks[0](event) at time_s with event._value = value; the callback gives the event
-    back with free.append(event)."""
+    """Pooled events (simscale.model.events.EventPool): at_later(time_s, value, callbacks)
+    calls callbacks[0](event) at time_s with event._value = value; the callback gives the
+    event back with free.append(event)."""
 
     free: list
 
-    def at(self, time_s: float, value, callbacks: list[Callable]) -> object:
+    def at_later(self, time_s: float, value, callbacks: list[Callable]) -> object:
         ...
 
 
@@ -138,6 +138,7 @@ class Users:
         user.sessions += 1
 
     def _send(self, user: _User) -> None:
+        """The user sends its session's next request, now (before the end of the window)."""
         now = self.env._now
         if now >= self.end_s:
             return
@@ -161,21 +162,39 @@ class Users:
             return
         user.info = None
         self.waiting -= 1
-        user.pos += 1
-        if user.pos >= len(user.codes):
+        pos = user.pos + 1
+        if pos < len(user.codes):
+            user.pos = pos
+        else:
             self._plan_session(user)
-        at = now + user.delays[user.pos]
+            pos = 0
+        at = now + user.delays[pos]
         if at >= self.end_s:
             return  # this user is done
         t = self.env._now
-        self._timers.at(t + max(0.0, at - t), user, self._send_callbacks)  # as a Timeout would
+        # at `at`, or now when that is past (as a Timeout of max(0, at - t) would be)
+        self._timers.at_later(t + (at - t) if at > t else t, user,
+                                self._send_callbacks)
 
     def _thought(self, ev) -> None:
-        """A user's think time (or session gap) is over: it sends its next request."""
+        """A user's think time (or session gap) is over: it sends its next request (_send,
+        inlined: this runs once per request)."""
         user = ev._value
         ev._value = None
         self._timers.free.append(ev)
-        self._send(user)
+        now = self.env._now
+        if now >= self.end_s:
+            return
+        pos = user.pos
+        if pos == 0:
+            self.sessions += 1  # a session counts once its first request is sent
+        code = user.codes[pos]
+        info = _new_info(RequestInfo, (self._new_id(), self._names[code], user.uid,
+                                       user.session_id, user.prompt[pos], user.output[pos],
+                                       now))
+        user.info = info
+        self.waiting += 1
+        self._send_request(info, user.work[pos], code)
 
     # ------------------------------------------------------------ outputs
 

@@ -171,3 +171,37 @@ def test_datastore_stage_contract(monkeypatch, tmp_run):
     assert seen == {"chat": (("user",), ("response",), 0),
                     "history": (("session", "conversation"), (), 2)}
     assert len(store.seen) == np.count_nonzero(kinds != "health")
+
+
+@pytest.mark.parametrize("timeout_s, retry", [
+    ("none", False), (1.0, False), (2.0, False),   # one event per call
+    ("none", True), (1.0, True), (2.0, True),      # a retry policy: the first token an event
+])
+def test_a_request_has_a_first_token_exactly_when_it_came_before_its_end(tmp_run, timeout_s,
+                                                                         retry):
+    """Every call's first token comes 1.6 s after arrival and its last at 2.6 s: a request
+    that timed out, or whose instance crashed, after its first token keeps its ttft; one
+    that ended before has none, however the call is timed."""
+    resilience = {"faults": [{"kind": "crash", "target": 0, "at_s": 30.0, "duration_s": 5.0}]}
+    if retry:
+        resilience["retry"] = {"max_attempts": 2}
+    spec = small_spec(
+        duration_s=60.0, timeouts={"request_s": timeout_s}, upstream=UPSTREAM,
+        workload={"arrivals": {"kind": "poisson", "rate_rps": 4.0}, "mix": LLM_KIND},
+        instances={"count": 1, "slots": 400, "cores": 400}, resilience=resilience)
+    _, t = run_tables(spec, tmp_run)
+    req = t["requests"]
+    req = req.filter(pc.not_equal(req["status"], "rejected"))  # while the instance was down
+    ttft = column(req, "ttft_s")
+    came = column(req, "arrival_s") + 1.6 < column(req, "end_s")
+    assert np.array_equal(~np.isnan(ttft), came)
+    assert np.allclose(ttft[came], 1.6)
+    status = np.array(req["status"].to_pylist())
+    crashed = status == "error"  # the only errors: calls the crash caught (retried or not)
+    assert (crashed & ~came).any()  # the crash caught calls before their first token
+    if timeout_s == 1.0:  # every call timed out before its first token
+        assert not came.any() and (status == "timeout").sum() > 100
+    else:  # and after it
+        assert (crashed & came).any() and came.sum() > 100
+    if timeout_s == 2.0:  # every call not crashed timed out while streaming
+        assert (status[~crashed] == "timeout").all() and came[~crashed].all()
