@@ -310,14 +310,14 @@ class Model(InstanceLifecycle, MetricsWindow):
 
     def begin_wait(self, instance: Instance, req: Request) -> None:
         """The request holds its slot while it waits on something outside the instance."""
-        instance.waiting.add(req)
+        instance.waiting[req] = None
 
     def end_wait(self, instance: Instance, req: Request, now: float) -> bool:
         """The wait is over. True when the request should go on; False when the instance
         crashed meanwhile (nothing to do) or the request already timed out (slot released)."""
         if req not in instance.waiting:
             return False
-        instance.waiting.discard(req)
+        del instance.waiting[req]
         if req.status != PENDING or req.instance is not instance:
             instance.release(req, now, None)
             return False

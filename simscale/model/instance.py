@@ -101,7 +101,10 @@ class Instance:
         self.busy = 0            # slots held
         self.in_flight = 0       # busy + queued
         self.queue: deque = deque()
-        self.waiting: set = set()   # requests holding a slot while they wait (no CPU)
+        # requests holding a slot while they wait (no CPU), in the order they began: a dict
+        # used as an ordered set, so a crash or the run's end goes through them in an order
+        # that does not depend on where they sit in memory
+        self.waiting: dict = {}
         self.latency_ewma_s = 0.0
         self._init_memory(memory)
         self.shared = slots > cores
@@ -354,7 +357,7 @@ class Instance:
     def run_cpu(self, req, work_s: float, now: float) -> None:
         """Start `work_s` core-seconds of CPU work for `req`; host.cpu_done(self, req) follows."""
         if self.hung:
-            self.waiting.add(req)  # accepted, never answered
+            self.waiting[req] = None  # accepted, never answered
             return
         work_s *= self.slowdown
         if self.shared:

@@ -227,3 +227,23 @@ def test_metrics_rows_cover_the_run(tmp_run):
     assert round(arrivals) == result.summary["arrivals"]
     util = m["utilization"].to_numpy()
     assert np.all((util >= 0) & (util <= 1 + 1e-9))
+
+
+def test_a_crash_hands_back_waiting_requests_in_the_order_they_began_waiting():
+    """The order does not depend on where the requests sit in memory (a set of requests
+    iterates by address, so the same seed could end them in another order, and write other
+    tables, after other work in the same process)."""
+    from policies.views import RequestInfo
+    from simscale.model import Model
+    from simscale.model.request import Request
+    from simscale.outputs.recorder import RequestLog
+
+    spec = small_spec(instances={"count": 1, "slots": 64, "cores": 1})
+    model = Model(spec, RequestLog(None, 10))
+    instance = model.instances[0]
+    reqs = [Request(RequestInfo(rid, arrival_s=0.0), 1.0) for rid in range(40)]
+    order = sorted(reqs, key=id, reverse=True)  # against the grain of their addresses
+    for req in order:
+        model.begin_wait(instance, req)
+    assert instance.unfinished() == order
+    assert instance.evacuate() == order

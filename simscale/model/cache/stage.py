@@ -230,7 +230,7 @@ class Datastore:
         if not prof.delay_s:
             then(instance, req, now)
             return
-        instance.waiting.add(req)  # Cluster.begin_wait, inlined
+        instance.waiting[req] = None  # Cluster.begin_wait, inlined
         self._events.at(now + prof.delay_s, (instance, req, then), self._hits_done_callbacks)
 
     def _access_general(self, instance, req, now: float, then, on_response_hit,
@@ -332,7 +332,7 @@ class Datastore:
         waiting = instance.waiting
         if req not in waiting:
             return  # its instance crashed meanwhile
-        waiting.discard(req)
+        del waiting[req]
         if req.status != PENDING or req.instance is not instance:
             instance.release(req, now, None)  # it timed out or was abandoned meanwhile
             return
