@@ -2,8 +2,9 @@
 
 For each spec under experiments/ (sweeps, dashboards and claims excepted) it runs the spec
 with its own seed and records, per table (requests, metrics, events), the sha256 of the
-table's contents — the Arrow IPC stream of the table with its schema metadata dropped, so
-a version string in the metadata does not count — and the numbers of summary.json
+table's contents — its schema without metadata (so a version string does not count), then
+each column's validity and values (so row groups and buffer layout do not count) — and
+the numbers of summary.json
 (`wall_s`, the version and the spec hash left out).
 
     python -m tests.outputs_digest record FILE [--short]   # write the digests
@@ -37,13 +38,27 @@ SUMMARY_SKIPPED = {"wall_s", "simscale_version", "spec_sha256"}
 
 
 def table_sha256(path: Path) -> str:
-    """sha256 of a Parquet file's table contents (schema without metadata, then the rows)."""
+    """sha256 of a Parquet file's table contents: its schema (without metadata), then each
+    column's validity and values, value by value (values under nulls left out), so that
+    neither row groups nor how the writer laid out its buffers count."""
     table = pq.read_table(path)
-    table = table.replace_schema_metadata(None).combine_chunks()  # whatever its row groups
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+    digest = hashlib.sha256(table.schema.remove_metadata().to_string().encode())
+    for name in table.column_names:
+        column = table.column(name).combine_chunks()
+        digest.update(column.is_valid().to_numpy(zero_copy_only=False).tobytes())
+        digest.update(_values_bytes(column))
+    return digest.hexdigest()
+
+
+def _values_bytes(column: pa.Array) -> bytes:
+    """A column's values as bytes, nulls as a type's zero."""
+    kind = column.type
+    if pa.types.is_null(kind):  # every value null: the validity says it all
+        return b""
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return "\0".join(column.fill_null("").to_pylist()).encode()
+    zero = False if pa.types.is_boolean(kind) else 0
+    return column.fill_null(pa.scalar(zero, kind)).to_numpy(zero_copy_only=False).tobytes()
 
 
 def run_dir_digest(out: Path) -> dict:
