@@ -18,9 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from heapq import heappush
+from weakref import WeakKeyDictionary
 
 import simpy
 from simpy.core import NORMAL
+
+# the second heap of each environment, shared by all its pools (run_until reads it)
+_LATER: WeakKeyDictionary[simpy.Environment, list] = WeakKeyDictionary()
 
 
 class PooledEvent(simpy.Event):
@@ -41,7 +45,8 @@ class EventPool:
         self._heap = env._queue
         self._eid = env._eid
         self.free: list[simpy.Event] = []
-        self.later: list[tuple] = []  # the second heap (module docstring); run_until reads it
+        # the environment's second heap (module docstring), whichever pool pushes to it
+        self.later: list[tuple] = _LATER.setdefault(env, [])
 
     def at(self, time_s: float, value, callbacks: list) -> simpy.Event:
         """Fire callbacks[0](event) at `time_s` with event._value = value. `callbacks` holds

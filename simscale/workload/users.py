@@ -177,24 +177,11 @@ class Users:
                                 self._send_callbacks)
 
     def _thought(self, ev) -> None:
-        """A user's think time (or session gap) is over: it sends its next request (_send,
-        inlined: this runs once per request)."""
+        """A user's think time (or session gap) is over: it sends its next request."""
         user = ev._value
         ev._value = None
         self._timers.free.append(ev)
-        now = self.env._now
-        if now >= self.end_s:
-            return
-        pos = user.pos
-        if pos == 0:
-            self.sessions += 1  # a session counts once its first request is sent
-        code = user.codes[pos]
-        info = _new_info(RequestInfo, (self._new_id(), self._names[code], user.uid,
-                                       user.session_id, user.prompt[pos], user.output[pos],
-                                       now))
-        user.info = info
-        self.waiting += 1
-        self._send_request(info, user.work[pos], code)
+        self._send(user)
 
     # ------------------------------------------------------------ outputs
 

@@ -35,3 +35,18 @@ def test_events_fire_in_time_then_scheduling_order_whichever_heap(schedule):
             timers.at(t_s, i, record)
     model.run_until(11.0)
     assert fired == sorted(range(len(schedule)), key=lambda i: schedule[i][0])
+
+
+def test_every_pool_of_an_environment_shares_its_second_heap():
+    """A component's own pool (an instance's, the cache's) may push long waits too: they fire,
+    because run_until reads the environment's one second heap, not the model pool's own."""
+    from simscale.model.events import EventPool
+
+    model = Model(small_spec(duration_s=20.0), RequestLog(None, 10))
+    other = EventPool(model.env)
+    assert other.later is model.timers.later
+    assert EventPool(Model(small_spec(), RequestLog(None, 10)).env).later is not other.later
+    fired = []
+    other.at_later(3.0, "late", [lambda ev: fired.append((model.now, ev._value))])
+    model.run_until(5.0)
+    assert fired == [(3.0, "late")]
