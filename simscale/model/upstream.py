@@ -137,13 +137,8 @@ class Upstream:
 
     def call(self, instance, req, now: float, then) -> None:
         """Call the provider for `req`; then(instance, req, now) after its last token."""
-        if self._unlimited:  # nothing to check, nothing queued: _start(...), inlined
-            self.active += 1
-            self.calls += 1
-            info = req.info
-            ttft, streaming = self.latency_s(info.prompt_tokens, info.output_tokens)
-            self.cluster.begin_wait(instance, req)
-            self._stream(instance, req, ttft, streaming, then)
+        if self._unlimited:  # nothing to check, nothing queued
+            self._start(instance, req, now, then)
             return
         if self.queue and not self.fail_on_limit:
             self._enqueue(instance, req, then, now)  # first come, first served

@@ -43,6 +43,19 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+class OptInSection(Section):
+    """A section that is off unless configured: giving its table with any field turns it on
+    (`enabled = true`), unless the table says `enabled = false`. Subclasses declare
+    `enabled: bool = False`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _on_when_given(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data and "enabled" not in data:
+            data = {**data, "enabled": True}
+        return data
+
+
 class PolicyRef(Section):
     """A registered policy by name, with its parameters (validated by the policy's config)."""
 

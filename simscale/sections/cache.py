@@ -34,7 +34,14 @@ from simscale.limits import (
     PositiveSeconds,
     Seconds,
 )
-from simscale.sections.base import Maybe, PolicyRef, PolicyTable, Section, policy_table
+from simscale.sections.base import (
+    Maybe,
+    OptInSection,
+    PolicyRef,
+    PolicyTable,
+    Section,
+    policy_table,
+)
 from simscale.workload.distributions import Distribution, Lognormal
 
 ZipfS = Annotated[float, Field(ge=0, le=MAX_ZIPF_S)]
@@ -160,7 +167,7 @@ class ShardJoin(Section):
 CacheFault = Annotated[ShardLoss | ShardJoin, Field(discriminator="kind")]
 
 
-class CacheSpec(Section):
+class CacheSpec(OptInSection):
     """The sharded cache in front of the database; off unless configured."""
 
     enabled: bool = Field(False, description="on when a [cache] table is given, unless false")
@@ -211,13 +218,6 @@ class CacheSpec(Section):
     faults: list[CacheFault] = Field(
         default_factory=list, max_length=MAX_FAULTS,
         description="shard losses and joins ([[cache.faults]])")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _on_when_given(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data and "enabled" not in data:
-            data = {**data, "enabled": True}
-        return data
 
     @field_validator("placement")
     @classmethod

@@ -10,9 +10,9 @@ them cost time.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from simscale.limits import (
     MAX_BANDWIDTH_BPS,
@@ -20,13 +20,13 @@ from simscale.limits import (
     MAX_KINDS,
     MAX_MESSAGE_BYTES,
 )
-from simscale.sections.base import Maybe, Section
+from simscale.sections.base import Maybe, OptInSection
 
 Bytes = Annotated[int, Field(ge=0, le=MAX_MESSAGE_BYTES)]
 PerToken = Annotated[float, Field(ge=0, le=MAX_BYTES_PER_TOKEN)]
 
 
-class NetworkSpec(Section):
+class NetworkSpec(OptInSection):
     """Bytes per request and the instances' network interfaces; off unless configured."""
 
     enabled: bool = Field(False, description="on when a [network] table is given, unless false")
@@ -58,13 +58,6 @@ class NetworkSpec(Section):
     def bandwidth_bps(self) -> float | None:
         """The interfaces' bandwidth when the network is modelled (None: no limit, or off)."""
         return self.nic_bandwidth_bps if self.enabled else None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _on_when_given(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data and "enabled" not in data:
-            data = {**data, "enabled": True}
-        return data
 
 
 def check_kind_table(table: dict, field: str, known: set[str] | None) -> None:
